@@ -1,0 +1,183 @@
+//! Timestamps that carry their provenance: an offset the carrier stated, or none.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A carrier time; naive local times stay naive because inventing an offset would
+/// silently shift a checkpoint by hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timestamp {
+    /// The carrier stated the UTC offset (or UTC itself).
+    Zoned(DateTime<FixedOffset>),
+    /// Local wall-clock time at the event's location; the offset is unknown.
+    Naive(NaiveDateTime),
+}
+
+/// The widest real-world UTC offsets, used to bound what a naive time can mean.
+const MAX_WEST_OFFSET_HOURS: i64 = 12;
+const MAX_EAST_OFFSET_HOURS: i64 = 14;
+
+impl Timestamp {
+    /// Local wall-clock reading (what a person at the location saw).
+    pub fn local(&self) -> NaiveDateTime {
+        match self {
+            Timestamp::Zoned(dt) => dt.naive_local(),
+            Timestamp::Naive(n) => *n,
+        }
+    }
+
+    /// The instant, when the carrier gave an offset.
+    pub fn instant(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Timestamp::Zoned(dt) => Some(dt.with_timezone(&Utc)),
+            Timestamp::Naive(_) => None,
+        }
+    }
+
+    /// Latest instant this time can denote (naive times: as if at UTC-12), so
+    /// "has it passed?" is answered without guessing the zone.
+    pub fn latest_instant(&self) -> DateTime<Utc> {
+        match self {
+            Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
+            Timestamp::Naive(n) => Utc.from_utc_datetime(n) + Duration::hours(MAX_WEST_OFFSET_HOURS),
+        }
+    }
+
+    /// Earliest instant this time can denote (naive times: as if at UTC+14).
+    pub fn earliest_instant(&self) -> DateTime<Utc> {
+        match self {
+            Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
+            Timestamp::Naive(n) => Utc.from_utc_datetime(n) - Duration::hours(MAX_EAST_OFFSET_HOURS),
+        }
+    }
+
+    /// True when the offset came from the carrier.
+    pub fn offset_known(&self) -> bool {
+        matches!(self, Timestamp::Zoned(_))
+    }
+
+    /// Signed seconds from `earlier` to `self`: exact when both are zoned,
+    /// wall-clock difference otherwise (same carrier, same locality).
+    pub fn seconds_since(&self, earlier: &Timestamp) -> i64 {
+        match (self.instant(), earlier.instant()) {
+            (Some(a), Some(b)) => (a - b).num_seconds(),
+            _ => (self.local() - earlier.local()).num_seconds(),
+        }
+    }
+
+    /// Chronological order for sorting checkpoints; mixes zoned and naive by wall clock.
+    pub fn chrono_cmp(&self, other: &Timestamp) -> Ordering {
+        match (self.instant(), other.instant()) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => self.local().cmp(&other.local()),
+        }
+    }
+
+    /// Wire form: RFC 3339 with offset when known, `YYYY-MM-DDTHH:MM:SS` otherwise.
+    pub fn to_wire(&self) -> String {
+        match self {
+            Timestamp::Zoned(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Timestamp::Naive(n) => n.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        }
+    }
+
+    /// Parses the wire form back; an offset present means carrier-stated.
+    pub fn from_wire(s: &str) -> Option<Timestamp> {
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(Timestamp::Zoned(dt));
+        }
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()
+            .map(Timestamp::Naive)
+    }
+
+    /// Builds a naive time from a date and a time of day (carrier local time).
+    pub fn naive(date: NaiveDate, time: NaiveTime) -> Timestamp {
+        Timestamp::Naive(date.and_time(time))
+    }
+
+    /// Builds a zoned time from a local date/time and an offset in seconds east of UTC.
+    pub fn zoned(date: NaiveDate, time: NaiveTime, offset_secs: i32) -> Option<Timestamp> {
+        let off = FixedOffset::east_opt(offset_secs)?;
+        off.from_local_datetime(&date.and_time(time))
+            .single()
+            .map(Timestamp::Zoned)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+/// JSON shape: `{"at": "...", "offset": "carrier" | "unknown"}` so a consumer can
+/// never mistake a naive local time for UTC.
+#[derive(Serialize, Deserialize)]
+struct WireTimestamp {
+    at: String,
+    offset: OffsetSource,
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum OffsetSource {
+    Carrier,
+    Unknown,
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WireTimestamp {
+            at: self.to_wire(),
+            offset: if self.offset_known() {
+                OffsetSource::Carrier
+            } else {
+                OffsetSource::Unknown
+            },
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireTimestamp::deserialize(d)?;
+        let ts = Timestamp::from_wire(&w.at)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad timestamp {:?}", w.at)))?;
+        if ts.offset_known() != (w.offset == OffsetSource::Carrier) {
+            return Err(serde::de::Error::custom("timestamp offset provenance mismatch"));
+        }
+        Ok(ts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naive_stays_naive_through_json() {
+        let ts = Timestamp::from_wire("2022-01-26T16:30:00").unwrap();
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, r#"{"at":"2022-01-26T16:30:00","offset":"unknown"}"#);
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
+    }
+
+    #[test]
+    fn zoned_keeps_offset() {
+        let ts = Timestamp::from_wire("2022-01-26T16:30:00-05:00").unwrap();
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, r#"{"at":"2022-01-26T16:30:00-05:00","offset":"carrier"}"#);
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
+    }
+
+    #[test]
+    fn naive_bounds_cover_every_zone() {
+        let ts = Timestamp::from_wire("2022-01-26T12:00:00").unwrap();
+        assert_eq!(ts.latest_instant().to_rfc3339(), "2022-01-27T00:00:00+00:00");
+        assert_eq!(ts.earliest_instant().to_rfc3339(), "2022-01-25T22:00:00+00:00");
+    }
+}
