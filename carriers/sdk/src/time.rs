@@ -113,8 +113,9 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// JSON shape: `{"at": "...", "offset": "carrier" | "unknown"}` so a consumer can
-/// never mistake a naive local time for UTC.
+/// JSON shape: `{"at": "...", "offset": "known" | "unknown"}` (known: stated by the
+/// carrier, or our own clock for daemon facts) so a consumer can never mistake a
+/// naive local time for UTC.
 #[derive(Serialize, Deserialize)]
 struct WireTimestamp {
     at: String,
@@ -124,7 +125,7 @@ struct WireTimestamp {
 #[derive(Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 enum OffsetSource {
-    Carrier,
+    Known,
     Unknown,
 }
 
@@ -133,7 +134,7 @@ impl Serialize for Timestamp {
         WireTimestamp {
             at: self.to_wire(),
             offset: if self.offset_known() {
-                OffsetSource::Carrier
+                OffsetSource::Known
             } else {
                 OffsetSource::Unknown
             },
@@ -147,7 +148,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         let w = WireTimestamp::deserialize(d)?;
         let ts = Timestamp::from_wire(&w.at)
             .ok_or_else(|| serde::de::Error::custom(format!("bad timestamp {:?}", w.at)))?;
-        if ts.offset_known() != (w.offset == OffsetSource::Carrier) {
+        if ts.offset_known() != (w.offset == OffsetSource::Known) {
             return Err(serde::de::Error::custom("timestamp offset provenance mismatch"));
         }
         Ok(ts)
@@ -170,7 +171,7 @@ mod tests {
     fn zoned_keeps_offset() {
         let ts = Timestamp::from_wire("2022-01-26T16:30:00-05:00").unwrap();
         let json = serde_json::to_string(&ts).unwrap();
-        assert_eq!(json, r#"{"at":"2022-01-26T16:30:00-05:00","offset":"carrier"}"#);
+        assert_eq!(json, r#"{"at":"2022-01-26T16:30:00-05:00","offset":"known"}"#);
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
     }
 
