@@ -1,1 +1,5 @@
-fn main() {}
+//! The `trackd` command.
+
+fn main() -> std::process::ExitCode {
+    trackd::cli::main()
+}

@@ -1,0 +1,291 @@
+//! Talking to one carrier: quotas (per second and per day), OAuth token cache,
+//! timeouts, retries with back-off and jitter, and carrier-wide pauses on 429.
+//! The plugin decides what to send and what it means; this module sends it.
+
+use crate::metrics::Metrics;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota as GovQuota, RateLimiter};
+use rand::Rng;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use trackd_carrier_sdk::{AuthKind, Carrier, CarrierError, Credentials, HttpRequest, HttpResponse, Method, RetryAfter};
+
+/// Retry and timeout knobs (from `[poll]`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+/// Effective quota after config overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct EffectiveQuota {
+    pub per_second: u32,
+    pub per_day: Option<u32>,
+}
+
+struct CachedToken {
+    token: String,
+    valid_until: Instant,
+}
+
+/// One carrier account's connection: everything between the plugin and the wire.
+pub struct CarrierClient {
+    pub plugin: Arc<dyn Carrier>,
+    pub slug: &'static str,
+    base_url: String,
+    creds: Credentials,
+    http: reqwest::Client,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+    per_second: DefaultDirectRateLimiter,
+    per_day: Option<DefaultDirectRateLimiter>,
+    paused_until: Mutex<Option<Instant>>,
+    retry: RetryPolicy,
+    metrics: Arc<Metrics>,
+    pub quota: EffectiveQuota,
+}
+
+/// Headroom kept under a carrier's quota so network jitter never pushes two
+/// requests into one of the carrier's windows.
+const QUOTA_HEADROOM: f64 = 1.05;
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl CarrierClient {
+    pub fn new(
+        plugin: Arc<dyn Carrier>,
+        base_url: String,
+        creds: Credentials,
+        http: reqwest::Client,
+        quota: EffectiveQuota,
+        retry: RetryPolicy,
+        metrics: Arc<Metrics>,
+    ) -> CarrierClient {
+        let slug = plugin.descriptor().slug;
+        let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
+        let burst = nz(quota.per_second / 2);
+        let per_second = RateLimiter::direct(GovQuota::with_period(period).unwrap_or(GovQuota::per_second(nz(1))).allow_burst(burst));
+        // Never more than `per_day` in any rolling day: an hour's worth of burst,
+        // the rest spread evenly.
+        let per_day = quota.per_day.map(|n| {
+            let burst = (n / 24).max(1);
+            let spread = n.saturating_sub(burst).max(1);
+            let period = Duration::from_secs_f64(86_400.0 / f64::from(spread));
+            RateLimiter::direct(GovQuota::with_period(period).unwrap_or(GovQuota::per_hour(nz(1))).allow_burst(nz(burst)))
+        });
+        metrics.quota_per_second.with_label_values(&[slug]).set(i64::from(quota.per_second));
+        metrics.quota_per_day.with_label_values(&[slug]).set(quota.per_day.map_or(0, i64::from));
+        CarrierClient {
+            plugin,
+            slug,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            creds,
+            http,
+            token: tokio::sync::Mutex::new(None),
+            per_second,
+            per_day,
+            paused_until: Mutex::new(None),
+            retry,
+            metrics,
+            quota,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Pauses every request to this carrier until `until` (429 Retry-After).
+    fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut g = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none_or(|cur| cur < until) {
+            *g = Some(until);
+        }
+        self.metrics.carrier_paused_seconds.with_label_values(&[self.slug]).inc_by(d.as_secs());
+    }
+
+    async fn wait_unpaused(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Waits for one request's worth of quota. Returns `Err(wait)` when the daily
+    /// budget is spent, so the caller reschedules instead of holding a slot for hours.
+    pub async fn acquire(&self) -> Result<(), Duration> {
+        self.wait_unpaused().await;
+        if let Some(day) = &self.per_day {
+            if let Err(not_until) = day.check() {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                self.metrics.rate_limit_waits.with_label_values(&[self.slug, "day"]).inc();
+                return Err(wait);
+            }
+        }
+        if self.per_second.check().is_err() {
+            let started = Instant::now();
+            self.metrics.rate_limit_waits.with_label_values(&[self.slug, "second"]).inc();
+            self.per_second.until_ready().await;
+            self.metrics
+                .rate_limit_wait_seconds
+                .with_label_values(&[self.slug])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.retry.max_delay);
+        let jitter: f64 = rand::rng().random_range(0.5..1.5);
+        capped.mul_f64(jitter)
+    }
+
+    async fn send(&self, req: &HttpRequest, kind: &'static str) -> Result<HttpResponse, CarrierError> {
+        let url = format!("{}{}", self.base_url, req.path_and_query);
+        let method = match req.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut rb = self.http.request(method, &url);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if !req.body.is_empty() {
+            rb = rb.body(req.body.clone());
+        }
+        let started = Instant::now();
+        let result = async {
+            let resp = rb.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect();
+            let body = resp.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(HttpResponse { status, headers, body })
+        }
+        .await;
+        self.metrics
+            .carrier_request_duration
+            .with_label_values(&[self.slug, kind])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(r) => match r.status {
+                200..=299 => "ok",
+                401 | 403 => "auth_error",
+                429 => "rate_limited",
+                400..=499 => "client_error",
+                _ => "server_error",
+            },
+            Err(e) if e.is_timeout() => "timeout",
+            Err(_) => "transport_error",
+        };
+        self.metrics.carrier_requests.with_label_values(&[self.slug, kind, outcome]).inc();
+        result.map_err(|e| CarrierError::Unavailable {
+            status: 0,
+            message: if e.is_timeout() {
+                format!("timed out talking to {url}")
+            } else {
+                format!("transport error talking to {url}: {e}")
+            },
+        })
+    }
+
+    async fn bearer(&self, force_refresh: bool) -> Result<Option<String>, CarrierError> {
+        if self.plugin.descriptor().auth != AuthKind::OAuth2ClientCredentials {
+            return Ok(None);
+        }
+        let mut g = self.token.lock().await;
+        if !force_refresh {
+            if let Some(t) = g.as_ref().filter(|t| t.valid_until > Instant::now()) {
+                return Ok(Some(t.token.clone()));
+            }
+        }
+        let Some(req) = self.plugin.token_request(&self.creds)? else {
+            return Ok(None);
+        };
+        let resp = self.send(&req, "token").await?;
+        if let Some(e) = CarrierError::from_http_status(&resp) {
+            return Err(e);
+        }
+        let tok = self.plugin.parse_token(&resp)?;
+        // Refresh a minute early (or at half-life for short tokens).
+        let life = Duration::from_secs(tok.expires_in_secs);
+        let margin = Duration::from_secs(60).min(life / 2);
+        *g = Some(CachedToken {
+            token: tok.token.clone(),
+            valid_until: Instant::now() + life - margin,
+        });
+        tracing::debug!(carrier = self.slug, expires_in = tok.expires_in_secs, "carrier token refreshed");
+        Ok(Some(tok.token))
+    }
+
+    /// Fetches a track answer for `numbers`, retrying what is worth retrying.
+    /// Non-2xx answers the transport layer cannot classify go to the plugin.
+    pub async fn fetch(&self, numbers: &[&str]) -> Result<HttpResponse, FetchError> {
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            if let Err(wait) = self.acquire().await {
+                return Err(FetchError::DailyQuotaSpent(wait));
+            }
+            let token = self.bearer(false).await.map_err(FetchError::Carrier)?;
+            let req = self
+                .plugin
+                .track_request(numbers, &self.creds, token.as_deref())
+                .map_err(FetchError::Carrier)?;
+            let err = match self.send(&req, "track").await {
+                Ok(resp) => match CarrierError::from_http_status(&resp) {
+                    None => return Ok(resp),
+                    Some(CarrierError::Auth { .. }) if token.is_some() && !refreshed => {
+                        refreshed = true;
+                        *self.token.lock().await = None;
+                        continue;
+                    }
+                    Some(CarrierError::RateLimited { retry_after }) => {
+                        self.metrics.carrier_rate_limited.with_label_values(&[self.slug]).inc();
+                        let wait = match retry_after {
+                            Some(RetryAfter::Seconds(s)) => Duration::from_secs(s),
+                            Some(RetryAfter::At(at)) => (at - chrono::Utc::now()).to_std().unwrap_or_default(),
+                            None => self.backoff(attempt),
+                        };
+                        tracing::warn!(carrier = self.slug, wait_ms = wait.as_millis() as u64, "carrier answered 429; pausing the carrier");
+                        self.pause(wait.max(Duration::from_millis(100)));
+                        CarrierError::RateLimited { retry_after }
+                    }
+                    Some(e @ CarrierError::Unavailable { .. }) => e,
+                    Some(_) => return Ok(resp), // let the plugin read the carrier's error body
+                },
+                Err(e) => e,
+            };
+            if attempt >= self.retry.max_retries || !err.is_retryable() {
+                return Err(FetchError::Carrier(err));
+            }
+            if !matches!(err, CarrierError::RateLimited { .. }) {
+                let d = self.backoff(attempt);
+                tracing::debug!(carrier = self.slug, attempt, delay_ms = d.as_millis() as u64, error = %err, "retrying carrier request");
+                tokio::time::sleep(d).await;
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// Why a fetch produced no carrier answer.
+#[derive(Debug, Clone)]
+pub enum FetchError {
+    Carrier(CarrierError),
+    /// Our own daily budget is spent; try again after this long.
+    DailyQuotaSpent(Duration),
+}

@@ -1,0 +1,88 @@
+//! The carrier plugin registry: adding a carrier is one folder under `carriers/`
+//! and one line here.
+
+use std::sync::Arc;
+use trackd_carrier_sdk::{Carrier, Detection};
+
+/// Every built-in carrier plugin, in registry order.
+pub fn builtin() -> Vec<Arc<dyn Carrier>> {
+    vec![
+        Arc::new(trackd_carrier_ups::Ups::new()),
+        Arc::new(trackd_carrier_canadapost::CanadaPost::new()),
+    ]
+}
+
+/// Upper case, no spaces or dashes: the one form numbers are stored and matched in.
+pub fn normalize_number(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// Carriers whose formats match, strongest first.
+pub fn detect(carriers: &[Arc<dyn Carrier>], number: &str) -> Vec<(&'static str, Detection)> {
+    let mut found: Vec<_> = carriers
+        .iter()
+        .map(|c| (c.descriptor().slug, c.detect(number)))
+        .filter(|(_, d)| *d != Detection::No)
+        .collect();
+    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found
+}
+
+/// The single carrier a number belongs to, or why it cannot be decided.
+pub fn detect_one(carriers: &[Arc<dyn Carrier>], number: &str) -> Result<&'static str, String> {
+    let found = detect(carriers, number);
+    match found.as_slice() {
+        [] => Err("no carrier recognises this tracking number; pass \"carrier\" explicitly".into()),
+        [(slug, _)] => Ok(slug),
+        [(a, da), (_, db), ..] if da > db => Ok(a),
+        many => Err(format!(
+            "ambiguous tracking number: matches {}; pass \"carrier\" explicitly",
+            many.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_unique() {
+        let cs = builtin();
+        let mut slugs: Vec<_> = cs.iter().map(|c| c.descriptor().slug).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), cs.len());
+    }
+
+    #[test]
+    fn every_carrier_folder_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("carriers");
+        let registered: Vec<_> = builtin().iter().map(|c| c.descriptor().slug).collect();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !entry.path().is_dir() || name == "sdk" || name.starts_with('_') || name == "template" {
+                continue;
+            }
+            assert!(registered.contains(&name.as_str()), "carriers/{name} is not registered in src/carriers.rs");
+        }
+    }
+
+    #[test]
+    fn normalizes_numbers() {
+        assert_eq!(normalize_number(" 1z 12-3ab "), "1Z123AB");
+    }
+
+    #[test]
+    fn detects_minted_numbers_uniquely() {
+        let cs = builtin();
+        for c in &cs {
+            let n = c.sim_mint_number(42);
+            assert_eq!(detect_one(&cs, &n), Ok(c.descriptor().slug), "{n}");
+        }
+    }
+}

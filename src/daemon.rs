@@ -1,0 +1,289 @@
+//! Wiring: builds every component from the config, starts workers and the HTTP
+//! server, and shuts down gracefully (in-flight polls finish, events flush,
+//! streams close with a final cursor).
+
+use crate::carrier_client::{CarrierClient, EffectiveQuota, RetryPolicy};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::diff::DiffPolicy;
+use crate::events::Subject;
+use crate::metrics::Metrics;
+use crate::scheduler::DueQueue;
+use crate::store::{Store, StoreError};
+use crate::stream::Hub;
+use crate::trackers::{Entry, Registry, TrackerState};
+use anyhow::Context;
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use trackd_carrier_sdk::{Carrier, Credentials, Snapshot};
+
+/// One enabled carrier: its client (quotas, auth) and its due queue.
+pub struct CarrierRuntime {
+    pub slug: &'static str,
+    pub client: CarrierClient,
+    pub queue: DueQueue,
+    pub batch_size: usize,
+}
+
+/// Shared state of a running daemon.
+pub struct Core {
+    pub config: Config,
+    pub clock: SharedClock,
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub registry: Registry,
+    /// Enabled carriers by slug.
+    pub carriers: BTreeMap<&'static str, Arc<CarrierRuntime>>,
+    /// Every known plugin (enabled or not), for detection and `normalize`.
+    pub plugins: Vec<Arc<dyn Carrier>>,
+    /// Latest snapshot per tracker (bounded; the store has them all).
+    pub snapshots: moka::sync::Cache<u64, Arc<Snapshot>>,
+    /// Trackers answered recently: refresh requests inside this window reuse the answer.
+    pub recently_refreshed: moka::sync::Cache<u64, ()>,
+    pub policy: DiffPolicy,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Core {
+    /// Makes the in-memory entry for a stored tracker row.
+    pub fn entry_for(row: &crate::store::TrackerRow) -> Entry {
+        Entry {
+            subject: Subject {
+                tracker_id: row.id,
+                carrier: row.carrier.as_str().into(),
+                tracking_number: row.tracking_number.as_str().into(),
+                reference: row.reference.as_deref().map(Into::into),
+            },
+            state: row.state,
+            status: row.status,
+            error_kind: row.error_kind.as_deref().and_then(error_kind_static),
+            body_hash: 0,
+            eta_deadline: row.eta_deadline,
+            last_change_at: row.last_change_at,
+        }
+    }
+
+    /// Starts polling a tracker soon (spread over `spread` to avoid a thundering herd).
+    pub fn schedule_soon(&self, carrier: &str, id: u64, spread: Duration) {
+        if let Some(rt) = self.carriers.get(carrier) {
+            let offset = if spread.is_zero() {
+                Duration::ZERO
+            } else {
+                spread.mul_f64(rand::rng().random_range(0.0..1.0))
+            };
+            rt.queue.schedule(id, Instant::now() + offset);
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+fn error_kind_static(s: &str) -> Option<&'static str> {
+    ["not_found", "auth", "rate_limited", "unavailable", "malformed", "rejected", "config"]
+        .into_iter()
+        .find(|k| *k == s)
+}
+
+/// A running daemon.
+pub struct Daemon {
+    core: Arc<Core>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn credentials(c: &crate::config::CarrierConfig) -> Credentials {
+    Credentials {
+        id: c.client_id.as_ref().map(|s| s.expose().to_string()),
+        secret: c.client_secret.as_ref().map(|s| s.expose().to_string()),
+        extra: BTreeMap::new(),
+    }
+}
+
+impl Daemon {
+    /// Builds and starts everything; returns once the HTTP listener is bound.
+    pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Daemon> {
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(65_536);
+        hub.set_observer(metrics.clone());
+        let store = Store::open(&config.storage.data_dir, hub.clone())
+            .with_context(|| format!("opening storage in {}", config.storage.data_dir.display()))?;
+        let (last_id, _) = store.cursors().await?;
+        hub.init_last_id(last_id);
+
+        let plugins = crate::carriers::builtin();
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.poll.connect_timeout)
+            .timeout(config.poll.request_timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("trackd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let retry = RetryPolicy {
+            max_retries: config.poll.max_retries,
+            base_delay: config.poll.retry_base_delay,
+            max_delay: config.poll.retry_max_delay,
+        };
+        let mut carriers = BTreeMap::new();
+        for (slug, cc) in &config.carriers {
+            let plugin = plugins
+                .iter()
+                .find(|p| p.descriptor().slug == slug)
+                .with_context(|| format!("carriers.{slug}: no such carrier plugin"))?;
+            if !cc.enabled {
+                continue;
+            }
+            let d = plugin.descriptor();
+            let quota = EffectiveQuota {
+                per_second: cc.per_second.unwrap_or(d.quota.per_second),
+                per_day: cc.per_day.or(d.quota.per_day),
+            };
+            let base_url = cc.base_url.clone().unwrap_or_else(|| d.default_base_url.to_string());
+            let client = CarrierClient::new(plugin.clone(), base_url, credentials(cc), http.clone(), quota, retry, metrics.clone());
+            carriers.insert(
+                d.slug,
+                Arc::new(CarrierRuntime {
+                    slug: d.slug,
+                    client,
+                    queue: DueQueue::new(),
+                    batch_size: cc.batch_size.unwrap_or(d.batch_size).clamp(1, d.batch_size),
+                }),
+            );
+        }
+
+        let (shutdown, _) = watch::channel(false);
+        let core = Arc::new(Core {
+            policy: DiffPolicy { eta_slip_tolerance_secs: config.poll.eta_slip_tolerance.as_secs() as i64 },
+            snapshots: moka::sync::Cache::new(config.cache.snapshot_capacity),
+            recently_refreshed: moka::sync::Cache::builder().time_to_live(config.cache.answer_ttl).build(),
+            config,
+            clock,
+            store,
+            hub,
+            metrics,
+            registry: Registry::new(),
+            carriers,
+            plugins,
+            shutdown,
+        });
+
+        let rows = core.store.all_trackers_blocking()?;
+        let spread = Duration::from_secs(2).min(core.config.poll.intervals.pending);
+        for row in &rows {
+            core.registry.insert(Core::entry_for(row));
+            if row.state == TrackerState::Active {
+                core.schedule_soon(&row.carrier, row.id, spread);
+            }
+        }
+        tracing::info!(trackers = rows.len(), last_event_id = last_id, carriers = ?core.carriers.keys().collect::<Vec<_>>(), "state loaded");
+
+        let mut tasks = Vec::new();
+        for rt in core.carriers.values() {
+            tasks.push(tokio::spawn(crate::poller::run_worker(core.clone(), rt.clone())));
+        }
+        tasks.push(tokio::spawn(retention_loop(core.clone())));
+        tasks.push(tokio::spawn(gauge_loop(core.clone())));
+
+        let listener = tokio::net::TcpListener::bind(core.config.server.listen)
+            .await
+            .with_context(|| format!("binding server.listen {}", core.config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let app = crate::api::router(core.clone());
+        let mut stop = core.shutdown.subscribe();
+        let server = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped(&mut stop).await })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+        tracing::info!(%addr, "trackd listening");
+        Ok(Daemon { core, addr, server, tasks })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the HTTP API, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Graceful stop: workers finish in-flight polls, events are flushed, streams
+    /// end with a final cursor, then the server closes.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        let grace = self.core.config.server.shutdown_grace;
+        let _ = self.core.shutdown.send(true);
+        let workers = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(grace, workers).await.is_err() {
+            tracing::warn!("in-flight polls did not finish within the shutdown grace period");
+        }
+        self.core.store.flush().await?;
+        if tokio::time::timeout(grace, self.server).await.is_err() {
+            tracing::warn!("HTTP connections did not close within the shutdown grace period");
+        }
+        tracing::info!(last_event_id = self.core.hub.last_id(), "trackd stopped");
+        Ok(())
+    }
+}
+
+async fn retention_loop(core: Arc<Core>) {
+    let mut stop = core.shutdown.subscribe();
+    loop {
+        let retention = chrono::Duration::from_std(core.config.storage.event_retention).unwrap_or(chrono::Duration::days(30));
+        let cutoff = chrono::Utc::now() - retention;
+        match core.store.apply_retention(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "event retention applied"),
+            Err(e) => tracing::error!(error = %e, "event retention failed"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(core.config.storage.retention_sweep_interval) => {}
+        }
+    }
+}
+
+async fn gauge_loop(core: Arc<Core>) {
+    let mut stop = core.shutdown.subscribe();
+    loop {
+        let counts = core.registry.counts();
+        core.metrics.trackers.reset();
+        for ((state, status), n) in counts {
+            core.metrics.trackers.with_label_values(&[state.as_str(), status.as_str()]).set(n as i64);
+        }
+        core.metrics.stream_subscribers.set(core.hub.subscriber_count() as i64);
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// Resolves once shutdown has been requested (or the daemon is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! `trackd demo` (daemon + in-process simulator, events flowing within a minute)
+//! and `trackd sim` (the simulator alone).
+
+use crate::config::{Config, Secret};
+use crate::daemon::Daemon;
+use anyhow::Context;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use trackd_carrier_sdk::{Carrier, Credentials};
+use trackd_simulator::{CarrierSetup, RunningSim, SimConfig, Simulator};
+
+/// Options of `trackd demo`.
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Where the daemon's API listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data directory (default: a fresh temporary directory, since the simulated
+    /// parcels live only as long as the demo).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Parcels to register, spread over all carriers.
+    #[arg(long, default_value_t = 300)]
+    pub parcels: usize,
+    /// Simulated seconds per real second (2880: one day of journeys every 30 s).
+    #[arg(long, default_value_t = 2880.0)]
+    pub time_scale: f64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Poll interval for every non-terminal status, in real time.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll_every: Duration,
+}
+
+/// Options of `trackd sim`.
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Control API (`/_sim/parcels`, `/_sim/stats`, `/_sim/faults/{carrier}`).
+    #[arg(long, default_value = "127.0.0.1:9900")]
+    pub control: SocketAddr,
+    /// First carrier port; carriers listen on consecutive ports in registry order.
+    #[arg(long, default_value_t = 9901)]
+    pub first_port: u16,
+    #[arg(long, default_value_t = 1440.0)]
+    pub time_scale: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Credentials every simulated carrier accepts.
+    #[arg(long, default_value = "sim-client")]
+    pub client_id: String,
+    #[arg(long, default_value = "sim-secret")]
+    pub client_secret: String,
+}
+
+/// Credentials the demo's simulated carriers accept.
+const DEMO_ID: &str = "demo-client";
+const DEMO_SECRET: &str = "demo-secret";
+
+/// Starts a simulator with every built-in carrier on OS-chosen loopback ports.
+pub async fn start_simulator(
+    plugins: &[Arc<dyn Carrier>],
+    seed: u64,
+    time_scale: f64,
+    creds: &Credentials,
+    control: Option<SocketAddr>,
+    first_port: Option<u16>,
+) -> anyhow::Result<(Simulator, RunningSim)> {
+    let setups = plugins
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut s = CarrierSetup::new(p.clone(), creds.clone());
+            if let Some(port) = first_port {
+                s.listen = SocketAddr::from(([127, 0, 0, 1], port + i as u16));
+            }
+            s
+        })
+        .collect();
+    let sim = Simulator::new(
+        SimConfig {
+            seed,
+            time_scale,
+            start: chrono::Utc::now(),
+            token_ttl: Duration::from_secs(3600),
+            control_listen: control,
+        },
+        setups,
+    );
+    let running = sim.start().await.context("starting the carrier simulator")?;
+    Ok((sim, running))
+}
+
+/// A config that points every carrier at the simulator.
+pub fn config_for_simulator(mut cfg: Config, running: &RunningSim, creds: &Credentials) -> Config {
+    for (slug, url) in &running.base_urls {
+        let entry = cfg.carriers.entry(slug.clone()).or_insert_with(|| crate::config::CarrierConfig {
+            enabled: true,
+            base_url: None,
+            client_id: None,
+            client_secret: None,
+            per_second: None,
+            per_day: None,
+            batch_size: None,
+        });
+        entry.enabled = true;
+        entry.base_url = Some(url.clone());
+        entry.client_id = creds.id.clone().map(Secret::new);
+        entry.client_secret = creds.secret.clone().map(Secret::new);
+    }
+    cfg
+}
+
+/// Sets every poll interval to `every` (the demo's and tests' compressed world).
+pub fn fast_polling(cfg: &mut Config, every: Duration) {
+    let i = &mut cfg.poll.intervals;
+    for d in [
+        &mut i.pending,
+        &mut i.info_received,
+        &mut i.in_transit,
+        &mut i.out_for_delivery,
+        &mut i.available_for_pickup,
+        &mut i.attempt_failed,
+        &mut i.exception,
+        &mut i.returning,
+        &mut i.unknown,
+        &mut i.invalid,
+    ] {
+        *d = every;
+    }
+}
+
+/// Runs the demo until Ctrl-C.
+pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
+    let plugins = crate::carriers::builtin();
+    let creds = Credentials::new(DEMO_ID, DEMO_SECRET);
+    let (sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(SocketAddr::from(([127, 0, 0, 1], 0))), None).await?;
+    let base = Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let mut cfg = config_for_simulator(base, &running, &creds);
+    fast_polling(&mut cfg, args.poll_every);
+    cfg.server.listen = args.listen;
+    let (data_dir, _guard) = match args.data_dir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new().prefix("trackd-demo-").tempdir().context("creating a temporary data dir")?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    cfg.storage.data_dir = data_dir.clone();
+    let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
+        .await
+        .with_context(|| format!("starting the daemon on {} (try --listen 127.0.0.1:0)", args.listen))?;
+    let url = daemon.url();
+
+    // Register parcels through the public API, like a retailer's backend would.
+    let per_carrier = (args.parcels / plugins.len().max(1)).max(1);
+    let mut body = Vec::new();
+    for p in &plugins {
+        let slug = p.descriptor().slug;
+        for (i, number) in sim.create_parcels(slug, per_carrier)?.into_iter().enumerate() {
+            // Half with an explicit carrier, half detected from the number.
+            let carrier = (i % 2 == 0).then_some(slug);
+            body.push(serde_json::json!({ "tracking_number": number, "carrier": carrier, "reference": format!("order-{slug}-{i}") }));
+        }
+        for k in 0..3 {
+            body.push(serde_json::json!({ "tracking_number": p.sim_mint_number(900_000 + k), "carrier": slug, "reference": format!("typo-{slug}-{k}") }));
+        }
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/trackers"))
+        .json(&serde_json::json!({ "trackers": body }))
+        .send()
+        .await
+        .context("registering demo parcels")?;
+    anyhow::ensure!(resp.status().is_success(), "registering demo parcels failed: {}", resp.text().await.unwrap_or_default());
+
+    println!("trackd demo: {} parcels over {} simulated carriers (time x{})", body.len(), plugins.len(), args.time_scale);
+    println!("  data dir:      {}", data_dir.display());
+    println!("  event stream:  curl -N {url}/v1/events/stream");
+    println!("  only slips:    curl -N '{url}/v1/events/stream?type=eta.slipped,eta.missed'");
+    println!("  batch page:    curl '{url}/v1/events?after=0&limit=20'");
+    println!("  trackers:      curl '{url}/v1/trackers?limit=5'");
+    println!("  metrics:       curl {url}/metrics");
+    if let Some(c) = &running.control_url {
+        println!("  simulator:     curl {c}/_sim/stats");
+    }
+    println!("Press Ctrl-C to stop.");
+
+    let core = daemon.core().clone();
+    let progress = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let by_type: Vec<String> = crate::events::EventType::ALL
+                .iter()
+                .map(|t| format!("{}={}", t.as_str(), core.metrics.events.with_label_values(&[t.as_str()]).get()))
+                .collect();
+            println!("  events so far: {}", by_type.join(" "));
+        }
+    });
+    crate::cli::wait_for_signal().await;
+    progress.abort();
+    daemon.shutdown().await?;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Runs the simulator alone until Ctrl-C.
+pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let plugins = crate::carriers::builtin();
+    let creds = Credentials::new(args.client_id.clone(), args.client_secret.clone());
+    let (_sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(args.control), Some(args.first_port)).await?;
+    println!("carrier simulator running (time x{}, seed {})", args.time_scale, args.seed);
+    if let Some(c) = &running.control_url {
+        println!("  control API: {c}/_sim/stats  (create parcels: curl -XPOST {c}/_sim/parcels -d '{{\"carrier\":\"ups\",\"count\":10}}')");
+    }
+    println!("Point trackd at it with:");
+    for (slug, url) in &running.base_urls {
+        let up = slug.to_ascii_uppercase();
+        println!("  TRACKD_CARRIERS__{up}__BASE_URL={url} TRACKD_CARRIERS__{up}__CLIENT_ID={} TRACKD_CARRIERS__{up}__CLIENT_SECRET=<secret>", args.client_id);
+    }
+    crate::cli::wait_for_signal().await;
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! trackd: polls carrier tracking APIs under their quotas, normalizes every answer
+//! into one model, diffs it against the last one, and streams the changes.
+//!
+//! Module map (one concern each):
+//! - `config`: the TOML file + `TRACKD_*` overrides, validated all at once
+//! - `carriers`: the plugin registry and number detection
+//! - `carrier_client`: HTTP to one carrier (quotas, OAuth, retries, 429 pauses)
+//! - `scheduler`: per-carrier due-time queues
+//! - `poller`: workers that fetch, then ingest (diff → store → stream)
+//! - `diff`: the pure change engine (events of design §3)
+//! - `events`: the event contract
+//! - `store`: embedded SQLite (trackers, snapshots, event log)
+//! - `stream`: fan-out hub and resumable subscriptions
+//! - `trackers`: the in-memory tracker registry
+//! - `api`: HTTP routes; `metrics`: Prometheus series; `clock`: injectable time
+//! - `daemon`: wiring and graceful shutdown; `demo`: daemon + simulator; `cli`: commands
+
+pub mod api;
+pub mod carrier_client;
+pub mod carriers;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod diff;
+pub mod events;
+pub mod metrics;
+pub mod poller;
+pub mod scheduler;
+pub mod store;
+pub mod stream;
+pub mod trackers;

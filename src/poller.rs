@@ -1,0 +1,394 @@
+//! Polling: per-carrier workers take due trackers in batches, fetch through the
+//! carrier client, and hand each answer to ingestion (parse → diff → store →
+//! stream), then reschedule by status and ETA.
+
+use crate::carrier_client::FetchError;
+use crate::daemon::{CarrierRuntime, Core};
+use crate::diff;
+use crate::events::{EventDraft, EventType, fact};
+use crate::store::CommitUnit;
+use crate::trackers::{Entry, TrackerState};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use trackd_carrier_sdk::model::Fnv;
+use trackd_carrier_sdk::{CarrierError, Snapshot, Status, Timestamp};
+
+/// Runs one carrier's worker until shutdown; in-flight polls finish before it returns.
+pub async fn run_worker(core: Arc<Core>, rt: Arc<CarrierRuntime>) {
+    let batch = rt.batch_size;
+    let slots = Arc::new(Semaphore::new(core.config.poll.max_in_flight.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut shutdown = core.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = rt.queue.wait() => {}
+        }
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let now = Instant::now();
+        let lag = rt.queue.lag(now);
+        let ids = rt.queue.pop_due(now, batch);
+        if ids.is_empty() {
+            continue;
+        }
+        core.metrics.poll_lag.with_label_values(&[rt.slug]).observe(lag.as_secs_f64());
+        let core2 = core.clone();
+        let rt2 = rt.clone();
+        tasks.spawn(async move {
+            poll_batch(&core2, &rt2, ids).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    // Graceful shutdown: let in-flight polls finish and commit.
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Polls one batch of trackers of one carrier.
+pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64>) {
+    let entries: Vec<Entry> = ids
+        .iter()
+        .filter_map(|id| core.registry.get(*id))
+        .filter(|e| e.state.is_polled())
+        .collect();
+    if entries.is_empty() {
+        return;
+    }
+    let numbers: Vec<&str> = entries.iter().map(|e| &*e.subject.tracking_number).collect();
+    let fetched = rt.client.fetch(&numbers).await;
+    let now = core.clock.now();
+    let resp = match fetched {
+        Ok(resp) => resp,
+        Err(FetchError::DailyQuotaSpent(wait)) => {
+            tracing::warn!(carrier = rt.slug, wait_s = wait.as_secs(), "daily quota spent; deferring polls");
+            for e in &entries {
+                rt.queue.schedule(e.subject.tracker_id, Instant::now() + wait);
+            }
+            return;
+        }
+        Err(FetchError::Carrier(err)) => {
+            for e in &entries {
+                ingest(core, rt, e, Err(err.clone()), None, now).await;
+            }
+            return;
+        }
+    };
+    let body_hash = Fnv::hash(&resp.body);
+    if entries.len() == 1 && resp.status == 200 && entries[0].body_hash == body_hash && body_hash != 0 {
+        // Byte-identical answer: nothing can have changed; skip parse and diff.
+        core.metrics.unchanged_answers.with_label_values(&[rt.slug]).inc();
+        core.metrics.polls.with_label_values(&[rt.slug, "unchanged"]).inc();
+        after_unchanged(core, rt, &entries[0], now).await;
+        return;
+    }
+    match rt.client.plugin.parse_track(&numbers, &resp) {
+        Ok(results) => {
+            let mut by_number: HashMap<String, Result<Snapshot, CarrierError>> = results
+                .into_iter()
+                .map(|r| (crate::carriers::normalize_number(&r.tracking_number), r.outcome))
+                .collect();
+            let single = entries.len() == 1;
+            for e in &entries {
+                let outcome = by_number.remove(&*e.subject.tracking_number).unwrap_or_else(|| {
+                    Err(CarrierError::malformed("the carrier's answer did not include this tracking number"))
+                });
+                let hash = (single && outcome.is_ok()).then_some(body_hash);
+                ingest(core, rt, e, outcome, hash, now).await;
+            }
+        }
+        Err(err) => {
+            if matches!(err, CarrierError::Malformed { .. }) {
+                core.metrics.parse_errors.with_label_values(&[rt.slug]).inc();
+                tracing::warn!(carrier = rt.slug, error = %err, body = %resp.body_excerpt(), "malformed carrier answer");
+            }
+            for e in &entries {
+                ingest(core, rt, e, Err(err.clone()), None, now).await;
+            }
+        }
+    }
+}
+
+/// Loads the tracker's latest snapshot through the cache.
+pub async fn current_snapshot(core: &Core, id: u64) -> Arc<Snapshot> {
+    if let Some(s) = core.snapshots.get(&id) {
+        core.metrics.cache_requests.with_label_values(&["snapshot", "hit"]).inc();
+        return s;
+    }
+    core.metrics.cache_requests.with_label_values(&["snapshot", "miss"]).inc();
+    let snap = match core.store.snapshot(id).await {
+        Ok(Some(s)) => Arc::new(s),
+        Ok(None) => Arc::new(Snapshot::pending()),
+        Err(e) => {
+            tracing::error!(tracker_id = id, error = %e, "reading snapshot failed");
+            Arc::new(Snapshot::pending())
+        }
+    };
+    core.snapshots.insert(id, snap.clone());
+    snap
+}
+
+async fn after_unchanged(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, entry: &Entry, now: DateTime<Utc>) {
+    let id = entry.subject.tracker_id;
+    let mut events = Vec::new();
+    let mut state = entry.state;
+    let mut missed_now = None;
+    if entry.eta_deadline.is_some_and(|d| now.timestamp() > d) {
+        let snap = current_snapshot(core, id).await;
+        missed_now = Some(());
+        if let Some(ev) = diff::eta_missed(&snap, now) {
+            events.push(ev);
+        }
+    }
+    if let Some(ev) = expiry(core, entry, now) {
+        events.push(ev);
+        state = TrackerState::Expired;
+    }
+    if events.is_empty() && missed_now.is_none() {
+        reschedule(core, rt, entry, entry.status, now);
+        return;
+    }
+    let unit = CommitUnit {
+        subject: entry.subject.clone(),
+        snapshot: None,
+        status: entry.status,
+        state,
+        error_kind: entry.error_kind,
+        eta_deadline: if state == TrackerState::Active && missed_now.is_none() { entry.eta_deadline } else { None },
+        last_change_at: entry.last_change_at,
+        events,
+        emitted_at: Utc::now(),
+    };
+    commit_and_update(core, rt, entry, unit, None, None).await;
+}
+
+fn expiry(core: &Core, entry: &Entry, now: DateTime<Utc>) -> Option<EventDraft> {
+    let idle = now.timestamp() - entry.last_change_at;
+    let limit = core.config.poll.expire_after.as_secs() as i64;
+    (idle > limit).then(|| EventDraft {
+        kind: EventType::TrackerExpired,
+        occurred_at: Timestamp::Zoned(now.fixed_offset()),
+        fact: fact(&["tracker.expired"]),
+        data: json!({ "idle_seconds": idle, "last_status": entry.status }),
+    })
+}
+
+/// Applies one tracker's outcome: diff, events, store, cache, schedule.
+async fn ingest(
+    core: &Arc<Core>,
+    rt: &Arc<CarrierRuntime>,
+    entry: &Entry,
+    outcome: Result<Snapshot, CarrierError>,
+    body_hash: Option<u64>,
+    now: DateTime<Utc>,
+) {
+    let id = entry.subject.tracker_id;
+    let prev = current_snapshot(core, id).await;
+    let mut events = Vec::new();
+    let mut new_snapshot: Option<Arc<Snapshot>> = None;
+    let mut error_kind = None;
+    let current: Arc<Snapshot>;
+    let mut last_change_at = entry.last_change_at;
+    match outcome {
+        Ok(next) => {
+            core.metrics.polls.with_label_values(&[rt.slug, "ok"]).inc();
+            let applied = diff::apply(&prev, next, now, &core.policy);
+            if applied.stale {
+                core.metrics.polls.with_label_values(&[rt.slug, "stale"]).inc();
+                tracing::info!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, "ignored a stale carrier answer");
+            }
+            count_unmapped(core, rt, &applied.events, &applied.snapshot, &prev);
+            for e in &applied.events {
+                if e.kind == EventType::EtaSlipped {
+                    core.metrics.eta_slips.with_label_values(&[rt.slug]).inc();
+                    if let Some(s) = e.data["slip_seconds"].as_f64() {
+                        core.metrics.eta_slip_seconds.with_label_values(&[rt.slug]).observe(s);
+                    }
+                }
+            }
+            events = applied.events;
+            let snap = Arc::new(applied.snapshot);
+            if applied.changed {
+                new_snapshot = Some(snap.clone());
+                last_change_at = now.timestamp();
+            }
+            current = snap;
+        }
+        Err(err) => {
+            let kind = err.kind();
+            core.metrics.polls.with_label_values(&[rt.slug, kind]).inc();
+            error_kind = Some(kind);
+            if entry.error_kind != Some(kind) {
+                tracing::warn!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %err, "tracker cannot be fetched");
+                events.push(EventDraft {
+                    kind: EventType::CarrierError,
+                    occurred_at: Timestamp::Zoned(now.fixed_offset()),
+                    fact: fact(&["carrier.error", kind, &now.to_rfc3339()]),
+                    data: json!({ "kind": kind, "message": err.to_string(), "retryable": err.is_retryable() }),
+                });
+            }
+            if matches!(err, CarrierError::NotFound { .. }) && prev.status == Status::Pending {
+                let mut s = (*prev).clone();
+                s.status = Status::Invalid;
+                s.status_rule = "trackd:carrier_not_found".into();
+                s.fetched_at = Some(now);
+                events.push(EventDraft {
+                    kind: EventType::StatusChanged,
+                    occurred_at: Timestamp::Zoned(now.fixed_offset()),
+                    fact: fact(&["status.changed", "invalid", "not_found"]),
+                    data: json!({ "from": prev.status, "to": Status::Invalid, "detail": null, "carrier_status_code": null, "carrier_status_text": err.to_string(), "status_rule": s.status_rule }),
+                });
+                let s = Arc::new(s);
+                new_snapshot = Some(s.clone());
+                current = s;
+            } else {
+                current = prev.clone();
+            }
+        }
+    }
+    let mut state = if current.status.is_terminal() { TrackerState::Completed } else { TrackerState::Active };
+    if state == TrackerState::Active && new_snapshot.is_none() {
+        if let Some(ev) = expiry(core, entry, now) {
+            events.push(ev);
+            state = TrackerState::Expired;
+        }
+    }
+    // The ETA deadline we wait on; once it has passed (and eta.missed was raised)
+    // it is cleared so the same miss is not raised on every later poll.
+    let deadline = current
+        .estimated_delivery
+        .filter(|_| state == TrackerState::Active)
+        .map(|e| e.end().latest_instant().timestamp());
+    let passed = deadline.is_some_and(|d| now.timestamp() > d);
+    let already_handled = entry.eta_deadline.is_none() && new_snapshot.is_none();
+    if passed && !already_handled {
+        if let Some(ev) = diff::eta_missed(&current, now) {
+            events.push(ev);
+        }
+    }
+    let eta_deadline = if passed { None } else { deadline };
+    let nothing_to_write = events.is_empty()
+        && new_snapshot.is_none()
+        && state == entry.state
+        && error_kind == entry.error_kind
+        && eta_deadline == entry.eta_deadline;
+    if nothing_to_write {
+        if let Some(h) = body_hash {
+            core.registry.update(id, |e| e.body_hash = h);
+        }
+        reschedule(core, rt, entry, current.status, now);
+        return;
+    }
+    let unit = CommitUnit {
+        subject: entry.subject.clone(),
+        snapshot: new_snapshot.clone(),
+        status: current.status,
+        state,
+        error_kind,
+        eta_deadline,
+        last_change_at,
+        events,
+        emitted_at: Utc::now(),
+    };
+    commit_and_update(core, rt, entry, unit, new_snapshot, body_hash).await;
+}
+
+fn count_unmapped(core: &Core, rt: &CarrierRuntime, events: &[EventDraft], snap: &Snapshot, prev: &Snapshot) {
+    if snap.status == Status::Unknown && prev.status != Status::Unknown {
+        let code = snap.carrier_status_code.as_deref().unwrap_or("");
+        core.metrics.unmapped_codes.with_label_values(&[rt.slug, code]).inc();
+        tracing::warn!(carrier = rt.slug, code, text = snap.carrier_status_text.as_deref().unwrap_or(""), "unmapped carrier status code");
+    }
+    for e in events.iter().filter(|e| e.kind == EventType::CheckpointAdded) {
+        if e.data["checkpoint"]["status"] == "unknown" {
+            let code = e.data["checkpoint"]["code"].as_str().unwrap_or("");
+            core.metrics.unmapped_codes.with_label_values(&[rt.slug, code]).inc();
+        }
+    }
+}
+
+async fn commit_and_update(
+    core: &Arc<Core>,
+    rt: &Arc<CarrierRuntime>,
+    entry: &Entry,
+    unit: CommitUnit,
+    new_snapshot: Option<Arc<Snapshot>>,
+    body_hash: Option<u64>,
+) {
+    let id = entry.subject.tracker_id;
+    let (status, state, error_kind, eta_deadline, last_change_at) =
+        (unit.status, unit.state, unit.error_kind, unit.eta_deadline, unit.last_change_at);
+    match core.store.commit(unit).await {
+        Ok(_) => {
+            if let Some(s) = new_snapshot {
+                core.snapshots.insert(id, s);
+            }
+            core.registry.update(id, |e| {
+                e.status = status;
+                e.state = state;
+                e.error_kind = error_kind;
+                e.eta_deadline = eta_deadline;
+                e.last_change_at = last_change_at;
+                if let Some(h) = body_hash {
+                    e.body_hash = h;
+                }
+            });
+            if state.is_polled() {
+                let mut updated = entry.clone();
+                updated.eta_deadline = eta_deadline;
+                reschedule(core, rt, &updated, status, core.clock.now());
+            } else {
+                rt.queue.remove(id);
+            }
+        }
+        Err(e) => {
+            // Nothing was applied: the next poll derives the same facts again.
+            tracing::error!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "commit failed; will retry on next poll");
+            rt.queue.schedule(id, Instant::now() + Duration::from_secs(5));
+        }
+    }
+}
+
+/// Next poll: the status interval with jitter, earlier when the ETA is about to pass.
+fn reschedule(core: &Core, rt: &CarrierRuntime, entry: &Entry, status: Status, now: DateTime<Utc>) {
+    let base = interval_for(&core.config.poll.intervals, status);
+    let jitter = core.config.poll.jitter;
+    let factor = if jitter > 0.0 { rand::rng().random_range(1.0 - jitter..1.0 + jitter) } else { 1.0 };
+    let mut delay = base.mul_f64(factor);
+    if let Some(deadline) = entry.eta_deadline {
+        let until = deadline - now.timestamp();
+        if until >= 0 {
+            let real = core.clock.real_duration(chrono::Duration::seconds(until + 1));
+            if real < delay {
+                delay = real;
+            }
+        }
+    }
+    rt.queue.schedule(entry.subject.tracker_id, Instant::now() + delay);
+}
+
+/// The configured poll interval for a status (terminal ones are never polled;
+/// they fall back to the slowest sensible interval).
+pub fn interval_for(i: &crate::config::PollIntervals, status: Status) -> Duration {
+    match status {
+        Status::Pending => i.pending,
+        Status::InfoReceived => i.info_received,
+        Status::InTransit => i.in_transit,
+        Status::OutForDelivery => i.out_for_delivery,
+        Status::AvailableForPickup => i.available_for_pickup,
+        Status::AttemptFailed => i.attempt_failed,
+        Status::Exception => i.exception,
+        Status::Returning => i.returning,
+        Status::Unknown => i.unknown,
+        Status::Invalid | Status::Expired | Status::Delivered | Status::Returned | Status::Cancelled => i.invalid,
+    }
+}

@@ -1,0 +1,729 @@
+//! Embedded storage (SQLite, WAL): trackers, latest snapshots and the event log.
+//! One writer thread group-commits many small units per transaction; an event is
+//! durable in the log before anyone can stream it.
+
+use crate::events::{EventDraft, EventType, StoredEvent, Subject};
+use crate::trackers::TrackerState;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use thiserror::Error;
+use tokio::sync::oneshot;
+use trackd_carrier_sdk::{Snapshot, Status};
+
+/// Storage failures, with the operation that failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("storage error while {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("stored snapshot for tracker {0} is corrupt: {1}")]
+    Corrupt(u64, String),
+    #[error("the store writer has stopped")]
+    WriterGone,
+}
+
+trait Ctx<T> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Ctx<T> for rusqlite::Result<T> {
+    fn ctx(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite { context, source })
+    }
+}
+
+/// A tracker as stored (the full record the API shows).
+#[derive(Debug, Clone)]
+pub struct TrackerRow {
+    pub id: u64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub reference: Option<String>,
+    pub labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub state: TrackerState,
+    pub status: Status,
+    pub error_kind: Option<String>,
+    pub eta_deadline: Option<i64>,
+    pub last_change_at: i64,
+}
+
+/// A registration request for one parcel.
+#[derive(Debug, Clone)]
+pub struct NewTracker {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub reference: Option<String>,
+    pub labels: Vec<String>,
+}
+
+/// Outcome of registering one parcel: idempotent on (carrier, number).
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub row: TrackerRow,
+    pub created: bool,
+}
+
+/// Everything one poll of one tracker changes, committed atomically.
+#[derive(Debug)]
+pub struct CommitUnit {
+    pub subject: Subject,
+    /// The new snapshot, only when carrier facts changed.
+    pub snapshot: Option<Arc<Snapshot>>,
+    pub status: Status,
+    pub state: TrackerState,
+    pub error_kind: Option<&'static str>,
+    pub eta_deadline: Option<i64>,
+    pub last_change_at: i64,
+    pub events: Vec<EventDraft>,
+    pub emitted_at: DateTime<Utc>,
+}
+
+/// Receives committed events in id order (the stream hub), right after commit.
+pub trait EventSink: Send + Sync + 'static {
+    fn publish(&self, events: Vec<StoredEvent>);
+    /// Time spent in one group commit, for metrics.
+    fn observe_commit(&self, _seconds: f64, _units: usize) {}
+}
+
+enum WriteOp {
+    Register {
+        trackers: Vec<NewTracker>,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Vec<Registered>, StoreError>>,
+    },
+    Commit {
+        unit: CommitUnit,
+        reply: Option<oneshot::Sender<Result<Vec<u64>, StoreError>>>,
+    },
+    Delete {
+        id: u64,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Retention {
+        older_than: DateTime<Utc>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    Flush {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: mpsc::Sender<WriteOp>,
+    reader: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS trackers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    carrier TEXT NOT NULL,
+    tracking_number TEXT NOT NULL,
+    reference TEXT,
+    labels TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error_kind TEXT,
+    eta_deadline INTEGER,
+    last_change_at INTEGER NOT NULL,
+    UNIQUE (carrier, tracking_number)
+);
+CREATE INDEX IF NOT EXISTS trackers_reference ON trackers(reference);
+CREATE TABLE IF NOT EXISTS snapshots (
+    tracker_id INTEGER PRIMARY KEY,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    tracker_id INTEGER NOT NULL,
+    fact INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    carrier TEXT NOT NULL,
+    reference TEXT,
+    emitted_at INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    UNIQUE (tracker_id, fact)
+);
+CREATE INDEX IF NOT EXISTS events_emitted ON events(emitted_at);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+";
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).ctx("opening the database")?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;",
+    )
+    .ctx("setting pragmas")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/trackd.sqlite` and starts the writer.
+    pub fn open(data_dir: &Path, sink: Arc<dyn EventSink>) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join("trackd.sqlite");
+        let wconn = open(&path)?;
+        wconn.execute_batch(SCHEMA).ctx("creating the schema")?;
+        let rconn = open(&path)?;
+        let (tx, rx) = mpsc::channel();
+        let mut writer = Writer::new(wconn, sink)?;
+        std::thread::Builder::new()
+            .name("trackd-store-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|source| StoreError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store {
+            writer: tx,
+            reader: Arc::new(Mutex::new(rconn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, op: WriteOp) -> Result<(), StoreError> {
+        self.writer.send(op).map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Registers parcels in one transaction (all or nothing), emitting `tracker.created`.
+    pub async fn register(&self, trackers: Vec<NewTracker>, now: DateTime<Utc>) -> Result<Vec<Registered>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Register { trackers, now, reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Queues a poll result; resolves with the ids of the events actually stored.
+    pub async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Commit { unit, reply: Some(reply) })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Queues a poll result without waiting (the writer keeps order).
+    pub fn commit_detached(&self, unit: CommitUnit) -> Result<(), StoreError> {
+        self.send(WriteOp::Commit { unit, reply: None })
+    }
+
+    pub async fn delete_tracker(&self, id: u64) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Delete { id, reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Deletes events emitted before `older_than`; returns how many.
+    pub async fn apply_retention(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Retention { older_than, reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Waits until everything queued before it is committed and published.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Flush { reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Reads synchronously (startup, tools).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    pub async fn snapshot(&self, id: u64) -> Result<Option<Snapshot>, StoreError> {
+        self.read(move |c| load_snapshot(c, id)).await
+    }
+
+    pub async fn tracker(&self, id: u64) -> Result<Option<TrackerRow>, StoreError> {
+        self.read(move |c| {
+            c.query_row(&format!("{TRACKER_SELECT} WHERE id = ?1"), [id as i64], tracker_row)
+                .optional()
+                .ctx("reading a tracker")
+        })
+        .await
+    }
+
+    /// Lists trackers after cursor `after` (by id), filtered.
+    pub async fn list_trackers(&self, filter: TrackerFilter, after: u64, limit: usize) -> Result<Vec<TrackerRow>, StoreError> {
+        self.read(move |c| {
+            let mut sql = format!("{TRACKER_SELECT} WHERE id > ?1");
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after as i64)];
+            if let Some(v) = filter.carrier {
+                args.push(Box::new(v));
+                sql.push_str(&format!(" AND carrier = ?{}", args.len()));
+            }
+            if let Some(v) = filter.status {
+                args.push(Box::new(v.as_str()));
+                sql.push_str(&format!(" AND status = ?{}", args.len()));
+            }
+            if let Some(v) = filter.reference {
+                args.push(Box::new(v));
+                sql.push_str(&format!(" AND reference = ?{}", args.len()));
+            }
+            args.push(Box::new(limit as i64));
+            sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
+            let mut stmt = c.prepare_cached(&sql).ctx("listing trackers")?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), tracker_row)
+                .ctx("listing trackers")?;
+            rows.collect::<Result<Vec<_>, _>>().ctx("listing trackers")
+        })
+        .await
+    }
+
+    /// Events with id > `after`, oldest first, at most `limit`, filtered.
+    pub async fn events_after(&self, after: u64, limit: usize, filter: EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| read_events(c, after, limit, &filter)).await
+    }
+
+    /// Highest event id ever assigned (0 when none) and the retention floor: ids
+    /// at or below the floor may have been deleted.
+    pub async fn cursors(&self) -> Result<(u64, u64), StoreError> {
+        self.read(cursors).await
+    }
+
+    /// All trackers (startup).
+    pub fn all_trackers_blocking(&self) -> Result<Vec<TrackerRow>, StoreError> {
+        self.read_blocking(|c| {
+            let mut stmt = c.prepare(TRACKER_SELECT).ctx("loading trackers")?;
+            let rows = stmt.query_map([], tracker_row).ctx("loading trackers")?;
+            rows.collect::<Result<Vec<_>, _>>().ctx("loading trackers")
+        })
+    }
+
+    /// Cheap liveness probe for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).ctx("pinging the store")).await
+    }
+}
+
+/// Filters for tracker listings.
+#[derive(Debug, Clone, Default)]
+pub struct TrackerFilter {
+    pub carrier: Option<String>,
+    pub status: Option<Status>,
+    pub reference: Option<String>,
+}
+
+/// Filters for event reads and streams (all must match).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub carrier: Option<String>,
+    pub types: Vec<EventType>,
+    pub tracker_id: Option<u64>,
+    pub reference: Option<String>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, e: &StoredEvent) -> bool {
+        self.carrier.as_deref().is_none_or(|c| c == &*e.carrier)
+            && (self.types.is_empty() || self.types.contains(&e.kind))
+            && self.tracker_id.is_none_or(|t| t == e.tracker_id)
+            && self
+                .reference
+                .as_deref()
+                .is_none_or(|r| e.reference.as_deref() == Some(r))
+    }
+}
+
+const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at FROM trackers";
+
+fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
+    let labels: String = r.get(4)?;
+    let state: String = r.get(6)?;
+    let status: String = r.get(7)?;
+    let created_ms: i64 = r.get(5)?;
+    Ok(TrackerRow {
+        id: r.get::<_, i64>(0)? as u64,
+        carrier: r.get(1)?,
+        tracking_number: r.get(2)?,
+        reference: r.get(3)?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        created_at: Utc.timestamp_millis_opt(created_ms).single().unwrap_or_default(),
+        state: TrackerState::parse(&state).unwrap_or(TrackerState::Active),
+        status: Status::parse(&status).unwrap_or(Status::Unknown),
+        error_kind: r.get(8)?,
+        eta_deadline: r.get(9)?,
+        last_change_at: r.get(10)?,
+    })
+}
+
+fn load_snapshot(c: &Connection, id: u64) -> Result<Option<Snapshot>, StoreError> {
+    let json: Option<String> = c
+        .query_row("SELECT json FROM snapshots WHERE tracker_id = ?1", [id as i64], |r| r.get(0))
+        .optional()
+        .ctx("reading a snapshot")?;
+    json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(id, e.to_string())))
+        .transpose()
+}
+
+fn read_events(c: &Connection, after: u64, limit: usize, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut sql = String::from("SELECT id, type, tracker_id, carrier, reference, json FROM events WHERE id > ?1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after as i64)];
+    if let Some(v) = &f.carrier {
+        args.push(Box::new(v.clone()));
+        sql.push_str(&format!(" AND carrier = ?{}", args.len()));
+    }
+    if let Some(v) = f.tracker_id {
+        args.push(Box::new(v as i64));
+        sql.push_str(&format!(" AND tracker_id = ?{}", args.len()));
+    }
+    if let Some(v) = &f.reference {
+        args.push(Box::new(v.clone()));
+        sql.push_str(&format!(" AND reference = ?{}", args.len()));
+    }
+    if !f.types.is_empty() {
+        let mut marks = Vec::new();
+        for t in &f.types {
+            args.push(Box::new(t.as_str()));
+            marks.push(format!("?{}", args.len()));
+        }
+        sql.push_str(&format!(" AND type IN ({})", marks.join(",")));
+    }
+    args.push(Box::new(limit as i64));
+    sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
+    let mut stmt = c.prepare_cached(&sql).ctx("reading events")?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), |r| {
+            let kind: String = r.get(1)?;
+            let reference: Option<String> = r.get(4)?;
+            let carrier: String = r.get(3)?;
+            let json: String = r.get(5)?;
+            Ok(StoredEvent {
+                id: r.get::<_, i64>(0)? as u64,
+                kind: EventType::parse(&kind).unwrap_or(EventType::CarrierError),
+                tracker_id: r.get::<_, i64>(2)? as u64,
+                carrier: carrier.into(),
+                reference: reference.map(Into::into),
+                json: json.into(),
+            })
+        })
+        .ctx("reading events")?;
+    rows.collect::<Result<Vec<_>, _>>().ctx("reading events")
+}
+
+fn meta(c: &Connection, key: &str) -> Result<u64, StoreError> {
+    let v: Option<i64> = c
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .ctx("reading meta")?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+fn cursors(c: &Connection) -> Result<(u64, u64), StoreError> {
+    let max_event: i64 = c
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+        .ctx("reading the event cursor")?;
+    let last = meta(c, "last_event_id")?.max(max_event as u64);
+    Ok((last, meta(c, "retention_floor")?))
+}
+
+struct Writer {
+    conn: Connection,
+    sink: Arc<dyn EventSink>,
+    last_event_id: u64,
+}
+
+/// Most operations one transaction groups; bounds commit latency under load.
+const GROUP_MAX: usize = 1024;
+
+impl Writer {
+    fn new(conn: Connection, sink: Arc<dyn EventSink>) -> Result<Writer, StoreError> {
+        let (last, _) = cursors(&conn)?;
+        Ok(Writer { conn, sink, last_event_id: last })
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<WriteOp>) {
+        while let Ok(first) = rx.recv() {
+            let mut ops = vec![first];
+            while ops.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.apply_group(ops);
+        }
+    }
+
+    fn apply_group(&mut self, ops: Vec<WriteOp>) {
+        let started = Instant::now();
+        let units = ops.len();
+        let last_before = self.last_event_id;
+        let mut published: Vec<StoredEvent> = Vec::new();
+        let mut replies: Vec<Box<dyn FnOnce(Option<&StoreError>)>> = Vec::new();
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction().ctx("starting a transaction")?;
+            for op in ops {
+                match op {
+                    WriteOp::Register { trackers, now, reply } => {
+                        let sp = Savepoint::new(&tx)?;
+                        match register_in(&tx, &trackers, now, &mut self.last_event_id, &mut published) {
+                            Ok(out) => {
+                                sp.release(&tx)?;
+                                replies.push(Box::new(move |err| {
+                                    let _ = reply.send(match err {
+                                        None => Ok(out),
+                                        Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                    });
+                                }));
+                            }
+                            Err(e) => {
+                                sp.rollback(&tx)?;
+                                let _ = reply.send(Err(e));
+                            }
+                        }
+                    }
+                    WriteOp::Commit { unit, reply } => {
+                        let ids = commit_in(&tx, &unit, &mut self.last_event_id, &mut published)?;
+                        if let Some(reply) = reply {
+                            replies.push(Box::new(move |err| {
+                                let _ = reply.send(match err {
+                                    None => Ok(ids),
+                                    Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                });
+                            }));
+                        }
+                    }
+                    WriteOp::Delete { id, reply } => {
+                        let n = tx
+                            .execute("DELETE FROM trackers WHERE id = ?1", [id as i64])
+                            .ctx("deleting a tracker")?;
+                        tx.execute("DELETE FROM snapshots WHERE tracker_id = ?1", [id as i64])
+                            .ctx("deleting a snapshot")?;
+                        replies.push(Box::new(move |err| {
+                            let _ = reply.send(match err {
+                                None => Ok(n > 0),
+                                Some(e) => Err(StoreError::Corrupt(id, e.to_string())),
+                            });
+                        }));
+                    }
+                    WriteOp::Retention { older_than, reply } => {
+                        let cutoff = older_than.timestamp_millis();
+                        let floor: Option<i64> = tx
+                            .query_row("SELECT MAX(id) FROM events WHERE emitted_at < ?1", [cutoff], |r| r.get(0))
+                            .ctx("finding the retention floor")?;
+                        let n = match floor {
+                            Some(floor) => {
+                                tx.execute(
+                                    "INSERT INTO meta(key, value) VALUES('retention_floor', ?1)
+                                     ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                                    [floor],
+                                )
+                                .ctx("raising the retention floor")?;
+                                tx.execute("DELETE FROM events WHERE id <= ?1", [floor])
+                                    .ctx("deleting old events")? as u64
+                            }
+                            None => 0,
+                        };
+                        replies.push(Box::new(move |err| {
+                            let _ = reply.send(match err {
+                                None => Ok(n),
+                                Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                            });
+                        }));
+                    }
+                    WriteOp::Flush { reply } => {
+                        replies.push(Box::new(move |_| {
+                            let _ = reply.send(());
+                        }));
+                    }
+                }
+            }
+            if self.last_event_id != last_before {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES('last_event_id', ?1)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [self.last_event_id as i64],
+                )
+                .ctx("saving the event cursor")?;
+            }
+            tx.commit().ctx("committing")?;
+            Ok(())
+        })();
+        match &result {
+            Ok(()) => {
+                if !published.is_empty() {
+                    self.sink.publish(published);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store group commit failed; events of this group were not stored");
+                self.last_event_id = last_before;
+            }
+        }
+        self.sink.observe_commit(started.elapsed().as_secs_f64(), units);
+        let err = result.err();
+        for reply in replies {
+            reply(err.as_ref());
+        }
+    }
+}
+
+/// A named savepoint so one bad registration batch rolls back alone.
+struct Savepoint;
+
+impl Savepoint {
+    fn new(tx: &Connection) -> Result<Savepoint, StoreError> {
+        tx.execute_batch("SAVEPOINT reg").ctx("opening a savepoint")?;
+        Ok(Savepoint)
+    }
+    fn release(self, tx: &Connection) -> Result<(), StoreError> {
+        tx.execute_batch("RELEASE reg").ctx("releasing a savepoint")
+    }
+    fn rollback(self, tx: &Connection) -> Result<(), StoreError> {
+        tx.execute_batch("ROLLBACK TO reg; RELEASE reg").ctx("rolling back a savepoint")
+    }
+}
+
+fn insert_event(
+    tx: &Connection,
+    subject: &Subject,
+    draft: &EventDraft,
+    emitted_at: DateTime<Utc>,
+    last_id: &mut u64,
+    out: &mut Vec<StoredEvent>,
+) -> Result<Option<u64>, StoreError> {
+    let id = *last_id + 1;
+    let ev = StoredEvent::build(id, subject, draft, emitted_at);
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (id, tracker_id, fact, type, carrier, reference, emitted_at, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .ctx("preparing the event insert")?
+        .execute(params![
+            id as i64,
+            subject.tracker_id as i64,
+            draft.fact as i64,
+            draft.kind.as_str(),
+            &*subject.carrier,
+            subject.reference.as_deref(),
+            emitted_at.timestamp_millis(),
+            &*ev.json,
+        ])
+        .ctx("inserting an event")?;
+    if n == 0 {
+        return Ok(None); // the same carrier fact was already announced
+    }
+    *last_id = id;
+    out.push(ev);
+    Ok(Some(id))
+}
+
+fn register_in(
+    tx: &Connection,
+    trackers: &[NewTracker],
+    now: DateTime<Utc>,
+    last_id: &mut u64,
+    out: &mut Vec<StoredEvent>,
+) -> Result<Vec<Registered>, StoreError> {
+    let mut result = Vec::with_capacity(trackers.len());
+    let now_ms = now.timestamp_millis();
+    for t in trackers {
+        let labels = serde_json::to_string(&t.labels).unwrap_or_else(|_| "[]".into());
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'active', 'pending', ?6)",
+            )
+            .ctx("preparing the tracker insert")?
+            .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp()])
+            .ctx("inserting a tracker")?;
+        let row = tx
+            .prepare_cached(&format!("{TRACKER_SELECT} WHERE carrier = ?1 AND tracking_number = ?2"))
+            .ctx("preparing the tracker lookup")?
+            .query_row(params![t.carrier, t.tracking_number], tracker_row)
+            .ctx("reading back a tracker")?;
+        if inserted > 0 {
+            let subject = Subject {
+                tracker_id: row.id,
+                carrier: row.carrier.as_str().into(),
+                tracking_number: row.tracking_number.as_str().into(),
+                reference: row.reference.as_deref().map(Into::into),
+            };
+            let draft = EventDraft {
+                kind: EventType::TrackerCreated,
+                occurred_at: trackd_carrier_sdk::Timestamp::Zoned(now.fixed_offset()),
+                fact: crate::events::fact(&["tracker.created"]),
+                data: serde_json::json!({ "labels": row.labels, "state": row.state }),
+            };
+            insert_event(tx, &subject, &draft, now, last_id, out)?;
+        }
+        result.push(Registered { row, created: inserted > 0 });
+    }
+    Ok(result)
+}
+
+fn commit_in(
+    tx: &Connection,
+    u: &CommitUnit,
+    last_id: &mut u64,
+    out: &mut Vec<StoredEvent>,
+) -> Result<Vec<u64>, StoreError> {
+    let id = u.subject.tracker_id as i64;
+    let updated = tx
+        .prepare_cached(
+            "UPDATE trackers SET state = ?2, status = ?3, error_kind = ?4, eta_deadline = ?5, last_change_at = ?6 WHERE id = ?1",
+        )
+        .ctx("preparing the tracker update")?
+        .execute(params![id, u.state.as_str(), u.status.as_str(), u.error_kind, u.eta_deadline, u.last_change_at])
+        .ctx("updating a tracker")?;
+    if updated == 0 {
+        return Ok(Vec::new()); // deleted while the poll was in flight
+    }
+    if let Some(snap) = &u.snapshot {
+        let json = serde_json::to_string(&**snap).map_err(|e| StoreError::Corrupt(u.subject.tracker_id, e.to_string()))?;
+        tx.prepare_cached("INSERT INTO snapshots (tracker_id, json) VALUES (?1, ?2) ON CONFLICT(tracker_id) DO UPDATE SET json = excluded.json")
+            .ctx("preparing the snapshot upsert")?
+            .execute(params![id, json])
+            .ctx("writing a snapshot")?;
+    }
+    let mut ids = Vec::new();
+    for draft in &u.events {
+        if let Some(eid) = insert_event(tx, &u.subject, draft, u.emitted_at, last_id, out)? {
+            ids.push(eid);
+        }
+    }
+    Ok(ids)
+}
