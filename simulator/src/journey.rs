@@ -138,6 +138,7 @@ pub fn step_name(step: JourneyStep) -> &'static str {
 /// One planned event and the delivery promise the carrier shows from it on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedEvent {
+    /// What happens, when and where (the carrier renders exactly this).
     pub event: SimEvent,
     /// ETA in force from this event on (`None` once a return has started).
     pub eta: Option<EtaWindow>,
@@ -148,15 +149,19 @@ pub struct PlannedEvent {
 /// A parcel's whole planned life, so tests can predict what the carrier will say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Journey {
+    /// Tracking number as minted by the carrier plugin.
     pub number: String,
     /// Carrier slug.
     pub carrier: String,
+    /// The story this parcel follows.
     pub scenario: Scenario,
     /// Sim time the parcel was created (whole seconds); the label event is at it.
     pub created_at: DateTime<Utc>,
     /// Service level the carrier shows (e.g. "UPS Ground").
     pub service: String,
+    /// Where the parcel starts (and comes back to, for returns).
     pub origin: Address,
+    /// Where it is delivered.
     pub destination: Address,
     /// Who signed at delivery (`None` for returns and unsigned drop-offs).
     pub signed_by: Option<String>,
@@ -166,11 +171,17 @@ pub struct Journey {
 
 /// Reason strings the ETA moves with.
 pub mod reasons {
+    /// A weather delay pushed the ETA 1–2 days.
     pub const WEATHER: &str = "Weather delay";
+    /// A missed connection pushed the ETA 1–2 days.
     pub const OPERATIONAL: &str = "Operational delay: missed connection";
+    /// Nobody was home: the ETA moved to the next business day.
     pub const ATTEMPT: &str = "Delivery attempt failed: receiver not available";
+    /// A customs hold pushed the ETA to the next business day.
     pub const CUSTOMS: &str = "Held for customs clearance";
+    /// An address problem pushed the ETA to the next business day.
     pub const ADDRESS: &str = "Address correction required";
+    /// The parcel goes back: no delivery ETA any more.
     pub const RETURN: &str = "Returning to sender";
 }
 

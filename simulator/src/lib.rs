@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod clock;
 mod control;
 mod faults;
@@ -50,6 +52,7 @@ use trackd_carrier_sdk::{Carrier, Credentials, Quota, SimParcel};
 /// One simulated carrier: its plugin, the account it accepts and how it behaves.
 #[derive(Clone)]
 pub struct CarrierSetup {
+    /// The plugin that speaks this carrier's wire format.
     pub carrier: Arc<dyn Carrier>,
     /// Enforced quota (`per_second == 0`: no per-second limit).
     pub quota: Quota,
@@ -57,6 +60,7 @@ pub struct CarrierSetup {
     pub credentials: Credentials,
     /// Where to listen; port 0 lets the OS choose.
     pub listen: SocketAddr,
+    /// Faults injected from the start (changeable with `set_faults`).
     pub faults: FaultConfig,
 }
 
@@ -89,6 +93,7 @@ impl std::fmt::Debug for CarrierSetup {
 /// Run-wide settings: the seed makes journeys and fault draws reproducible.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// Seeds journeys, tracking numbers and fault draws.
     pub seed: u64,
     /// Sim seconds per real second (`0` freezes the clock).
     pub time_scale: f64,
@@ -118,12 +123,20 @@ impl Default for SimConfig {
 /// Why a simulator call could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SimError {
+    /// No carrier with this slug is configured.
     #[error("unknown carrier: {0}")]
     UnknownCarrier(String),
+    /// A probability is outside 0..=1 or they sum to more than 1.
     #[error("invalid fault configuration: {0}")]
     InvalidFaults(String),
+    /// The plugin's `sim_mint_number` kept returning numbers already in use.
     #[error("could not mint {wanted} unused tracking numbers for {carrier}")]
-    NumbersExhausted { carrier: String, wanted: usize },
+    NumbersExhausted {
+        /// Carrier slug.
+        carrier: String,
+        /// How many numbers were asked for.
+        wanted: usize,
+    },
 }
 
 /// The simulator; cheap to clone (all clones share one state).

@@ -10,14 +10,18 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
+    /// The token bucket was empty.
     PerSecond,
+    /// The rolling 24 h budget was spent.
     PerDay,
 }
 
 /// A refusal and how long until a request would be accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denied {
+    /// The limit that refused.
     pub limit: Limit,
+    /// Time until a request would be accepted.
     pub wait: Duration,
 }
 

@@ -152,10 +152,11 @@ impl CarrierState {
         scenario: Option<Scenario>,
     ) -> Result<Vec<String>, SimError> {
         let mut next = self.next_serial.lock();
-        let mut numbers = Vec::with_capacity(count);
+        // Capacity is capped so an absurd count fails by running out, not by a panic.
+        let mut numbers = Vec::with_capacity(count.min(1 << 16));
         {
             let existing = self.parcels.read();
-            let mut batch = HashSet::with_capacity(count);
+            let mut batch = HashSet::with_capacity(count.min(1 << 16));
             let mut misses = 0usize;
             while numbers.len() < count {
                 let serial = self.serial_base + *next;
@@ -167,7 +168,7 @@ impl CarrierState {
                     || !batch.insert(number.clone())
                 {
                     misses += 1;
-                    if misses > 1000 + count {
+                    if misses > count.saturating_add(1000) {
                         return Err(SimError::NumbersExhausted {
                             carrier: self.slug.clone(),
                             wanted: count,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Counters of every carrier, by slug.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SimStats {
+    /// Carrier slug -> its counters.
     pub carriers: BTreeMap<String, CarrierStats>,
 }
 
@@ -17,7 +18,9 @@ pub struct SimStats {
 pub struct CarrierStats {
     /// Every HTTP request received, whatever its fate.
     pub requests: u64,
+    /// OAuth token calls (not counted against the tracking quota).
     pub token_requests: u64,
+    /// Track calls classified by the plugin, whatever their outcome.
     pub track_requests: u64,
     /// Tracking numbers asked for across all track requests.
     pub numbers_asked: u64,
