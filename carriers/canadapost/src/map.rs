@@ -198,6 +198,29 @@ fn to_step(ev: &RawEvent<'_>, index: usize) -> Result<Step, CarrierError> {
     })
 }
 
+/// Stable insertion sort by `Timestamp::chrono_cmp`.
+///
+/// `chrono_cmp` is not a total order once naive and zoned times from several
+/// zones mix (naive ones compare by wall clock), and `slice::sort_by` may panic
+/// on such input. Insertion sort never panics, is linear on Canada Post's
+/// (reversed) newest-first lists, and leaves every adjacent pair in order, so the
+/// stable sort in `Snapshot::finish` then sees one sorted run and changes nothing.
+fn sort_chronologically(steps: &mut [Step]) {
+    for i in 1..steps.len() {
+        let mut j = i;
+        while j > 0
+            && steps[j]
+                .checkpoint
+                .occurred_at
+                .chrono_cmp(&steps[j - 1].checkpoint.occurred_at)
+                .is_lt()
+        {
+            steps.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}
+
 /// The status-detail the ETA rule gives a parcel in transit whose expected
 /// date Canada Post moved (`changed-expected-date`), from the stated reason.
 fn delay_detail(reason: &str) -> &'static str {
@@ -220,11 +243,7 @@ pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
         .rev()
         .map(|(i, ev)| to_step(ev, i))
         .collect::<Result<Vec<_>, _>>()?;
-    steps.sort_by(|a, b| {
-        a.checkpoint
-            .occurred_at
-            .chrono_cmp(&b.checkpoint.occurred_at)
-    });
+    sort_chronologically(&mut steps);
 
     // Context: informational events inherit the journey status before them, and
     // a "delivered" scan after the parcel turned back is its return to sender.

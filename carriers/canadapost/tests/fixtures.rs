@@ -435,3 +435,38 @@ fn unknown_zone_abbreviations_stay_naive() {
         "PST events keep offsets"
     );
 }
+
+/// Many events mixing naive times and several zones: the ordering is not a
+/// total order (naive vs zoned compares wall clocks), yet parsing never panics.
+#[test]
+fn mixed_naive_and_zoned_events_never_panic() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _round in 0..200 {
+        let mut occurrences = String::new();
+        for _ in 0..(21 + next() % 40) {
+            let zone = ["", "EST", "PST", "NST", "AST", "MST", "XYZ"][(next() % 7) as usize];
+            occurrences.push_str(&format!(
+                "<occurrence><event-identifier>0100</event-identifier><event-date>2016-01-{:02}</event-date><event-time>{:02}:{:02}:00</event-time><event-time-zone>{zone}</event-time-zone><event-description>Item processed</event-description></occurrence>",
+                1 + next() % 2,
+                next() % 24,
+                next() % 60
+            ));
+        }
+        let body = format!(
+            "<tracking-detail xmlns=\"http://www.canadapost.ca/ws/track\"><pin>1</pin><significant-events>{occurrences}</significant-events></tracking-detail>"
+        );
+        let snap = snapshot("1", &body);
+        for w in snap.checkpoints.windows(2) {
+            assert_ne!(
+                w[1].occurred_at.chrono_cmp(&w[0].occurred_at),
+                std::cmp::Ordering::Less
+            );
+        }
+    }
+}
