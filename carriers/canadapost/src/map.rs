@@ -234,8 +234,8 @@ fn delay_detail(reason: &str) -> &'static str {
 
 /// Maps a `<tracking-detail>` to the normalized snapshot.
 pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
-    // Canada Post lists the newest event first; walk oldest-first so the stable
-    // sort keeps same-second events in the carrier's own order.
+    // Canada Post lists the newest event first; walk oldest-first so the (stable)
+    // ordering keeps same-second events in the carrier's own order.
     let mut steps = detail
         .events
         .iter()
@@ -302,9 +302,6 @@ pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
     if changed.is_some() && status == Status::InTransit && status_detail.is_none() {
         status_detail = Some(delay_detail(&detail.changed_expected_delivery_reason).to_string());
         status_rule.push_str("+changed-expected-date");
-    }
-    if status == Status::Unknown {
-        status_detail = None;
     }
 
     // Delivered or returned: the final run of such scans is one hand-over (a
