@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use trackd_carrier_sdk::{Carrier, Credentials};
+use trackd_carrier_sdk::{Carrier, Credentials, Quota};
 use trackd_simulator::{CarrierSetup, RunningSim, SimConfig, Simulator};
 
 /// Options of `trackd demo`.
@@ -30,6 +30,9 @@ pub struct DemoArgs {
     pub time_scale: f64,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Per-second quota of each simulated carrier (and of the daemon towards it).
+    #[arg(long, default_value_t = 100)]
+    pub per_second: u32,
     /// Poll interval for every non-terminal status, in real time.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub poll_every: Duration,
@@ -67,12 +70,16 @@ pub async fn start_simulator(
     creds: &Credentials,
     control: Option<SocketAddr>,
     first_port: Option<u16>,
+    quota: Option<Quota>,
 ) -> anyhow::Result<(Simulator, RunningSim)> {
     let setups = plugins
         .iter()
         .enumerate()
         .map(|(i, p)| {
             let mut s = CarrierSetup::new(p.clone(), creds.clone());
+            if let Some(q) = quota {
+                s.quota = q;
+            }
             if let Some(port) = first_port {
                 s.listen = SocketAddr::from(([127, 0, 0, 1], port + i as u16));
             }
@@ -136,9 +143,17 @@ pub fn fast_polling(cfg: &mut Config, every: Duration) {
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let plugins = crate::carriers::builtin();
     let creds = Credentials::new(DEMO_ID, DEMO_SECRET);
-    let (sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(SocketAddr::from(([127, 0, 0, 1], 0))), None).await?;
+    // Journeys run thousands of times faster than real ones, so the simulated
+    // carriers grant a quota to match (the daemon is configured identically and
+    // the simulator still counts any violation).
+    let quota = Quota { per_second: args.per_second, per_day: None };
+    let (sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(SocketAddr::from(([127, 0, 0, 1], 0))), None, Some(quota)).await?;
     let base = Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     let mut cfg = config_for_simulator(base, &running, &creds);
+    for c in cfg.carriers.values_mut() {
+        c.per_second = Some(args.per_second);
+        c.per_day = Some(u32::MAX);
+    }
     fast_polling(&mut cfg, args.poll_every);
     cfg.server.listen = args.listen;
     let (data_dir, _guard) = match args.data_dir {
@@ -210,7 +225,7 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
 pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
     let plugins = crate::carriers::builtin();
     let creds = Credentials::new(args.client_id.clone(), args.client_secret.clone());
-    let (_sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(args.control), Some(args.first_port)).await?;
+    let (_sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(args.control), Some(args.first_port), None).await?;
     println!("carrier simulator running (time x{}, seed {})", args.time_scale, args.seed);
     if let Some(c) = &running.control_url {
         println!("  control API: {c}/_sim/stats  (create parcels: curl -XPOST {c}/_sim/parcels -d '{{\"carrier\":\"ups\",\"count\":10}}')");

@@ -61,8 +61,10 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
         return Applied { snapshot: kept, events: Vec::new(), changed: false, stale: true };
     }
     if !missing.is_empty() {
-        next.checkpoints.extend(missing);
-        next.checkpoints.sort_by(|a, b| a.occurred_at.chrono_cmp(&b.occurred_at));
+        // Older facts the carrier stopped listing go first, in the order we had them.
+        let mut merged = missing;
+        merged.append(&mut next.checkpoints);
+        next.checkpoints = merged;
     }
 
     let updated_at = next.updated_at.unwrap_or(Timestamp::Zoned(fetched_at.fixed_offset()));

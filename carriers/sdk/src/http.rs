@@ -165,7 +165,8 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Decodes `%XX` and `+` in a query component; invalid escapes are kept verbatim.
+/// Decodes `%XX` and `+` in a query component (not a path segment, where `+` is
+/// literal); invalid escapes are kept verbatim.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -165,11 +165,11 @@ impl Snapshot {
         }
     }
 
-    /// Sorts checkpoints oldest first (stable), and sets `updated_at` from the
-    /// newest one when the carrier gave no explicit time; parsers call this last.
+    /// Puts checkpoints oldest first and sets `updated_at` from the newest one when
+    /// the carrier gave no explicit time; parsers call this last. See
+    /// [`order_checkpoints`] for why naive times are not re-sorted.
     pub fn finish(mut self) -> Snapshot {
-        self.checkpoints
-            .sort_by(|a, b| a.occurred_at.chrono_cmp(&b.occurred_at));
+        order_checkpoints(&mut self.checkpoints);
         if self.updated_at.is_none() {
             self.updated_at = self.checkpoints.last().map(|c| c.occurred_at);
         }
@@ -185,6 +185,20 @@ impl Snapshot {
             s
         };
         strip(self) == strip(other)
+    }
+}
+
+/// Orders checkpoints oldest first without ever guessing a zone: when every time
+/// carries an offset they are sorted by instant; otherwise wall-clock times from
+/// different zones cannot be compared, so the carrier's own order is kept (only
+/// reversed when it is newest first). Always a total order, so it never panics.
+pub fn order_checkpoints(cps: &mut [Checkpoint]) {
+    if cps.iter().all(|c| c.occurred_at.offset_known()) {
+        cps.sort_by_key(|c| c.occurred_at.instant());
+    } else if let (Some(first), Some(last)) = (cps.first(), cps.last()) {
+        if first.occurred_at.local() > last.occurred_at.local() {
+            cps.reverse();
+        }
     }
 }
 

@@ -201,6 +201,9 @@ pub fn assert_malformed_is_typed<C: Carrier>(carrier: &C, numbers: &[&str], vali
     let len = valid.body.len();
     let step = (len / 64).max(1);
     for cut in (0..len).step_by(step) {
+        if valid.body[cut..].iter().all(u8::is_ascii_whitespace) {
+            continue; // only trailing whitespace removed: still a complete document
+        }
         let mut resp = valid.clone();
         resp.body.truncate(cut);
         let outcome = carrier.parse_track(numbers, &resp);

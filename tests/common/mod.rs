@@ -1,0 +1,188 @@
+//! Shared harness for end-to-end tests: a simulator and a daemon on OS-chosen
+//! loopback ports, a real SSE consumer, and condition waits with generous deadlines.
+#![allow(dead_code)]
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use trackd::config::{Config, Secret};
+use trackd::daemon::Daemon;
+use trackd::demo::{config_for_simulator, fast_polling, start_simulator};
+use trackd_carrier_sdk::{Credentials, Quota};
+use trackd_simulator::{RunningSim, Simulator};
+
+pub const SCALE: f64 = 20_000.0;
+
+pub struct Options {
+    pub time_scale: f64,
+    pub poll_every: Duration,
+    pub per_second: u32,
+    pub write_tokens: Vec<&'static str>,
+    pub read_tokens: Vec<&'static str>,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { time_scale: SCALE, poll_every: Duration::from_millis(300), per_second: 200, write_tokens: vec![], read_tokens: vec![], seed: 11 }
+    }
+}
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub running: Option<RunningSim>,
+    pub daemon: Option<Daemon>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub creds: Credentials,
+}
+
+/// Creds the simulated carriers accept in tests.
+pub fn creds() -> Credentials {
+    Credentials::new("test-client", "test-secret")
+}
+
+/// Starts a simulator with every built-in carrier at `per_second`.
+pub async fn start_sim(opts: &Options) -> (Simulator, RunningSim) {
+    let plugins = trackd::carriers::builtin();
+    // Tests raise quotas so a few hundred parcels are polled often; the daemon is
+    // configured with the same numbers and must never exceed them.
+    let quota = Quota { per_second: opts.per_second, per_day: None };
+    start_simulator(&plugins, opts.seed, opts.time_scale, &creds(), None, None, Some(quota)).await.expect("simulator starts")
+}
+
+/// The daemon config tests use: fast polling, pointing at the simulator.
+pub fn test_config(running: &RunningSim, dir: &std::path::Path, opts: &Options) -> Config {
+    let base = Config::load(None, Vec::<(String, String)>::new()).expect("embedded defaults load");
+    let mut cfg = config_for_simulator(base, running, &creds());
+    fast_polling(&mut cfg, opts.poll_every);
+    for c in cfg.carriers.values_mut() {
+        c.per_second = Some(opts.per_second);
+        // The simulated carriers enforce no daily cap in tests (see start_sim).
+        c.per_day = Some(u32::MAX);
+    }
+    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.storage.data_dir = dir.to_path_buf();
+    cfg.poll.request_timeout = Duration::from_secs(10);
+    cfg.poll.retry_base_delay = Duration::from_millis(50);
+    cfg.poll.retry_max_delay = Duration::from_millis(500);
+    cfg.api.write_tokens = opts.write_tokens.iter().map(|t| Secret::new(*t)).collect();
+    cfg.api.read_tokens = opts.read_tokens.iter().map(|t| Secret::new(*t)).collect();
+    cfg.api.stream_heartbeat = Duration::from_secs(1);
+    cfg
+}
+
+impl Harness {
+    pub async fn start(opts: Options) -> Harness {
+        let (sim, running) = start_sim(&opts).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = test_config(&running, dir.path(), &opts);
+        let daemon = Daemon::start(cfg, Arc::new(sim.clock())).await.expect("daemon starts");
+        let url = daemon.url();
+        Harness { sim, running: Some(running), daemon: Some(daemon), url, dir, http: reqwest::Client::new(), creds: creds() }
+    }
+
+    pub fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().expect("daemon running")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.url)).json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.shutdown().await.unwrap();
+        }
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Polls `cond` until true or the deadline passes (then panics with `what`).
+pub async fn wait_until<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    let end = start + deadline;
+    let mut next_report = start + Duration::from_secs(15);
+    loop {
+        if cond().await {
+            eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
+            return;
+        }
+        if tokio::time::Instant::now() > next_report {
+            eprintln!("[{:>6.1}s] still waiting for: {what}", start.elapsed().as_secs_f64());
+            next_report += Duration::from_secs(15);
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out after {deadline:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One received SSE message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A real SSE consumer collecting everything into a shared vector.
+pub struct Consumer {
+    pub events: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Consumer {
+    /// Connects to `url` + `/v1/events/stream` with an optional `Last-Event-ID`.
+    pub async fn connect(url: &str, last_event_id: Option<u64>, query: &str) -> Consumer {
+        let mut req = reqwest::Client::new().get(format!("{url}/v1/events/stream{query}"));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.expect("stream connects");
+        assert_eq!(resp.status(), 200, "stream status");
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = resp.bytes_stream().eventsource();
+            while let Some(Ok(ev)) = stream.next().await {
+                let data = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+                sink.lock().unwrap().push(Received { id: ev.id.parse().ok(), event: ev.event, data });
+            }
+        });
+        Consumer { events, task }
+    }
+
+    pub fn snapshot(&self) -> Vec<Received> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap().len()
+    }
+
+    /// Drops the connection abruptly.
+    pub fn abort(self) -> Vec<Received> {
+        self.task.abort();
+        self.snapshot()
+    }
+}
