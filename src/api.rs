@@ -35,7 +35,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
     fn field(mut self, field: impl Into<String>) -> ApiError {
         self.field = Some(field.into());
@@ -45,17 +50,26 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).field(field)
     }
     fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "internal error serving a request");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the daemon's log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the daemon's log",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
+        let body =
+            json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
         (self.status, Json(body)).into_response()
     }
 }
@@ -63,8 +77,12 @@ impl IntoResponse for ApiError {
 impl From<SubscribeError> for ApiError {
     fn from(e: SubscribeError) -> ApiError {
         match e {
-            SubscribeError::Expired { .. } => ApiError::new(StatusCode::GONE, "cursor_expired", e.to_string()).field("after"),
-            SubscribeError::Ahead { .. } => ApiError::new(StatusCode::BAD_REQUEST, "cursor_ahead", e.to_string()).field("after"),
+            SubscribeError::Expired { .. } => {
+                ApiError::new(StatusCode::GONE, "cursor_expired", e.to_string()).field("after")
+            }
+            SubscribeError::Ahead { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "cursor_ahead", e.to_string()).field("after")
+            }
             SubscribeError::Store(e) => ApiError::internal(e),
         }
     }
@@ -82,7 +100,10 @@ pub fn router(core: Shared) -> Router {
         .layer(middleware::from_fn_with_state(core.clone(), authorize));
     Router::new()
         .nest("/v1", v1)
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such endpoint") })
@@ -101,7 +122,10 @@ async fn authorize(State(core): State<Shared>, req: Request, next: Next) -> Resp
     if api.read_tokens.is_empty() && api.write_tokens.is_empty() {
         return next.run(req).await;
     }
-    let write = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let write = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -109,13 +133,30 @@ async fn authorize(State(core): State<Shared>, req: Request, next: Next) -> Resp
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = presented else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required").into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a bearer token is required",
+        )
+        .into_response();
     };
-    let matches = |list: &Vec<crate::config::Secret>| list.iter().any(|s| constant_time_eq(s.expose().as_bytes(), token.as_bytes()));
-    let allowed = if write { matches(&api.write_tokens) } else { matches(&api.read_tokens) || matches(&api.write_tokens) };
+    let matches = |list: &Vec<crate::config::Secret>| {
+        list.iter()
+            .any(|s| constant_time_eq(s.expose().as_bytes(), token.as_bytes()))
+    };
+    let allowed = if write {
+        matches(&api.write_tokens)
+    } else {
+        matches(&api.read_tokens) || matches(&api.write_tokens)
+    };
     if !allowed {
         let scope = if write { "write" } else { "read" };
-        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this token does not grant the {scope} scope")).into_response();
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this token does not grant the {scope} scope"),
+        )
+        .into_response();
     }
     next.run(req).await
 }
@@ -144,7 +185,9 @@ fn view(row: &TrackerRow) -> TrackerView {
         tracking_number: row.tracking_number.clone(),
         reference: row.reference.clone(),
         labels: row.labels.clone(),
-        created_at: row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: row
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         state: row.state,
         status: row.status,
         last_error: row.error_kind.clone(),
@@ -155,9 +198,19 @@ fn view(row: &TrackerRow) -> TrackerView {
 
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty_body", "a JSON body is required"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_body",
+            "a JSON body is required",
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("request body is not valid JSON: {e}"),
+        )
+    })
 }
 
 const MAX_NUMBER_LEN: usize = 64;
@@ -165,21 +218,41 @@ const MAX_REFERENCE_LEN: usize = 256;
 const MAX_LABELS: usize = 32;
 
 fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, ApiError> {
-    let obj = v.as_object().ok_or_else(|| ApiError::bad(path, "each tracker must be a JSON object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::bad(path, "each tracker must be a JSON object"))?;
     for key in obj.keys() {
-        if !matches!(key.as_str(), "tracking_number" | "carrier" | "reference" | "labels") {
-            return Err(ApiError::bad(format!("{path}.{key}"), format!("unknown field {key:?}")));
+        if !matches!(
+            key.as_str(),
+            "tracking_number" | "carrier" | "reference" | "labels"
+        ) {
+            return Err(ApiError::bad(
+                format!("{path}.{key}"),
+                format!("unknown field {key:?}"),
+            ));
         }
     }
-    let f = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    let f = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     let raw = obj
         .get("tracking_number")
         .ok_or_else(|| ApiError::bad(f("tracking_number"), "tracking_number is required"))?
         .as_str()
         .ok_or_else(|| ApiError::bad(f("tracking_number"), "tracking_number must be a string"))?;
     let number = crate::carriers::normalize_number(raw);
-    if number.is_empty() || number.len() > MAX_NUMBER_LEN || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::bad(f("tracking_number"), format!("tracking_number must be 1-{MAX_NUMBER_LEN} letters and digits")));
+    if number.is_empty()
+        || number.len() > MAX_NUMBER_LEN
+        || !number.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::bad(
+            f("tracking_number"),
+            format!("tracking_number must be 1-{MAX_NUMBER_LEN} letters and digits"),
+        ));
     }
     let carrier = match obj.get("carrier") {
         None | Some(Value::Null) => crate::carriers::detect_one(&core.plugins, &number)
@@ -188,19 +261,30 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
         Some(Value::String(s)) => {
             let s = s.trim().to_ascii_lowercase();
             if !core.plugins.iter().any(|p| p.descriptor().slug == s) {
-                return Err(ApiError::bad(f("carrier"), format!("unknown carrier {s:?}")));
+                return Err(ApiError::bad(
+                    f("carrier"),
+                    format!("unknown carrier {s:?}"),
+                ));
             }
             s
         }
         Some(_) => return Err(ApiError::bad(f("carrier"), "carrier must be a string")),
     };
     if !core.carriers.contains_key(carrier.as_str()) {
-        return Err(ApiError::bad(f("carrier"), format!("carrier {carrier:?} is not enabled in this daemon's config")));
+        return Err(ApiError::bad(
+            f("carrier"),
+            format!("carrier {carrier:?} is not enabled in this daemon's config"),
+        ));
     }
     let reference = match obj.get("reference") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.len() <= MAX_REFERENCE_LEN => Some(s.clone()),
-        Some(Value::String(_)) => return Err(ApiError::bad(f("reference"), format!("reference is longer than {MAX_REFERENCE_LEN} bytes"))),
+        Some(Value::String(_)) => {
+            return Err(ApiError::bad(
+                f("reference"),
+                format!("reference is longer than {MAX_REFERENCE_LEN} bytes"),
+            ));
+        }
         Some(_) => return Err(ApiError::bad(f("reference"), "reference must be a string")),
     };
     let labels = match obj.get("labels") {
@@ -210,34 +294,80 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
             .enumerate()
             .map(|(i, l)| match l.as_str() {
                 Some(s) if !s.is_empty() && s.len() <= 64 => Ok(s.to_string()),
-                _ => Err(ApiError::bad(format!("{}[{i}]", f("labels")), "labels must be non-empty strings of at most 64 bytes")),
+                _ => Err(ApiError::bad(
+                    format!("{}[{i}]", f("labels")),
+                    "labels must be non-empty strings of at most 64 bytes",
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::bad(f("labels"), format!("labels must be an array of at most {MAX_LABELS} strings"))),
+        Some(_) => {
+            return Err(ApiError::bad(
+                f("labels"),
+                format!("labels must be an array of at most {MAX_LABELS} strings"),
+            ));
+        }
     };
-    Ok(NewTracker { carrier, tracking_number: number, reference, labels })
+    Ok(NewTracker {
+        carrier,
+        tracking_number: number,
+        reference,
+        labels,
+    })
 }
 
 async fn register(State(core): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
     let value = parse_body(&body)?;
     let (items, single): (Vec<(Value, String)>, bool) = match value {
-        Value::Array(a) => (a.into_iter().enumerate().map(|(i, v)| (v, format!("[{i}]"))).collect(), false),
+        Value::Array(a) => (
+            a.into_iter()
+                .enumerate()
+                .map(|(i, v)| (v, format!("[{i}]")))
+                .collect(),
+            false,
+        ),
         Value::Object(mut o) if o.contains_key("trackers") => match o.remove("trackers") {
-            Some(Value::Array(a)) => (a.into_iter().enumerate().map(|(i, v)| (v, format!("trackers[{i}]"))).collect(), false),
+            Some(Value::Array(a)) => (
+                a.into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (v, format!("trackers[{i}]")))
+                    .collect(),
+                false,
+            ),
             _ => return Err(ApiError::bad("trackers", "trackers must be an array")),
         },
         v @ Value::Object(_) => (vec![(v, String::new())], true),
-        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "expected a tracker object, an array, or {\"trackers\": [...]}")),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "expected a tracker object, an array, or {\"trackers\": [...]}",
+            ));
+        }
     };
     if items.is_empty() {
-        return Err(ApiError::bad("trackers", "at least one tracker is required"));
+        return Err(ApiError::bad(
+            "trackers",
+            "at least one tracker is required",
+        ));
     }
     if items.len() > core.config.api.max_batch {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large", format!("at most {} trackers per request", core.config.api.max_batch)).field("trackers"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("at most {} trackers per request", core.config.api.max_batch),
+        )
+        .field("trackers"));
     }
     // Validate everything before writing anything.
-    let new: Vec<NewTracker> = items.iter().map(|(v, p)| validate_tracker(&core, v, p)).collect::<Result<_, _>>()?;
-    let registered = core.store.register(new, core.clock.now()).await.map_err(ApiError::internal)?;
+    let new: Vec<NewTracker> = items
+        .iter()
+        .map(|(v, p)| validate_tracker(&core, v, p))
+        .collect::<Result<_, _>>()?;
+    let registered = core
+        .store
+        .register(new, core.clock.now())
+        .await
+        .map_err(ApiError::internal)?;
     let mut any_created = false;
     let views: Vec<TrackerView> = registered
         .iter()
@@ -252,91 +382,183 @@ async fn register(State(core): State<Shared>, body: Bytes) -> Result<Response, A
             v
         })
         .collect();
-    let status = if any_created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if any_created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     if single {
-        let v = views.into_iter().next().ok_or_else(|| ApiError::internal("registration returned nothing"))?;
+        let v = views
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("registration returned nothing"))?;
         return Ok((status, Json(v)).into_response());
     }
     let created = registered.iter().filter(|r| r.created).count();
-    Ok((status, Json(json!({ "trackers": views, "created": created }))).into_response())
+    Ok((
+        status,
+        Json(json!({ "trackers": views, "created": created })),
+    )
+        .into_response())
 }
 
 fn tracker_id(s: &str) -> Result<u64, ApiError> {
-    parse_tracker_id(s).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no tracker with id {s:?}")).field("id"))
+    parse_tracker_id(s).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no tracker with id {s:?}"),
+        )
+        .field("id")
+    })
 }
 
-async fn get_tracker(State(core): State<Shared>, Path(id): Path<String>) -> Result<Json<TrackerView>, ApiError> {
+async fn get_tracker(
+    State(core): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<TrackerView>, ApiError> {
     let id = tracker_id(&id)?;
-    let row = core.store.tracker(id).await.map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found("tracker"))?;
+    let row = core
+        .store
+        .tracker(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("tracker"))?;
     let snap = crate::poller::current_snapshot(&core, id).await;
     let mut v = view(&row);
     v.snapshot = serde_json::to_value(&*snap).ok();
     Ok(Json(v))
 }
 
-async fn list_trackers(State(core): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+async fn list_trackers(
+    State(core): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let mut filter = TrackerFilter::default();
     let mut after = 0;
     let mut limit = 100usize;
     for (k, v) in &q {
         match k.as_str() {
             "carrier" => filter.carrier = Some(v.clone()),
-            "status" => filter.status = Some(Status::parse(v).ok_or_else(|| ApiError::bad("status", format!("unknown status {v:?}")))?),
-            "reference" => filter.reference = Some(v.clone()),
-            "cursor" => after = parse_tracker_id(v).ok_or_else(|| ApiError::bad("cursor", "cursor must be a tracker id"))?,
-            "limit" => {
-                limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))?
+            "status" => {
+                filter.status = Some(
+                    Status::parse(v)
+                        .ok_or_else(|| ApiError::bad("status", format!("unknown status {v:?}")))?,
+                )
             }
-            other => return Err(ApiError::bad(other, format!("unknown query parameter {other:?}"))),
+            "reference" => filter.reference = Some(v.clone()),
+            "cursor" => {
+                after = parse_tracker_id(v)
+                    .ok_or_else(|| ApiError::bad("cursor", "cursor must be a tracker id"))?
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))?
+            }
+            other => {
+                return Err(ApiError::bad(
+                    other,
+                    format!("unknown query parameter {other:?}"),
+                ));
+            }
         }
     }
-    let rows = core.store.list_trackers(filter, after, limit).await.map_err(ApiError::internal)?;
-    let next = (rows.len() == limit).then(|| rows.last().map(|r| tracker_id_string(r.id))).flatten();
-    Ok(Json(json!({ "trackers": rows.iter().map(view).collect::<Vec<_>>(), "next_cursor": next })))
+    let rows = core
+        .store
+        .list_trackers(filter, after, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| tracker_id_string(r.id)))
+        .flatten();
+    Ok(Json(
+        json!({ "trackers": rows.iter().map(view).collect::<Vec<_>>(), "next_cursor": next }),
+    ))
 }
 
-async fn delete_tracker(State(core): State<Shared>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_tracker(
+    State(core): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = tracker_id(&id)?;
-    if !core.store.delete_tracker(id).await.map_err(ApiError::internal)? {
+    if !core
+        .store
+        .delete_tracker(id)
+        .await
+        .map_err(ApiError::internal)?
+    {
         return Err(ApiError::not_found("tracker"));
     }
-    if let Some(e) = core.registry.remove(id) {
-        if let Some(rt) = core.carriers.get(&*e.subject.carrier) {
-            rt.queue.remove(id);
-        }
+    if let Some(e) = core.registry.remove(id)
+        && let Some(rt) = core.carriers.get(&*e.subject.carrier)
+    {
+        rt.queue.remove(id);
     }
     core.snapshots.invalidate(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn refresh(State(core): State<Shared>, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn refresh(
+    State(core): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = tracker_id(&id)?;
-    let entry = core.registry.get(id).ok_or_else(|| ApiError::not_found("tracker"))?;
+    let entry = core
+        .registry
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("tracker"))?;
     if !entry.state.is_polled() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "not_active", format!("tracker is {}; only active trackers are polled", entry.state.as_str())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_active",
+            format!(
+                "tracker is {}; only active trackers are polled",
+                entry.state.as_str()
+            ),
+        ));
     }
     if core.recently_refreshed.contains_key(&id) {
-        return Ok((StatusCode::ACCEPTED, Json(json!({ "scheduled": false, "reason": "refreshed within cache.answer_ttl" }))));
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "scheduled": false, "reason": "refreshed within cache.answer_ttl" })),
+        ));
     }
     core.recently_refreshed.insert(id, ());
     core.schedule_soon(&entry.subject.carrier, id, std::time::Duration::ZERO);
     Ok((StatusCode::ACCEPTED, Json(json!({ "scheduled": true }))))
 }
 
-fn event_filter(q: &HashMap<String, String>, allowed_extra: &[&str]) -> Result<EventFilter, ApiError> {
+fn event_filter(
+    q: &HashMap<String, String>,
+    allowed_extra: &[&str],
+) -> Result<EventFilter, ApiError> {
     let mut f = EventFilter::default();
     for (k, v) in q {
         match k.as_str() {
             "carrier" => f.carrier = Some(v.clone()),
             "reference" => f.reference = Some(v.clone()),
-            "tracker_id" => f.tracker_id = Some(parse_tracker_id(v).ok_or_else(|| ApiError::bad("tracker_id", "tracker_id must be a tracker id (trk_…)"))?),
+            "tracker_id" => {
+                f.tracker_id = Some(parse_tracker_id(v).ok_or_else(|| {
+                    ApiError::bad("tracker_id", "tracker_id must be a tracker id (trk_…)")
+                })?)
+            }
             "type" => {
                 for t in v.split(',').filter(|t| !t.is_empty()) {
-                    f.types.push(EventType::parse(t).ok_or_else(|| ApiError::bad("type", format!("unknown event type {t:?}")))?);
+                    f.types.push(EventType::parse(t).ok_or_else(|| {
+                        ApiError::bad("type", format!("unknown event type {t:?}"))
+                    })?);
                 }
             }
             k if allowed_extra.contains(&k) => {}
-            other => return Err(ApiError::bad(other, format!("unknown query parameter {other:?}"))),
+            other => {
+                return Err(ApiError::bad(
+                    other,
+                    format!("unknown query parameter {other:?}"),
+                ));
+            }
         }
     }
     Ok(f)
@@ -345,17 +567,26 @@ fn event_filter(q: &HashMap<String, String>, allowed_extra: &[&str]) -> Result<E
 fn cursor_param(v: Option<&str>, field: &str) -> Result<u64, ApiError> {
     match v {
         None => Ok(0),
-        Some(s) => s.trim().parse().map_err(|_| ApiError::bad(field, "the cursor must be a non-negative integer event id")),
+        Some(s) => s.trim().parse().map_err(|_| {
+            ApiError::bad(field, "the cursor must be a non-negative integer event id")
+        }),
     }
 }
 
-async fn events_page(State(core): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn events_page(
+    State(core): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let filter = event_filter(&q, &["after", "limit"])?;
     let after = cursor_param(q.get("after").map(String::as_str), "after")?;
     let max = core.config.api.page_limit_max;
     let limit = match q.get("limit") {
         None => 1000.min(max),
-        Some(v) => v.parse().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| ApiError::bad("limit", format!("limit must be 1-{max}")))?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad("limit", format!("limit must be 1-{max}")))?,
     };
     let events = core.hub.page(&core.store, after, limit, &filter).await?;
     let next = events.last().map_or(after, |e| e.id);
@@ -366,7 +597,10 @@ async fn events_page(State(core): State<Shared>, Query(q): Query<HashMap<String,
     }
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
         h.insert("trackd-next-after", v);
     }
@@ -374,17 +608,27 @@ async fn events_page(State(core): State<Shared>, Query(q): Query<HashMap<String,
 }
 
 fn sse_event(e: &StoredEvent) -> SseEvent {
-    SseEvent::default().id(e.id.to_string()).event(e.kind.as_str()).data(&*e.json)
+    SseEvent::default()
+        .id(e.id.to_string())
+        .event(e.kind.as_str())
+        .data(&*e.json)
 }
 
-async fn events_stream(State(core): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn events_stream(
+    State(core): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let filter = event_filter(&q, &["after"])?;
     let header_cursor = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let after = match header_cursor {
         Some(h) => cursor_param(Some(h), "Last-Event-ID")?,
         None => cursor_param(q.get("after").map(String::as_str), "after")?,
     };
-    let events = core.hub.subscribe(core.store.clone(), after, filter).await?;
+    let events = core
+        .hub
+        .subscribe(core.store.clone(), after, filter)
+        .await?;
     let mut stop = core.shutdown.subscribe();
     let stream = async_stream::stream! {
         let mut events = std::pin::pin!(events);
@@ -403,9 +647,14 @@ async fn events_stream(State(core): State<Shared>, headers: HeaderMap, Query(q):
         // it does not move the client's Last-Event-ID.
         yield Ok(SseEvent::default().event("shutdown").data(json!({ "last_event_id": last }).to_string()));
     };
-    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(core.config.api.stream_heartbeat).text("heartbeat"));
+    let sse = Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(core.config.api.stream_heartbeat)
+            .text("heartbeat"),
+    );
     let mut resp = sse.into_response();
-    resp.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(resp)
 }
 
@@ -444,12 +693,19 @@ async fn readyz(State(core): State<Shared>) -> Response {
     if reasons.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not_ready", "reasons": reasons }))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_ready", "reasons": reasons })),
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(core): State<Shared>) -> Response {
     let mut resp = core.metrics.render().into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     resp
 }

@@ -10,7 +10,9 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use trackd_carrier_sdk::{AuthKind, Carrier, CarrierError, Credentials, HttpRequest, HttpResponse, Method, RetryAfter};
+use trackd_carrier_sdk::{
+    AuthKind, Carrier, CarrierError, Credentials, HttpRequest, HttpResponse, Method, RetryAfter,
+};
 
 /// Retry and timeout knobs (from `[poll]`).
 #[derive(Debug, Clone, Copy)]
@@ -69,17 +71,31 @@ impl CarrierClient {
         let slug = plugin.descriptor().slug;
         let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
         let burst = nz(quota.per_second / 2);
-        let per_second = RateLimiter::direct(GovQuota::with_period(period).unwrap_or(GovQuota::per_second(nz(1))).allow_burst(burst));
+        let per_second = RateLimiter::direct(
+            GovQuota::with_period(period)
+                .unwrap_or(GovQuota::per_second(nz(1)))
+                .allow_burst(burst),
+        );
         // Never more than `per_day` in any rolling day: an hour's worth of burst,
         // the rest spread evenly.
         let per_day = quota.per_day.map(|n| {
             let burst = (n / 24).max(1);
             let spread = n.saturating_sub(burst).max(1);
             let period = Duration::from_secs_f64(86_400.0 / f64::from(spread));
-            RateLimiter::direct(GovQuota::with_period(period).unwrap_or(GovQuota::per_hour(nz(1))).allow_burst(nz(burst)))
+            RateLimiter::direct(
+                GovQuota::with_period(period)
+                    .unwrap_or(GovQuota::per_hour(nz(1)))
+                    .allow_burst(nz(burst)),
+            )
         });
-        metrics.quota_per_second.with_label_values(&[slug]).set(i64::from(quota.per_second));
-        metrics.quota_per_day.with_label_values(&[slug]).set(quota.per_day.map_or(0, i64::from));
+        metrics
+            .quota_per_second
+            .with_label_values(&[slug])
+            .set(i64::from(quota.per_second));
+        metrics
+            .quota_per_day
+            .with_label_values(&[slug])
+            .set(quota.per_day.map_or(0, i64::from));
         CarrierClient {
             plugin,
             slug,
@@ -107,7 +123,10 @@ impl CarrierClient {
         if g.is_none_or(|cur| cur < until) {
             *g = Some(until);
         }
-        self.metrics.carrier_paused_seconds.with_label_values(&[self.slug]).inc_by(d.as_secs());
+        self.metrics
+            .carrier_paused_seconds
+            .with_label_values(&[self.slug])
+            .inc_by(d.as_secs());
     }
 
     async fn wait_unpaused(&self) {
@@ -124,16 +143,22 @@ impl CarrierClient {
     /// budget is spent, so the caller reschedules instead of holding a slot for hours.
     pub async fn acquire(&self) -> Result<(), Duration> {
         self.wait_unpaused().await;
-        if let Some(day) = &self.per_day {
-            if let Err(not_until) = day.check() {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                self.metrics.rate_limit_waits.with_label_values(&[self.slug, "day"]).inc();
-                return Err(wait);
-            }
+        if let Some(day) = &self.per_day
+            && let Err(not_until) = day.check()
+        {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            self.metrics
+                .rate_limit_waits
+                .with_label_values(&[self.slug, "day"])
+                .inc();
+            return Err(wait);
         }
         if self.per_second.check().is_err() {
             let started = Instant::now();
-            self.metrics.rate_limit_waits.with_label_values(&[self.slug, "second"]).inc();
+            self.metrics
+                .rate_limit_waits
+                .with_label_values(&[self.slug, "second"])
+                .inc();
             self.per_second.until_ready().await;
             self.metrics
                 .rate_limit_wait_seconds
@@ -144,13 +169,20 @@ impl CarrierClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16));
         let capped = exp.min(self.retry.max_delay);
         let jitter: f64 = rand::rng().random_range(0.5..1.5);
         capped.mul_f64(jitter)
     }
 
-    async fn send(&self, req: &HttpRequest, kind: &'static str) -> Result<HttpResponse, CarrierError> {
+    async fn send(
+        &self,
+        req: &HttpRequest,
+        kind: &'static str,
+    ) -> Result<HttpResponse, CarrierError> {
         let url = format!("{}{}", self.base_url, req.path_and_query);
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -173,7 +205,11 @@ impl CarrierClient {
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect();
             let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(HttpResponse { status, headers, body })
+            Ok::<_, reqwest::Error>(HttpResponse {
+                status,
+                headers,
+                body,
+            })
         }
         .await;
         self.metrics
@@ -191,7 +227,10 @@ impl CarrierClient {
             Err(e) if e.is_timeout() => "timeout",
             Err(_) => "transport_error",
         };
-        self.metrics.carrier_requests.with_label_values(&[self.slug, kind, outcome]).inc();
+        self.metrics
+            .carrier_requests
+            .with_label_values(&[self.slug, kind, outcome])
+            .inc();
         result.map_err(|e| CarrierError::Unavailable {
             status: 0,
             message: if e.is_timeout() {
@@ -207,10 +246,8 @@ impl CarrierClient {
             return Ok(None);
         }
         let mut g = self.token.lock().await;
-        if !force_refresh {
-            if let Some(t) = g.as_ref().filter(|t| t.valid_until > Instant::now()) {
-                return Ok(Some(t.token.clone()));
-            }
+        if !force_refresh && let Some(t) = g.as_ref().filter(|t| t.valid_until > Instant::now()) {
+            return Ok(Some(t.token.clone()));
         }
         let Some(req) = self.plugin.token_request(&self.creds)? else {
             return Ok(None);
@@ -227,7 +264,11 @@ impl CarrierClient {
             token: tok.token.clone(),
             valid_until: Instant::now() + life - margin,
         });
-        tracing::debug!(carrier = self.slug, expires_in = tok.expires_in_secs, "carrier token refreshed");
+        tracing::debug!(
+            carrier = self.slug,
+            expires_in = tok.expires_in_secs,
+            "carrier token refreshed"
+        );
         Ok(Some(tok.token))
     }
 
@@ -254,13 +295,22 @@ impl CarrierClient {
                         continue;
                     }
                     Some(CarrierError::RateLimited { retry_after }) => {
-                        self.metrics.carrier_rate_limited.with_label_values(&[self.slug]).inc();
+                        self.metrics
+                            .carrier_rate_limited
+                            .with_label_values(&[self.slug])
+                            .inc();
                         let wait = match retry_after {
                             Some(RetryAfter::Seconds(s)) => Duration::from_secs(s),
-                            Some(RetryAfter::At(at)) => (at - chrono::Utc::now()).to_std().unwrap_or_default(),
+                            Some(RetryAfter::At(at)) => {
+                                (at - chrono::Utc::now()).to_std().unwrap_or_default()
+                            }
                             None => self.backoff(attempt),
                         };
-                        tracing::warn!(carrier = self.slug, wait_ms = wait.as_millis() as u64, "carrier answered 429; pausing the carrier");
+                        tracing::warn!(
+                            carrier = self.slug,
+                            wait_ms = wait.as_millis() as u64,
+                            "carrier answered 429; pausing the carrier"
+                        );
                         self.pause(wait.max(Duration::from_millis(100)));
                         CarrierError::RateLimited { retry_after }
                     }

@@ -27,7 +27,7 @@ pub fn detect(carriers: &[Arc<dyn Carrier>], number: &str) -> Vec<(&'static str,
         .map(|c| (c.descriptor().slug, c.detect(number)))
         .filter(|(_, d)| *d != Detection::No)
         .collect();
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|f| std::cmp::Reverse(f.1));
     found
 }
 
@@ -65,10 +65,17 @@ mod tests {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().to_string();
-            if !entry.path().is_dir() || name == "sdk" || name.starts_with('_') || name == "template" {
+            if !entry.path().is_dir()
+                || name == "sdk"
+                || name.starts_with('_')
+                || name == "template"
+            {
                 continue;
             }
-            assert!(registered.contains(&name.as_str()), "carriers/{name} is not registered in src/carriers.rs");
+            assert!(
+                registered.contains(&name.as_str()),
+                "carriers/{name} is not registered in src/carriers.rs"
+            );
         }
     }
 

@@ -12,7 +12,11 @@ use std::sync::Arc;
 use trackd_carrier_sdk::{CarrierError, HttpResponse};
 
 #[derive(Parser, Debug)]
-#[command(name = "trackd", version, about = "Carrier tracking aggregator: poll, normalize, diff, stream")]
+#[command(
+    name = "trackd",
+    version,
+    about = "Carrier tracking aggregator: poll, normalize, diff, stream"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,23 +65,39 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, listen, data_dir } => run_async(run(config, listen, data_dir)),
+        Command::Run {
+            config,
+            listen,
+            data_dir,
+        } => run_async(run(config, listen, data_dir)),
         Command::Demo(args) => run_async(async move {
-            init_logging(&Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("{e}"))?);
+            init_logging(
+                &Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
             crate::demo::run_demo(args).await
         }),
         Command::Sim(args) => run_async(async move {
-            init_logging(&Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("{e}"))?);
+            init_logging(
+                &Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
             crate::demo::run_sim(args).await
         }),
         Command::CheckConfig { file } => check_config(file),
-        Command::Normalize { carrier, file, numbers, status } => normalize(&carrier, &file, &numbers, status),
+        Command::Normalize {
+            carrier,
+            file,
+            numbers,
+            status,
+        } => normalize(&carrier, &file, &numbers, status),
         Command::Detect { number } => detect(&number),
     }
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -97,7 +117,9 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
 pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -105,10 +127,15 @@ pub fn init_logging(config: &Config) {
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
-    Config::load(path.as_deref(), std::env::vars()).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+    Config::load(path.as_deref(), std::env::vars())
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run(
+    config: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mut cfg = load_config(config)?;
     if let Some(l) = listen {
         cfg.server.listen = l;
@@ -121,7 +148,10 @@ async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: Opti
     println!("trackd listening on {}", daemon.url());
     wait_for_signal().await;
     tracing::info!("shutting down");
-    daemon.shutdown().await.context("flushing the store at shutdown")?;
+    daemon
+        .shutdown()
+        .await
+        .context("flushing the store at shutdown")?;
     Ok(())
 }
 
@@ -193,17 +223,28 @@ fn read_response(bytes: Vec<u8>, status: u16) -> HttpResponse {
                 .filter_map(|l| l.split_once(':'))
                 .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                 .collect();
-            return HttpResponse { status: code, headers, body: bytes[pos + sep..].to_vec() };
+            return HttpResponse {
+                status: code,
+                headers,
+                body: bytes[pos + sep..].to_vec(),
+            };
         }
     }
-    HttpResponse { status, headers: Vec::new(), body: bytes }
+    HttpResponse {
+        status,
+        headers: Vec::new(),
+        body: bytes,
+    }
 }
 
 fn normalize(carrier: &str, file: &PathBuf, numbers: &[String], status: u16) -> ExitCode {
     let plugins = crate::carriers::builtin();
     let Some(plugin) = plugins.iter().find(|p| p.descriptor().slug == carrier) else {
         let known: Vec<_> = plugins.iter().map(|p| p.descriptor().slug).collect();
-        eprintln!("error: unknown carrier {carrier:?} (known: {})", known.join(", "));
+        eprintln!(
+            "error: unknown carrier {carrier:?} (known: {})",
+            known.join(", ")
+        );
         return ExitCode::from(2);
     };
     let bytes = match std::fs::read(file) {
@@ -214,7 +255,10 @@ fn normalize(carrier: &str, file: &PathBuf, numbers: &[String], status: u16) -> 
         }
     };
     let resp = read_response(bytes, status);
-    let numbers: Vec<String> = numbers.iter().map(|n| crate::carriers::normalize_number(n)).collect();
+    let numbers: Vec<String> = numbers
+        .iter()
+        .map(|n| crate::carriers::normalize_number(n))
+        .collect();
     let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
     match plugin.parse_track(&refs, &resp) {
         Ok(results) => {
@@ -230,11 +274,21 @@ fn normalize(carrier: &str, file: &PathBuf, numbers: &[String], status: u16) -> 
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
-            eprintln!("error: {} answer could not be normalized: {e}", plugin.descriptor().name);
-            println!("{}", serde_json::json!({ "error": { "kind": e.kind(), "message": e.to_string() } }));
+            eprintln!(
+                "error: {} answer could not be normalized: {e}",
+                plugin.descriptor().name
+            );
+            println!(
+                "{}",
+                serde_json::json!({ "error": { "kind": e.kind(), "message": e.to_string() } })
+            );
             ExitCode::FAILURE
         }
     }
@@ -253,5 +307,9 @@ fn detect(raw: &str) -> ExitCode {
         "message": decided.as_ref().err(),
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    if decided.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if decided.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -88,9 +88,17 @@ impl Core {
 }
 
 fn error_kind_static(s: &str) -> Option<&'static str> {
-    ["not_found", "auth", "rate_limited", "unavailable", "malformed", "rejected", "config"]
-        .into_iter()
-        .find(|k| *k == s)
+    [
+        "not_found",
+        "auth",
+        "rate_limited",
+        "unavailable",
+        "malformed",
+        "rejected",
+        "config",
+    ]
+    .into_iter()
+    .find(|k| *k == s)
 }
 
 /// A running daemon.
@@ -148,8 +156,19 @@ impl Daemon {
                 per_second: cc.per_second.unwrap_or(d.quota.per_second),
                 per_day: cc.per_day.or(d.quota.per_day),
             };
-            let base_url = cc.base_url.clone().unwrap_or_else(|| d.default_base_url.to_string());
-            let client = CarrierClient::new(plugin.clone(), base_url, credentials(cc), http.clone(), quota, retry, metrics.clone());
+            let base_url = cc
+                .base_url
+                .clone()
+                .unwrap_or_else(|| d.default_base_url.to_string());
+            let client = CarrierClient::new(
+                plugin.clone(),
+                base_url,
+                credentials(cc),
+                http.clone(),
+                quota,
+                retry,
+                metrics.clone(),
+            );
             carriers.insert(
                 d.slug,
                 Arc::new(CarrierRuntime {
@@ -163,9 +182,13 @@ impl Daemon {
 
         let (shutdown, _) = watch::channel(false);
         let core = Arc::new(Core {
-            policy: DiffPolicy { eta_slip_tolerance_secs: config.poll.eta_slip_tolerance.as_secs() as i64 },
+            policy: DiffPolicy {
+                eta_slip_tolerance_secs: config.poll.eta_slip_tolerance.as_secs() as i64,
+            },
             snapshots: moka::sync::Cache::new(config.cache.snapshot_capacity),
-            recently_refreshed: moka::sync::Cache::builder().time_to_live(config.cache.answer_ttl).build(),
+            recently_refreshed: moka::sync::Cache::builder()
+                .time_to_live(config.cache.answer_ttl)
+                .build(),
             config,
             clock,
             store,
@@ -189,7 +212,10 @@ impl Daemon {
 
         let mut tasks = Vec::new();
         for rt in core.carriers.values() {
-            tasks.push(tokio::spawn(crate::poller::run_worker(core.clone(), rt.clone())));
+            tasks.push(tokio::spawn(crate::poller::run_worker(
+                core.clone(),
+                rt.clone(),
+            )));
         }
         tasks.push(tokio::spawn(retention_loop(core.clone())));
         tasks.push(tokio::spawn(gauge_loop(core.clone())));
@@ -209,7 +235,12 @@ impl Daemon {
             }
         });
         tracing::info!(%addr, "trackd listening");
-        Ok(Daemon { core, addr, server, tasks })
+        Ok(Daemon {
+            core,
+            addr,
+            server,
+            tasks,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -246,7 +277,8 @@ impl Daemon {
 async fn retention_loop(core: Arc<Core>) {
     let mut stop = core.shutdown.subscribe();
     loop {
-        let retention = chrono::Duration::from_std(core.config.storage.event_retention).unwrap_or(chrono::Duration::days(30));
+        let retention = chrono::Duration::from_std(core.config.storage.event_retention)
+            .unwrap_or(chrono::Duration::days(30));
         let cutoff = chrono::Utc::now() - retention;
         match core.store.apply_retention(cutoff).await {
             Ok(0) => {}
@@ -266,9 +298,14 @@ async fn gauge_loop(core: Arc<Core>) {
         let counts = core.registry.counts();
         core.metrics.trackers.reset();
         for ((state, status), n) in counts {
-            core.metrics.trackers.with_label_values(&[state.as_str(), status.as_str()]).set(n as i64);
+            core.metrics
+                .trackers
+                .with_label_values(&[state.as_str(), status.as_str()])
+                .set(n as i64);
         }
-        core.metrics.stream_subscribers.set(core.hub.subscriber_count() as i64);
+        core.metrics
+            .stream_subscribers
+            .set(core.hub.subscriber_count() as i64);
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}

@@ -96,22 +96,28 @@ pub async fn start_simulator(
         },
         setups,
     );
-    let running = sim.start().await.context("starting the carrier simulator")?;
+    let running = sim
+        .start()
+        .await
+        .context("starting the carrier simulator")?;
     Ok((sim, running))
 }
 
 /// A config that points every carrier at the simulator.
 pub fn config_for_simulator(mut cfg: Config, running: &RunningSim, creds: &Credentials) -> Config {
     for (slug, url) in &running.base_urls {
-        let entry = cfg.carriers.entry(slug.clone()).or_insert_with(|| crate::config::CarrierConfig {
-            enabled: true,
-            base_url: None,
-            client_id: None,
-            client_secret: None,
-            per_second: None,
-            per_day: None,
-            batch_size: None,
-        });
+        let entry =
+            cfg.carriers
+                .entry(slug.clone())
+                .or_insert_with(|| crate::config::CarrierConfig {
+                    enabled: true,
+                    base_url: None,
+                    client_id: None,
+                    client_secret: None,
+                    per_second: None,
+                    per_day: None,
+                    batch_size: None,
+                });
         entry.enabled = true;
         entry.base_url = Some(url.clone());
         entry.client_id = creds.id.clone().map(Secret::new);
@@ -146,9 +152,22 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     // Journeys run thousands of times faster than real ones, so the simulated
     // carriers grant a quota to match (the daemon is configured identically and
     // the simulator still counts any violation).
-    let quota = Quota { per_second: args.per_second, per_day: None };
-    let (sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(SocketAddr::from(([127, 0, 0, 1], 0))), None, Some(quota)).await?;
-    let base = Config::load(None, std::env::vars()).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let quota = Quota {
+        per_second: args.per_second,
+        per_day: None,
+    };
+    let (sim, running) = start_simulator(
+        &plugins,
+        args.seed,
+        args.time_scale,
+        &creds,
+        Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        None,
+        Some(quota),
+    )
+    .await?;
+    let base = Config::load(None, std::env::vars())
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     let mut cfg = config_for_simulator(base, &running, &creds);
     for c in cfg.carriers.values_mut() {
         c.per_second = Some(args.per_second);
@@ -159,14 +178,22 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let (data_dir, _guard) = match args.data_dir {
         Some(d) => (d, None),
         None => {
-            let t = tempfile::Builder::new().prefix("trackd-demo-").tempdir().context("creating a temporary data dir")?;
+            let t = tempfile::Builder::new()
+                .prefix("trackd-demo-")
+                .tempdir()
+                .context("creating a temporary data dir")?;
             (t.path().to_path_buf(), Some(t))
         }
     };
     cfg.storage.data_dir = data_dir.clone();
     let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
         .await
-        .with_context(|| format!("starting the daemon on {} (try --listen 127.0.0.1:0)", args.listen))?;
+        .with_context(|| {
+            format!(
+                "starting the daemon on {} (try --listen 127.0.0.1:0)",
+                args.listen
+            )
+        })?;
     let url = daemon.url();
 
     // Register parcels through the public API, like a retailer's backend would.
@@ -174,7 +201,11 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut body = Vec::new();
     for p in &plugins {
         let slug = p.descriptor().slug;
-        for (i, number) in sim.create_parcels(slug, per_carrier)?.into_iter().enumerate() {
+        for (i, number) in sim
+            .create_parcels(slug, per_carrier)?
+            .into_iter()
+            .enumerate()
+        {
             // Half with an explicit carrier, half detected from the number.
             let carrier = (i % 2 == 0).then_some(slug);
             body.push(serde_json::json!({ "tracking_number": number, "carrier": carrier, "reference": format!("order-{slug}-{i}") }));
@@ -189,9 +220,18 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         .send()
         .await
         .context("registering demo parcels")?;
-    anyhow::ensure!(resp.status().is_success(), "registering demo parcels failed: {}", resp.text().await.unwrap_or_default());
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "registering demo parcels failed: {}",
+        resp.text().await.unwrap_or_default()
+    );
 
-    println!("trackd demo: {} parcels over {} simulated carriers (time x{})", body.len(), plugins.len(), args.time_scale);
+    println!(
+        "trackd demo: {} parcels over {} simulated carriers (time x{})",
+        body.len(),
+        plugins.len(),
+        args.time_scale
+    );
     println!("  data dir:      {}", data_dir.display());
     println!("  event stream:  curl -N {url}/v1/events/stream");
     println!("  only slips:    curl -N '{url}/v1/events/stream?type=eta.slipped,eta.missed'");
@@ -209,7 +249,13 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(10)).await;
             let by_type: Vec<String> = crate::events::EventType::ALL
                 .iter()
-                .map(|t| format!("{}={}", t.as_str(), core.metrics.events.with_label_values(&[t.as_str()]).get()))
+                .map(|t| {
+                    format!(
+                        "{}={}",
+                        t.as_str(),
+                        core.metrics.events.with_label_values(&[t.as_str()]).get()
+                    )
+                })
                 .collect();
             println!("  events so far: {}", by_type.join(" "));
         }
@@ -225,15 +271,32 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
 pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
     let plugins = crate::carriers::builtin();
     let creds = Credentials::new(args.client_id.clone(), args.client_secret.clone());
-    let (_sim, running) = start_simulator(&plugins, args.seed, args.time_scale, &creds, Some(args.control), Some(args.first_port), None).await?;
-    println!("carrier simulator running (time x{}, seed {})", args.time_scale, args.seed);
+    let (_sim, running) = start_simulator(
+        &plugins,
+        args.seed,
+        args.time_scale,
+        &creds,
+        Some(args.control),
+        Some(args.first_port),
+        None,
+    )
+    .await?;
+    println!(
+        "carrier simulator running (time x{}, seed {})",
+        args.time_scale, args.seed
+    );
     if let Some(c) = &running.control_url {
-        println!("  control API: {c}/_sim/stats  (create parcels: curl -XPOST {c}/_sim/parcels -d '{{\"carrier\":\"ups\",\"count\":10}}')");
+        println!(
+            "  control API: {c}/_sim/stats  (create parcels: curl -XPOST {c}/_sim/parcels -d '{{\"carrier\":\"ups\",\"count\":10}}')"
+        );
     }
     println!("Point trackd at it with:");
     for (slug, url) in &running.base_urls {
         let up = slug.to_ascii_uppercase();
-        println!("  TRACKD_CARRIERS__{up}__BASE_URL={url} TRACKD_CARRIERS__{up}__CLIENT_ID={} TRACKD_CARRIERS__{up}__CLIENT_SECRET=<secret>", args.client_id);
+        println!(
+            "  TRACKD_CARRIERS__{up}__BASE_URL={url} TRACKD_CARRIERS__{up}__CLIENT_ID={} TRACKD_CARRIERS__{up}__CLIENT_SECRET=<secret>",
+            args.client_id
+        );
     }
     crate::cli::wait_for_signal().await;
     running.shutdown().await;

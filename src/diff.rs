@@ -36,7 +36,12 @@ fn eta_wire(eta: &Option<Eta>) -> String {
 }
 
 /// Applies a freshly parsed answer `next` on top of `prev`.
-pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, policy: &DiffPolicy) -> Applied {
+pub fn apply(
+    prev: &Snapshot,
+    mut next: Snapshot,
+    fetched_at: DateTime<Utc>,
+    policy: &DiffPolicy,
+) -> Applied {
     next.fetched_at = Some(fetched_at);
     next.original_estimated_delivery = prev
         .original_estimated_delivery
@@ -58,7 +63,12 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
     if (!missing.is_empty() && !adds_any) || (regression && !carrier_confirms(prev, &next)) {
         let mut kept = prev.clone();
         kept.fetched_at = Some(fetched_at);
-        return Applied { snapshot: kept, events: Vec::new(), changed: false, stale: true };
+        return Applied {
+            snapshot: kept,
+            events: Vec::new(),
+            changed: false,
+            stale: true,
+        };
     }
     if !missing.is_empty() {
         // Older facts the carrier stopped listing go first, in the order we had them.
@@ -67,7 +77,9 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
         next.checkpoints = merged;
     }
 
-    let updated_at = next.updated_at.unwrap_or(Timestamp::Zoned(fetched_at.fixed_offset()));
+    let updated_at = next
+        .updated_at
+        .unwrap_or(Timestamp::Zoned(fetched_at.fixed_offset()));
     let updated_wire = updated_at.to_wire();
     let mut events = Vec::new();
 
@@ -85,7 +97,11 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
     }
 
     if next.status != prev.status {
-        let kind = if regression { EventType::StatusCorrected } else { EventType::StatusChanged };
+        let kind = if regression {
+            EventType::StatusCorrected
+        } else {
+            EventType::StatusChanged
+        };
         events.push(EventDraft {
             kind,
             occurred_at: updated_at,
@@ -106,37 +122,39 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
         });
     }
 
-    if next.estimated_delivery != prev.estimated_delivery {
-        if let Some(new_eta) = next.estimated_delivery {
-            let prev_wire = eta_wire(&prev.estimated_delivery);
-            let new_wire = eta_wire(&next.estimated_delivery);
-            let slip = prev.estimated_delivery.map(|p| new_eta.slip_seconds_from(&p));
-            events.push(EventDraft {
-                kind: EventType::EtaChanged,
-                occurred_at: updated_at,
-                fact: fact(&["eta.changed", &prev_wire, &new_wire, &updated_wire]),
-                data: json!({
-                    "previous": prev.estimated_delivery,
-                    "new": new_eta,
-                    "slip_seconds": slip,
-                }),
-            });
-            if let Some(promised) = next.original_estimated_delivery {
-                let late_by = new_eta.slip_seconds_from(&promised);
-                if slip.unwrap_or(0) > 0 && late_by > policy.eta_slip_tolerance_secs {
-                    events.push(EventDraft {
-                        kind: EventType::EtaSlipped,
-                        occurred_at: updated_at,
-                        fact: fact(&["eta.slipped", &new_wire, &updated_wire]),
-                        data: json!({
-                            "promised": promised,
-                            "previous": prev.estimated_delivery,
-                            "new": new_eta,
-                            "slip_seconds": late_by,
-                            "reason": next.status_detail,
-                        }),
-                    });
-                }
+    if next.estimated_delivery != prev.estimated_delivery
+        && let Some(new_eta) = next.estimated_delivery
+    {
+        let prev_wire = eta_wire(&prev.estimated_delivery);
+        let new_wire = eta_wire(&next.estimated_delivery);
+        let slip = prev
+            .estimated_delivery
+            .map(|p| new_eta.slip_seconds_from(&p));
+        events.push(EventDraft {
+            kind: EventType::EtaChanged,
+            occurred_at: updated_at,
+            fact: fact(&["eta.changed", &prev_wire, &new_wire, &updated_wire]),
+            data: json!({
+                "previous": prev.estimated_delivery,
+                "new": new_eta,
+                "slip_seconds": slip,
+            }),
+        });
+        if let Some(promised) = next.original_estimated_delivery {
+            let late_by = new_eta.slip_seconds_from(&promised);
+            if slip.unwrap_or(0) > 0 && late_by > policy.eta_slip_tolerance_secs {
+                events.push(EventDraft {
+                    kind: EventType::EtaSlipped,
+                    occurred_at: updated_at,
+                    fact: fact(&["eta.slipped", &new_wire, &updated_wire]),
+                    data: json!({
+                        "promised": promised,
+                        "previous": prev.estimated_delivery,
+                        "new": new_eta,
+                        "slip_seconds": late_by,
+                        "reason": next.status_detail,
+                    }),
+                });
             }
         }
     }
@@ -152,13 +170,20 @@ pub fn apply(prev: &Snapshot, mut next: Snapshot, fetched_at: DateTime<Utc>, pol
 
     let changed = !next.carrier_facts_eq(prev)
         || next.original_estimated_delivery != prev.original_estimated_delivery;
-    Applied { snapshot: next, events, changed, stale: false }
+    Applied {
+        snapshot: next,
+        events,
+        changed,
+        stale: false,
+    }
 }
 
 /// A regression is real only when the carrier's own newest checkpoint says so
 /// and is not older than what we already had.
 fn carrier_confirms(prev: &Snapshot, next: &Snapshot) -> bool {
-    let Some(newest) = next.checkpoints.last() else { return false };
+    let Some(newest) = next.checkpoints.last() else {
+        return false;
+    };
     if newest.status != next.status {
         return false;
     }
@@ -171,7 +196,8 @@ fn carrier_confirms(prev: &Snapshot, next: &Snapshot) -> bool {
 /// `eta.missed` from the daemon's own clock: the ETA window has surely ended
 /// (whatever the local zone) and the parcel is not delivered.
 pub fn eta_missed(snapshot: &Snapshot, now: DateTime<Utc>) -> Option<EventDraft> {
-    if snapshot.status.is_terminal() || matches!(snapshot.status, Status::Invalid | Status::Expired) {
+    if snapshot.status.is_terminal() || matches!(snapshot.status, Status::Invalid | Status::Expired)
+    {
         return None;
     }
     let eta = snapshot.estimated_delivery?;
@@ -197,14 +223,19 @@ mod tests {
     use proptest::prelude::*;
     use trackd_carrier_sdk::{Address, Checkpoint};
 
-    const POLICY: DiffPolicy = DiffPolicy { eta_slip_tolerance_secs: 7200 };
+    const POLICY: DiffPolicy = DiffPolicy {
+        eta_slip_tolerance_secs: 7200,
+    };
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
     }
 
     fn cp(minute: i64, status: Status, code: &str) -> Checkpoint {
-        let at = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap().and_hms_opt(8, 0, 0).unwrap()
+        let at = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap()
             + Duration::minutes(minute);
         Checkpoint {
             occurred_at: Timestamp::Naive(at),
@@ -212,12 +243,17 @@ mod tests {
             status_detail: None,
             code: code.into(),
             description: format!("{status} {code}"),
-            location: Some(Address { city: Some("ATLANTA".into()), ..Address::default() }),
+            location: Some(Address {
+                city: Some("ATLANTA".into()),
+                ..Address::default()
+            }),
         }
     }
 
     fn day(d: u32) -> Eta {
-        Eta::Date { date: NaiveDate::from_ymd_opt(2026, 3, d).unwrap() }
+        Eta::Date {
+            date: NaiveDate::from_ymd_opt(2026, 3, d).unwrap(),
+        }
     }
 
     fn snap(cps: Vec<Checkpoint>, eta: Option<Eta>) -> Snapshot {
@@ -236,11 +272,22 @@ mod tests {
 
     #[test]
     fn first_answer_announces_everything_in_causal_order() {
-        let next = snap(vec![cp(0, Status::InfoReceived, "MP"), cp(60, Status::InTransit, "AR")], Some(day(4)));
+        let next = snap(
+            vec![
+                cp(0, Status::InfoReceived, "MP"),
+                cp(60, Status::InTransit, "AR"),
+            ],
+            Some(day(4)),
+        );
         let a = apply(&Snapshot::pending(), next, t0(), &POLICY);
         assert_eq!(
             kinds(&a),
-            vec![EventType::CheckpointAdded, EventType::CheckpointAdded, EventType::StatusChanged, EventType::EtaChanged]
+            vec![
+                EventType::CheckpointAdded,
+                EventType::CheckpointAdded,
+                EventType::StatusChanged,
+                EventType::EtaChanged
+            ]
         );
         assert_eq!(a.snapshot.original_estimated_delivery, Some(day(4)));
         assert!(a.changed);
@@ -257,20 +304,47 @@ mod tests {
 
     #[test]
     fn eta_slip_beyond_tolerance_is_flagged_with_the_promise() {
-        let s1 = apply(&Snapshot::pending(), snap(vec![cp(0, Status::InTransit, "AR")], Some(day(4))), t0(), &POLICY);
-        let s2 = apply(&s1.snapshot, snap(vec![cp(0, Status::InTransit, "AR")], Some(day(6))), t0(), &POLICY);
-        assert_eq!(kinds(&s2), vec![EventType::EtaChanged, EventType::EtaSlipped]);
+        let s1 = apply(
+            &Snapshot::pending(),
+            snap(vec![cp(0, Status::InTransit, "AR")], Some(day(4))),
+            t0(),
+            &POLICY,
+        );
+        let s2 = apply(
+            &s1.snapshot,
+            snap(vec![cp(0, Status::InTransit, "AR")], Some(day(6))),
+            t0(),
+            &POLICY,
+        );
+        assert_eq!(
+            kinds(&s2),
+            vec![EventType::EtaChanged, EventType::EtaSlipped]
+        );
         assert_eq!(s2.events[1].data["slip_seconds"], 2 * 86_400);
-        assert_eq!(s2.events[1].data["promised"], serde_json::to_value(day(4)).unwrap());
+        assert_eq!(
+            s2.events[1].data["promised"],
+            serde_json::to_value(day(4)).unwrap()
+        );
         // Moving earlier again is a change but not a slip.
-        let s3 = apply(&s2.snapshot, snap(vec![cp(0, Status::InTransit, "AR")], Some(day(5))), t0(), &POLICY);
+        let s3 = apply(
+            &s2.snapshot,
+            snap(vec![cp(0, Status::InTransit, "AR")], Some(day(5))),
+            t0(),
+            &POLICY,
+        );
         assert_eq!(kinds(&s3), vec![EventType::EtaChanged]);
         assert_eq!(s3.events[0].data["slip_seconds"], -86_400);
     }
 
     #[test]
     fn stale_regression_is_ignored_but_confirmed_one_is_corrected() {
-        let delivered = snap(vec![cp(0, Status::InTransit, "AR"), cp(60, Status::Delivered, "D")], None);
+        let delivered = snap(
+            vec![
+                cp(0, Status::InTransit, "AR"),
+                cp(60, Status::Delivered, "D"),
+            ],
+            None,
+        );
         let s1 = apply(&Snapshot::pending(), delivered, t0(), &POLICY);
         assert_eq!(s1.snapshot.status, Status::Delivered);
         // Stale answer from a lagging replica: only the old checkpoint.
@@ -280,11 +354,18 @@ mod tests {
         assert_eq!(s2.snapshot.status, Status::Delivered);
         // The carrier itself scans it again later: a real correction.
         let corrected = snap(
-            vec![cp(0, Status::InTransit, "AR"), cp(60, Status::Delivered, "D"), cp(120, Status::InTransit, "AR2")],
+            vec![
+                cp(0, Status::InTransit, "AR"),
+                cp(60, Status::Delivered, "D"),
+                cp(120, Status::InTransit, "AR2"),
+            ],
             None,
         );
         let s3 = apply(&s1.snapshot, corrected, t0(), &POLICY);
-        assert_eq!(kinds(&s3), vec![EventType::CheckpointAdded, EventType::StatusCorrected]);
+        assert_eq!(
+            kinds(&s3),
+            vec![EventType::CheckpointAdded, EventType::StatusCorrected]
+        );
         assert_eq!(s3.snapshot.status, Status::InTransit);
     }
 

@@ -144,7 +144,12 @@ pub fn parse_tracker_id(s: &str) -> Option<u64> {
 
 impl StoredEvent {
     /// Serializes a draft with its assigned id into the stored, shareable form.
-    pub fn build(id: u64, subject: &Subject, draft: &EventDraft, emitted_at: DateTime<Utc>) -> StoredEvent {
+    pub fn build(
+        id: u64,
+        subject: &Subject,
+        draft: &EventDraft,
+        emitted_at: DateTime<Utc>,
+    ) -> StoredEvent {
         let json = serde_json::to_string(&EventJson {
             id,
             kind: draft.kind,
@@ -176,7 +181,10 @@ mod tests {
     fn type_names_round_trip() {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
-            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                Value::String(t.as_str().into())
+            );
         }
     }
 

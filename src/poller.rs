@@ -41,7 +41,10 @@ pub async fn run_worker(core: Arc<Core>, rt: Arc<CarrierRuntime>) {
         if ids.is_empty() {
             continue;
         }
-        core.metrics.poll_lag.with_label_values(&[rt.slug]).observe(lag.as_secs_f64());
+        core.metrics
+            .poll_lag
+            .with_label_values(&[rt.slug])
+            .observe(lag.as_secs_f64());
         let core2 = core.clone();
         let rt2 = rt.clone();
         tasks.spawn(async move {
@@ -64,15 +67,23 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
     if entries.is_empty() {
         return;
     }
-    let numbers: Vec<&str> = entries.iter().map(|e| &*e.subject.tracking_number).collect();
+    let numbers: Vec<&str> = entries
+        .iter()
+        .map(|e| &*e.subject.tracking_number)
+        .collect();
     let fetched = rt.client.fetch(&numbers).await;
     let now = core.clock.now();
     let resp = match fetched {
         Ok(resp) => resp,
         Err(FetchError::DailyQuotaSpent(wait)) => {
-            tracing::warn!(carrier = rt.slug, wait_s = wait.as_secs(), "daily quota spent; deferring polls");
+            tracing::warn!(
+                carrier = rt.slug,
+                wait_s = wait.as_secs(),
+                "daily quota spent; deferring polls"
+            );
             for e in &entries {
-                rt.queue.schedule(e.subject.tracker_id, Instant::now() + wait);
+                rt.queue
+                    .schedule(e.subject.tracker_id, Instant::now() + wait);
             }
             return;
         }
@@ -84,10 +95,20 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
         }
     };
     let body_hash = Fnv::hash(&resp.body);
-    if entries.len() == 1 && resp.status == 200 && entries[0].body_hash == body_hash && body_hash != 0 {
+    if entries.len() == 1
+        && resp.status == 200
+        && entries[0].body_hash == body_hash
+        && body_hash != 0
+    {
         // Byte-identical answer: nothing can have changed; skip parse and diff.
-        core.metrics.unchanged_answers.with_label_values(&[rt.slug]).inc();
-        core.metrics.polls.with_label_values(&[rt.slug, "unchanged"]).inc();
+        core.metrics
+            .unchanged_answers
+            .with_label_values(&[rt.slug])
+            .inc();
+        core.metrics
+            .polls
+            .with_label_values(&[rt.slug, "unchanged"])
+            .inc();
         after_unchanged(core, rt, &entries[0], now).await;
         return;
     }
@@ -95,20 +116,32 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
         Ok(results) => {
             let mut by_number: HashMap<String, Result<Snapshot, CarrierError>> = results
                 .into_iter()
-                .map(|r| (crate::carriers::normalize_number(&r.tracking_number), r.outcome))
+                .map(|r| {
+                    (
+                        crate::carriers::normalize_number(&r.tracking_number),
+                        r.outcome,
+                    )
+                })
                 .collect();
             let single = entries.len() == 1;
             for e in &entries {
-                let outcome = by_number.remove(&*e.subject.tracking_number).unwrap_or_else(|| {
-                    Err(CarrierError::malformed("the carrier's answer did not include this tracking number"))
-                });
+                let outcome = by_number
+                    .remove(&*e.subject.tracking_number)
+                    .unwrap_or_else(|| {
+                        Err(CarrierError::malformed(
+                            "the carrier's answer did not include this tracking number",
+                        ))
+                    });
                 let hash = (single && outcome.is_ok()).then_some(body_hash);
                 ingest(core, rt, e, outcome, hash, now).await;
             }
         }
         Err(err) => {
             if matches!(err, CarrierError::Malformed { .. }) {
-                core.metrics.parse_errors.with_label_values(&[rt.slug]).inc();
+                core.metrics
+                    .parse_errors
+                    .with_label_values(&[rt.slug])
+                    .inc();
                 tracing::warn!(carrier = rt.slug, error = %err, body = %resp.body_excerpt(), "malformed carrier answer");
             }
             for e in &entries {
@@ -121,10 +154,16 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
 /// Loads the tracker's latest snapshot through the cache.
 pub async fn current_snapshot(core: &Core, id: u64) -> Arc<Snapshot> {
     if let Some(s) = core.snapshots.get(&id) {
-        core.metrics.cache_requests.with_label_values(&["snapshot", "hit"]).inc();
+        core.metrics
+            .cache_requests
+            .with_label_values(&["snapshot", "hit"])
+            .inc();
         return s;
     }
-    core.metrics.cache_requests.with_label_values(&["snapshot", "miss"]).inc();
+    core.metrics
+        .cache_requests
+        .with_label_values(&["snapshot", "miss"])
+        .inc();
     let snap = match core.store.snapshot(id).await {
         Ok(Some(s)) => Arc::new(s),
         Ok(None) => Arc::new(Snapshot::pending()),
@@ -137,7 +176,12 @@ pub async fn current_snapshot(core: &Core, id: u64) -> Arc<Snapshot> {
     snap
 }
 
-async fn after_unchanged(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, entry: &Entry, now: DateTime<Utc>) {
+async fn after_unchanged(
+    core: &Arc<Core>,
+    rt: &Arc<CarrierRuntime>,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) {
     let id = entry.subject.tracker_id;
     let mut events = Vec::new();
     let mut state = entry.state;
@@ -163,7 +207,11 @@ async fn after_unchanged(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, entry: &Ent
         status: entry.status,
         state,
         error_kind: entry.error_kind,
-        eta_deadline: if state == TrackerState::Active && missed_now.is_none() { entry.eta_deadline } else { None },
+        eta_deadline: if state == TrackerState::Active && missed_now.is_none() {
+            entry.eta_deadline
+        } else {
+            None
+        },
         last_change_at: entry.last_change_at,
         events,
         emitted_at: Utc::now(),
@@ -203,7 +251,10 @@ async fn ingest(
             core.metrics.polls.with_label_values(&[rt.slug, "ok"]).inc();
             let applied = diff::apply(&prev, next, now, &core.policy);
             if applied.stale {
-                core.metrics.polls.with_label_values(&[rt.slug, "stale"]).inc();
+                core.metrics
+                    .polls
+                    .with_label_values(&[rt.slug, "stale"])
+                    .inc();
                 tracing::info!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, "ignored a stale carrier answer");
             }
             count_unmapped(core, rt, &applied.events, &applied.snapshot, &prev);
@@ -211,7 +262,10 @@ async fn ingest(
                 if e.kind == EventType::EtaSlipped {
                     core.metrics.eta_slips.with_label_values(&[rt.slug]).inc();
                     if let Some(s) = e.data["slip_seconds"].as_f64() {
-                        core.metrics.eta_slip_seconds.with_label_values(&[rt.slug]).observe(s);
+                        core.metrics
+                            .eta_slip_seconds
+                            .with_label_values(&[rt.slug])
+                            .observe(s);
                     }
                 }
             }
@@ -255,12 +309,17 @@ async fn ingest(
             }
         }
     }
-    let mut state = if current.status.is_terminal() { TrackerState::Completed } else { TrackerState::Active };
-    if state == TrackerState::Active && new_snapshot.is_none() {
-        if let Some(ev) = expiry(core, entry, now) {
-            events.push(ev);
-            state = TrackerState::Expired;
-        }
+    let mut state = if current.status.is_terminal() {
+        TrackerState::Completed
+    } else {
+        TrackerState::Active
+    };
+    if state == TrackerState::Active
+        && new_snapshot.is_none()
+        && let Some(ev) = expiry(core, entry, now)
+    {
+        events.push(ev);
+        state = TrackerState::Expired;
     }
     // The ETA deadline we wait on; once it has passed (and eta.missed was raised)
     // it is cleared so the same miss is not raised on every later poll.
@@ -270,10 +329,11 @@ async fn ingest(
         .map(|e| e.end().latest_instant().timestamp());
     let passed = deadline.is_some_and(|d| now.timestamp() > d);
     let already_handled = entry.eta_deadline.is_none() && new_snapshot.is_none();
-    if passed && !already_handled {
-        if let Some(ev) = diff::eta_missed(&current, now) {
-            events.push(ev);
-        }
+    if passed
+        && !already_handled
+        && let Some(ev) = diff::eta_missed(&current, now)
+    {
+        events.push(ev);
     }
     let eta_deadline = if passed { None } else { deadline };
     let nothing_to_write = events.is_empty()
@@ -302,16 +362,36 @@ async fn ingest(
     commit_and_update(core, rt, entry, unit, new_snapshot, body_hash).await;
 }
 
-fn count_unmapped(core: &Core, rt: &CarrierRuntime, events: &[EventDraft], snap: &Snapshot, prev: &Snapshot) {
+fn count_unmapped(
+    core: &Core,
+    rt: &CarrierRuntime,
+    events: &[EventDraft],
+    snap: &Snapshot,
+    prev: &Snapshot,
+) {
     if snap.status == Status::Unknown && prev.status != Status::Unknown {
         let code = snap.carrier_status_code.as_deref().unwrap_or("");
-        core.metrics.unmapped_codes.with_label_values(&[rt.slug, code]).inc();
-        tracing::warn!(carrier = rt.slug, code, text = snap.carrier_status_text.as_deref().unwrap_or(""), "unmapped carrier status code");
+        core.metrics
+            .unmapped_codes
+            .with_label_values(&[rt.slug, code])
+            .inc();
+        tracing::warn!(
+            carrier = rt.slug,
+            code,
+            text = snap.carrier_status_text.as_deref().unwrap_or(""),
+            "unmapped carrier status code"
+        );
     }
-    for e in events.iter().filter(|e| e.kind == EventType::CheckpointAdded) {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventType::CheckpointAdded)
+    {
         if e.data["checkpoint"]["status"] == "unknown" {
             let code = e.data["checkpoint"]["code"].as_str().unwrap_or("");
-            core.metrics.unmapped_codes.with_label_values(&[rt.slug, code]).inc();
+            core.metrics
+                .unmapped_codes
+                .with_label_values(&[rt.slug, code])
+                .inc();
         }
     }
 }
@@ -325,8 +405,13 @@ async fn commit_and_update(
     body_hash: Option<u64>,
 ) {
     let id = entry.subject.tracker_id;
-    let (status, state, error_kind, eta_deadline, last_change_at) =
-        (unit.status, unit.state, unit.error_kind, unit.eta_deadline, unit.last_change_at);
+    let (status, state, error_kind, eta_deadline, last_change_at) = (
+        unit.status,
+        unit.state,
+        unit.error_kind,
+        unit.eta_deadline,
+        unit.last_change_at,
+    );
     match core.store.commit(unit).await {
         Ok(_) => {
             if let Some(s) = new_snapshot {
@@ -353,7 +438,8 @@ async fn commit_and_update(
         Err(e) => {
             // Nothing was applied: the next poll derives the same facts again.
             tracing::error!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "commit failed; will retry on next poll");
-            rt.queue.schedule(id, Instant::now() + Duration::from_secs(5));
+            rt.queue
+                .schedule(id, Instant::now() + Duration::from_secs(5));
         }
     }
 }
@@ -362,18 +448,25 @@ async fn commit_and_update(
 fn reschedule(core: &Core, rt: &CarrierRuntime, entry: &Entry, status: Status, now: DateTime<Utc>) {
     let base = interval_for(&core.config.poll.intervals, status);
     let jitter = core.config.poll.jitter;
-    let factor = if jitter > 0.0 { rand::rng().random_range(1.0 - jitter..1.0 + jitter) } else { 1.0 };
+    let factor = if jitter > 0.0 {
+        rand::rng().random_range(1.0 - jitter..1.0 + jitter)
+    } else {
+        1.0
+    };
     let mut delay = base.mul_f64(factor);
     if let Some(deadline) = entry.eta_deadline {
         let until = deadline - now.timestamp();
         if until >= 0 {
-            let real = core.clock.real_duration(chrono::Duration::seconds(until + 1));
+            let real = core
+                .clock
+                .real_duration(chrono::Duration::seconds(until + 1));
             if real < delay {
                 delay = real;
             }
         }
     }
-    rt.queue.schedule(entry.subject.tracker_id, Instant::now() + delay);
+    rt.queue
+        .schedule(entry.subject.tracker_id, Instant::now() + delay);
 }
 
 /// The configured poll interval for a status (terminal ones are never polled;
@@ -389,6 +482,10 @@ pub fn interval_for(i: &crate::config::PollIntervals, status: Status) -> Duratio
         Status::Exception => i.exception,
         Status::Returning => i.returning,
         Status::Unknown => i.unknown,
-        Status::Invalid | Status::Expired | Status::Delivered | Status::Returned | Status::Cancelled => i.invalid,
+        Status::Invalid
+        | Status::Expired
+        | Status::Delivered
+        | Status::Returned
+        | Status::Cancelled => i.invalid,
     }
 }

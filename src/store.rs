@@ -213,16 +213,27 @@ impl Store {
     }
 
     /// Registers parcels in one transaction (all or nothing), emitting `tracker.created`.
-    pub async fn register(&self, trackers: Vec<NewTracker>, now: DateTime<Utc>) -> Result<Vec<Registered>, StoreError> {
+    pub async fn register(
+        &self,
+        trackers: Vec<NewTracker>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Registered>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Register { trackers, now, reply })?;
+        self.send(WriteOp::Register {
+            trackers,
+            now,
+            reply,
+        })?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Queues a poll result; resolves with the ids of the events actually stored.
     pub async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Commit { unit, reply: Some(reply) })?;
+        self.send(WriteOp::Commit {
+            unit,
+            reply: Some(reply),
+        })?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -265,7 +276,10 @@ impl Store {
     }
 
     /// Reads synchronously (startup, tools).
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
     }
@@ -276,15 +290,24 @@ impl Store {
 
     pub async fn tracker(&self, id: u64) -> Result<Option<TrackerRow>, StoreError> {
         self.read(move |c| {
-            c.query_row(&format!("{TRACKER_SELECT} WHERE id = ?1"), [id as i64], tracker_row)
-                .optional()
-                .ctx("reading a tracker")
+            c.query_row(
+                &format!("{TRACKER_SELECT} WHERE id = ?1"),
+                [id as i64],
+                tracker_row,
+            )
+            .optional()
+            .ctx("reading a tracker")
         })
         .await
     }
 
     /// Lists trackers after cursor `after` (by id), filtered.
-    pub async fn list_trackers(&self, filter: TrackerFilter, after: u64, limit: usize) -> Result<Vec<TrackerRow>, StoreError> {
+    pub async fn list_trackers(
+        &self,
+        filter: TrackerFilter,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<TrackerRow>, StoreError> {
         self.read(move |c| {
             let mut sql = format!("{TRACKER_SELECT} WHERE id > ?1");
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after as i64)];
@@ -304,7 +327,10 @@ impl Store {
             sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
             let mut stmt = c.prepare_cached(&sql).ctx("listing trackers")?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), tracker_row)
+                .query_map(
+                    rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
+                    tracker_row,
+                )
                 .ctx("listing trackers")?;
             rows.collect::<Result<Vec<_>, _>>().ctx("listing trackers")
         })
@@ -312,8 +338,14 @@ impl Store {
     }
 
     /// Events with id > `after`, oldest first, at most `limit`, filtered.
-    pub async fn events_after(&self, after: u64, limit: usize, filter: EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(move |c| read_events(c, after, limit, &filter)).await
+    pub async fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+        filter: EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| read_events(c, after, limit, &filter))
+            .await
     }
 
     /// Highest event id ever assigned (0 when none) and the retention floor: ids
@@ -333,7 +365,11 @@ impl Store {
 
     /// Cheap liveness probe for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).ctx("pinging the store")).await
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .ctx("pinging the store")
+        })
+        .await
     }
 }
 
@@ -379,7 +415,10 @@ fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
         tracking_number: r.get(2)?,
         reference: r.get(3)?,
         labels: serde_json::from_str(&labels).unwrap_or_default(),
-        created_at: Utc.timestamp_millis_opt(created_ms).single().unwrap_or_default(),
+        created_at: Utc
+            .timestamp_millis_opt(created_ms)
+            .single()
+            .unwrap_or_default(),
         state: TrackerState::parse(&state).unwrap_or(TrackerState::Active),
         status: Status::parse(&status).unwrap_or(Status::Unknown),
         error_kind: r.get(8)?,
@@ -390,15 +429,26 @@ fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
 
 fn load_snapshot(c: &Connection, id: u64) -> Result<Option<Snapshot>, StoreError> {
     let json: Option<String> = c
-        .query_row("SELECT json FROM snapshots WHERE tracker_id = ?1", [id as i64], |r| r.get(0))
+        .query_row(
+            "SELECT json FROM snapshots WHERE tracker_id = ?1",
+            [id as i64],
+            |r| r.get(0),
+        )
         .optional()
         .ctx("reading a snapshot")?;
     json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(id, e.to_string())))
         .transpose()
 }
 
-fn read_events(c: &Connection, after: u64, limit: usize, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut sql = String::from("SELECT id, type, tracker_id, carrier, reference, json FROM events WHERE id > ?1");
+fn read_events(
+    c: &Connection,
+    after: u64,
+    limit: usize,
+    f: &EventFilter,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut sql = String::from(
+        "SELECT id, type, tracker_id, carrier, reference, json FROM events WHERE id > ?1",
+    );
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after as i64)];
     if let Some(v) = &f.carrier {
         args.push(Box::new(v.clone()));
@@ -424,20 +474,23 @@ fn read_events(c: &Connection, after: u64, limit: usize, f: &EventFilter) -> Res
     sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
     let mut stmt = c.prepare_cached(&sql).ctx("reading events")?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), |r| {
-            let kind: String = r.get(1)?;
-            let reference: Option<String> = r.get(4)?;
-            let carrier: String = r.get(3)?;
-            let json: String = r.get(5)?;
-            Ok(StoredEvent {
-                id: r.get::<_, i64>(0)? as u64,
-                kind: EventType::parse(&kind).unwrap_or(EventType::CarrierError),
-                tracker_id: r.get::<_, i64>(2)? as u64,
-                carrier: carrier.into(),
-                reference: reference.map(Into::into),
-                json: json.into(),
-            })
-        })
+        .query_map(
+            rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
+            |r| {
+                let kind: String = r.get(1)?;
+                let reference: Option<String> = r.get(4)?;
+                let carrier: String = r.get(3)?;
+                let json: String = r.get(5)?;
+                Ok(StoredEvent {
+                    id: r.get::<_, i64>(0)? as u64,
+                    kind: EventType::parse(&kind).unwrap_or(EventType::CarrierError),
+                    tracker_id: r.get::<_, i64>(2)? as u64,
+                    carrier: carrier.into(),
+                    reference: reference.map(Into::into),
+                    json: json.into(),
+                })
+            },
+        )
         .ctx("reading events")?;
     rows.collect::<Result<Vec<_>, _>>().ctx("reading events")
 }
@@ -458,6 +511,9 @@ fn cursors(c: &Connection) -> Result<(u64, u64), StoreError> {
     Ok((last, meta(c, "retention_floor")?))
 }
 
+/// Answers one queued operation once its group commit is known to have succeeded or failed.
+type Reply = Box<dyn FnOnce(Option<&StoreError>)>;
+
 struct Writer {
     conn: Connection,
     sink: Arc<dyn EventSink>,
@@ -470,7 +526,11 @@ const GROUP_MAX: usize = 1024;
 impl Writer {
     fn new(conn: Connection, sink: Arc<dyn EventSink>) -> Result<Writer, StoreError> {
         let (last, _) = cursors(&conn)?;
-        Ok(Writer { conn, sink, last_event_id: last })
+        Ok(Writer {
+            conn,
+            sink,
+            last_event_id: last,
+        })
     }
 
     fn run(&mut self, rx: mpsc::Receiver<WriteOp>) {
@@ -491,14 +551,24 @@ impl Writer {
         let units = ops.len();
         let last_before = self.last_event_id;
         let mut published: Vec<StoredEvent> = Vec::new();
-        let mut replies: Vec<Box<dyn FnOnce(Option<&StoreError>)>> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
         let result = (|| -> Result<(), StoreError> {
             let tx = self.conn.transaction().ctx("starting a transaction")?;
             for op in ops {
                 match op {
-                    WriteOp::Register { trackers, now, reply } => {
+                    WriteOp::Register {
+                        trackers,
+                        now,
+                        reply,
+                    } => {
                         let sp = Savepoint::new(&tx)?;
-                        match register_in(&tx, &trackers, now, &mut self.last_event_id, &mut published) {
+                        match register_in(
+                            &tx,
+                            &trackers,
+                            now,
+                            &mut self.last_event_id,
+                            &mut published,
+                        ) {
                             Ok(out) => {
                                 sp.release(&tx)?;
                                 replies.push(Box::new(move |err| {
@@ -541,7 +611,11 @@ impl Writer {
                     WriteOp::Retention { older_than, reply } => {
                         let cutoff = older_than.timestamp_millis();
                         let floor: Option<i64> = tx
-                            .query_row("SELECT MAX(id) FROM events WHERE emitted_at < ?1", [cutoff], |r| r.get(0))
+                            .query_row(
+                                "SELECT MAX(id) FROM events WHERE emitted_at < ?1",
+                                [cutoff],
+                                |r| r.get(0),
+                            )
                             .ctx("finding the retention floor")?;
                         let n = match floor {
                             Some(floor) => {
@@ -552,7 +626,8 @@ impl Writer {
                                 )
                                 .ctx("raising the retention floor")?;
                                 tx.execute("DELETE FROM events WHERE id <= ?1", [floor])
-                                    .ctx("deleting old events")? as u64
+                                    .ctx("deleting old events")?
+                                    as u64
                             }
                             None => 0,
                         };
@@ -592,7 +667,8 @@ impl Writer {
                 self.last_event_id = last_before;
             }
         }
-        self.sink.observe_commit(started.elapsed().as_secs_f64(), units);
+        self.sink
+            .observe_commit(started.elapsed().as_secs_f64(), units);
         let err = result.err();
         for reply in replies {
             reply(err.as_ref());
@@ -605,14 +681,16 @@ struct Savepoint;
 
 impl Savepoint {
     fn new(tx: &Connection) -> Result<Savepoint, StoreError> {
-        tx.execute_batch("SAVEPOINT reg").ctx("opening a savepoint")?;
+        tx.execute_batch("SAVEPOINT reg")
+            .ctx("opening a savepoint")?;
         Ok(Savepoint)
     }
     fn release(self, tx: &Connection) -> Result<(), StoreError> {
         tx.execute_batch("RELEASE reg").ctx("releasing a savepoint")
     }
     fn rollback(self, tx: &Connection) -> Result<(), StoreError> {
-        tx.execute_batch("ROLLBACK TO reg; RELEASE reg").ctx("rolling back a savepoint")
+        tx.execute_batch("ROLLBACK TO reg; RELEASE reg")
+            .ctx("rolling back a savepoint")
     }
 }
 
@@ -671,7 +749,9 @@ fn register_in(
             .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp()])
             .ctx("inserting a tracker")?;
         let row = tx
-            .prepare_cached(&format!("{TRACKER_SELECT} WHERE carrier = ?1 AND tracking_number = ?2"))
+            .prepare_cached(&format!(
+                "{TRACKER_SELECT} WHERE carrier = ?1 AND tracking_number = ?2"
+            ))
             .ctx("preparing the tracker lookup")?
             .query_row(params![t.carrier, t.tracking_number], tracker_row)
             .ctx("reading back a tracker")?;
@@ -690,7 +770,10 @@ fn register_in(
             };
             insert_event(tx, &subject, &draft, now, last_id, out)?;
         }
-        result.push(Registered { row, created: inserted > 0 });
+        result.push(Registered {
+            row,
+            created: inserted > 0,
+        });
     }
     Ok(result)
 }
@@ -713,7 +796,8 @@ fn commit_in(
         return Ok(Vec::new()); // deleted while the poll was in flight
     }
     if let Some(snap) = &u.snapshot {
-        let json = serde_json::to_string(&**snap).map_err(|e| StoreError::Corrupt(u.subject.tracker_id, e.to_string()))?;
+        let json = serde_json::to_string(&**snap)
+            .map_err(|e| StoreError::Corrupt(u.subject.tracker_id, e.to_string()))?;
         tx.prepare_cached("INSERT INTO snapshots (tracker_id, json) VALUES (?1, ?2) ON CONFLICT(tracker_id) DO UPDATE SET json = excluded.json")
             .ctx("preparing the snapshot upsert")?
             .execute(params![id, json])

@@ -28,7 +28,9 @@ pub struct Hub {
 /// Why a subscription cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
-    #[error("cursor {requested} is older than retention allows (events up to {floor} were deleted); restart from 0 or a newer cursor")]
+    #[error(
+        "cursor {requested} is older than retention allows (events up to {floor} were deleted); restart from 0 or a newer cursor"
+    )]
     Expired { requested: u64, floor: u64 },
     #[error("cursor {requested} is ahead of the newest event {last}")]
     Ahead { requested: u64, last: u64 },
@@ -67,7 +69,12 @@ impl Hub {
 
     /// Events after `after` from the in-memory window, or `None` when the
     /// window does not reach back that far.
-    fn recent_after(&self, after: u64, limit: usize, filter: &EventFilter) -> Option<Vec<StoredEvent>> {
+    fn recent_after(
+        &self,
+        after: u64,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Option<Vec<StoredEvent>> {
         let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
         let first = recent.front()?.id;
         if after + 1 < first {
@@ -85,7 +92,13 @@ impl Hub {
     }
 
     /// A page of events after `after` (the batch API and stream catch-up).
-    pub async fn page(&self, store: &Store, after: u64, limit: usize, filter: &EventFilter) -> Result<Vec<StoredEvent>, SubscribeError> {
+    pub async fn page(
+        &self,
+        store: &Store,
+        after: u64,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, SubscribeError> {
         self.check_cursor(store, after).await?;
         // The window holds every published event from its first id to the live
         // edge, so when it reaches back to the cursor it is the complete answer.
@@ -99,10 +112,16 @@ impl Hub {
         let (last, floor) = store.cursors().await?;
         let last = last.max(self.last_id());
         if after > last {
-            return Err(SubscribeError::Ahead { requested: after, last });
+            return Err(SubscribeError::Ahead {
+                requested: after,
+                last,
+            });
         }
         if after < floor {
-            return Err(SubscribeError::Expired { requested: after, floor });
+            return Err(SubscribeError::Expired {
+                requested: after,
+                floor,
+            });
         }
         Ok(())
     }
@@ -183,14 +202,24 @@ impl EventSink for Hub {
                 recent.push_back(e.clone());
             }
         }
-        if let Some(o) = self.observer.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(o) = self
+            .observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             o.published(&events);
         }
         let _ = self.tx.send(events.into());
     }
 
     fn observe_commit(&self, seconds: f64, units: usize) {
-        if let Some(o) = self.observer.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(o) = self
+            .observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             o.commit(seconds, units);
         }
     }

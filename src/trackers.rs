@@ -90,7 +90,10 @@ impl Registry {
 
     pub fn insert(&self, entry: Entry) {
         let mut g = self.write();
-        let key = (entry.subject.carrier.clone(), entry.subject.tracking_number.clone());
+        let key = (
+            entry.subject.carrier.clone(),
+            entry.subject.tracking_number.clone(),
+        );
         g.by_number.insert(key, entry.subject.tracker_id);
         g.by_id.insert(entry.subject.tracker_id, entry);
     }

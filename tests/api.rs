@@ -11,20 +11,36 @@ use trackd_simulator::FaultConfig;
 fn assert_error(status: u16, body: &Value, want_status: u16, code: &str, field: Option<&str>) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     if let Some(f) = field {
         assert_eq!(body["error"]["field"], f, "{body}");
     }
 }
 
 async fn raw_post(h: &Harness, path: &str, body: &'static str) -> (u16, Value) {
-    let r = h.http.post(format!("{}{path}", h.url)).header("content-type", "application/json").body(body).send().await.unwrap();
+    let r = h
+        .http
+        .post(format!("{}{path}", h.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_errors_and_change_nothing() {
-    let h = Harness::start(Options { time_scale: 1.0, ..Options::default() }).await;
+    let h = Harness::start(Options {
+        time_scale: 1.0,
+        ..Options::default()
+    })
+    .await;
     let ups = h.sim.create_parcels("ups", 2).unwrap();
 
     let (s, b) = raw_post(&h, "/v1/trackers", "{not json").await;
@@ -35,15 +51,34 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_error(s, &b, 400, "invalid_body", None);
     let (s, b) = h.post("/v1/trackers", &json!({ "carrier": "ups" })).await;
     assert_error(s, &b, 422, "invalid_field", Some("tracking_number"));
-    let (s, b) = h.post("/v1/trackers", &json!({ "tracking_number": "1Z!!" })).await;
+    let (s, b) = h
+        .post("/v1/trackers", &json!({ "tracking_number": "1Z!!" }))
+        .await;
     assert_error(s, &b, 422, "invalid_field", Some("tracking_number"));
-    let (s, b) = h.post("/v1/trackers", &json!({ "tracking_number": "123", "colour": "red" })).await;
+    let (s, b) = h
+        .post(
+            "/v1/trackers",
+            &json!({ "tracking_number": "123", "colour": "red" }),
+        )
+        .await;
     assert_error(s, &b, 422, "invalid_field", Some(".colour"));
-    let (s, b) = h.post("/v1/trackers", &json!({ "tracking_number": "XYZ123" })).await;
+    let (s, b) = h
+        .post("/v1/trackers", &json!({ "tracking_number": "XYZ123" }))
+        .await;
     assert_error(s, &b, 422, "invalid_field", Some("carrier"));
-    let (s, b) = h.post("/v1/trackers", &json!({ "tracking_number": ups[0], "carrier": "pigeon" })).await;
+    let (s, b) = h
+        .post(
+            "/v1/trackers",
+            &json!({ "tracking_number": ups[0], "carrier": "pigeon" }),
+        )
+        .await;
     assert_error(s, &b, 422, "invalid_field", Some("carrier"));
-    let (s, b) = h.post("/v1/trackers", &json!({ "tracking_number": ups[0], "labels": "vip" })).await;
+    let (s, b) = h
+        .post(
+            "/v1/trackers",
+            &json!({ "tracking_number": ups[0], "labels": "vip" }),
+        )
+        .await;
     assert_error(s, &b, 422, "invalid_field", Some("labels"));
 
     // One bad item in a batch: 422 naming it, and nothing registered at all.
@@ -55,21 +90,45 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_error(s, &b, 422, "invalid_field", Some("trackers[1].carrier"));
     let (s, b) = h.get("/v1/trackers").await;
     assert_eq!(s, 200);
-    assert_eq!(b["trackers"].as_array().unwrap().len(), 0, "nothing half-applied: {b}");
+    assert_eq!(
+        b["trackers"].as_array().unwrap().len(),
+        0,
+        "nothing half-applied: {b}"
+    );
     let (s, b) = h.get("/v1/events?after=0").await;
-    assert_eq!((s, b), (200, Value::String(String::new())), "no event for a rejected batch");
+    assert_eq!(
+        (s, b),
+        (200, Value::String(String::new())),
+        "no event for a rejected batch"
+    );
 
     // Too large a batch.
-    let big: Vec<Value> = (0..10_001).map(|i| json!({ "tracking_number": format!("X{i}"), "carrier": "ups" })).collect();
+    let big: Vec<Value> = (0..10_001)
+        .map(|i| json!({ "tracking_number": format!("X{i}"), "carrier": "ups" }))
+        .collect();
     let (s, b) = h.post("/v1/trackers", &json!({ "trackers": big })).await;
     assert_error(s, &b, 413, "batch_too_large", Some("trackers"));
 
     // Idempotent registration.
-    let (s, first) = h.post("/v1/trackers", &json!({ "tracking_number": ups[0].to_lowercase(), "reference": "o-1" })).await;
+    let (s, first) = h
+        .post(
+            "/v1/trackers",
+            &json!({ "tracking_number": ups[0].to_lowercase(), "reference": "o-1" }),
+        )
+        .await;
     assert_eq!(s, 201, "{first}");
     assert_eq!(first["carrier"], "ups", "detected from the number");
-    assert_eq!(first["tracking_number"], ups[0].as_str(), "normalized to upper case");
-    let (s, again) = h.post("/v1/trackers", &json!({ "tracking_number": ups[0], "carrier": "ups" })).await;
+    assert_eq!(
+        first["tracking_number"],
+        ups[0].as_str(),
+        "normalized to upper case"
+    );
+    let (s, again) = h
+        .post(
+            "/v1/trackers",
+            &json!({ "tracking_number": ups[0], "carrier": "ups" }),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["created"], false);
@@ -98,22 +157,47 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_error(s, &b, 422, "invalid_field", Some("colour"));
     let (s, b) = h.get("/v1/events?after=999999").await;
     assert_error(s, &b, 400, "cursor_ahead", Some("after"));
-    let r = h.http.get(format!("{}/v1/events/stream", h.url)).header("Last-Event-ID", "x").send().await.unwrap();
+    let r = h
+        .http
+        .get(format!("{}/v1/events/stream", h.url))
+        .header("Last-Event-ID", "x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     let (s, b) = h.get("/v1/nothing").await;
     assert_error(s, &b, 404, "no_route", None);
 
     // Refresh and delete.
-    let r = h.http.post(format!("{}/v1/trackers/{id}/refresh", h.url)).send().await.unwrap();
+    let r = h
+        .http
+        .post(format!("{}/v1/trackers/{id}/refresh", h.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    let r = h.http.delete(format!("{}/v1/trackers/{id}", h.url)).send().await.unwrap();
+    let r = h
+        .http
+        .delete(format!("{}/v1/trackers/{id}", h.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = h.http.delete(format!("{}/v1/trackers/{id}", h.url)).send().await.unwrap();
+    let r = h
+        .http
+        .delete(format!("{}/v1/trackers/{id}", h.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     // Retention: a cursor older than what is kept is a clear 410, not silence.
     let core = h.daemon().core().clone();
-    let deleted = core.store.apply_retention(chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    let deleted = core
+        .store
+        .apply_retention(chrono::Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
     assert!(deleted > 0);
     let (s, b) = h.get("/v1/events?after=0").await;
     assert_error(s, &b, 410, "cursor_expired", Some("after"));
@@ -130,7 +214,13 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_guard_reads_and_writes() {
-    let h = Harness::start(Options { time_scale: 1.0, write_tokens: vec!["w-token"], read_tokens: vec!["r-token"], ..Options::default() }).await;
+    let h = Harness::start(Options {
+        time_scale: 1.0,
+        write_tokens: vec!["w-token"],
+        read_tokens: vec!["r-token"],
+        ..Options::default()
+    })
+    .await;
     let n = h.sim.create_parcels("canadapost", 1).unwrap().remove(0);
     let body = json!({ "tracking_number": n });
     let post = |tok: Option<&'static str>| {
@@ -155,7 +245,15 @@ async fn tokens_guard_reads_and_writes() {
     assert_eq!(get(Some("r-token")).await.unwrap().status(), 200);
     assert_eq!(get(Some("w-token")).await.unwrap().status(), 200);
     assert_eq!(h.get("/healthz").await.0, 200, "health stays open");
-    assert_eq!(h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        h.http
+            .get(format!("{}/metrics", h.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     h.stop().await;
 }
 
@@ -163,8 +261,25 @@ async fn tokens_guard_reads_and_writes() {
 async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
     let h = Harness::start(Options::default()).await;
     // Every UPS answer is truncated garbage; Canada Post answers 5xx half the time and 429 sometimes.
-    h.sim.set_faults("ups", FaultConfig { malformed: 1.0, ..FaultConfig::default() }).unwrap();
-    h.sim.set_faults("canadapost", FaultConfig { server_error: 0.4, rate_limited: 0.1, ..FaultConfig::default() }).unwrap();
+    h.sim
+        .set_faults(
+            "ups",
+            FaultConfig {
+                malformed: 1.0,
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
+    h.sim
+        .set_faults(
+            "canadapost",
+            FaultConfig {
+                server_error: 0.4,
+                rate_limited: 0.1,
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
     let mut numbers = Vec::new();
     let mut body = Vec::new();
     for slug in ["ups", "canadapost"] {
@@ -178,27 +293,73 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
     let consumer = Consumer::connect(&h.url, None, "").await;
 
     // Malformed UPS answers become one carrier.error per tracker, and are counted.
-    wait_until(Duration::from_secs(120), "malformed errors reported for every UPS tracker", || {
-        let evs = consumer.snapshot();
-        async move { evs.iter().filter(|e| e.event == "carrier.error" && e.data["data"]["kind"] == "malformed").count() >= 10 }
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "malformed errors reported for every UPS tracker",
+        || {
+            let evs = consumer.snapshot();
+            async move {
+                evs.iter()
+                    .filter(|e| e.event == "carrier.error" && e.data["data"]["kind"] == "malformed")
+                    .count()
+                    >= 10
+            }
+        },
+    )
     .await;
-    let metrics = h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.lines().any(|l| l.starts_with("trackd_parse_errors_total{carrier=\"ups\"}") && !l.ends_with(" 0")), "parse errors counted");
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("trackd_parse_errors_total{carrier=\"ups\"}") && !l.ends_with(" 0")
+        ),
+        "parse errors counted"
+    );
     let (_, t) = h.get("/v1/trackers?carrier=ups").await;
-    assert!(t["trackers"].as_array().unwrap().iter().all(|t| t["last_error"] == "malformed" && t["status"] == "pending"));
+    assert!(
+        t["trackers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["last_error"] == "malformed" && t["status"] == "pending")
+    );
 
     // The carrier recovers: everything it says is delivered, nothing lost.
     h.sim.set_faults("ups", FaultConfig::default()).unwrap();
-    let last_event_time = numbers.iter().map(|n| h.sim.journey(n).unwrap().events.last().unwrap().event.at).max().unwrap();
-    wait_until(Duration::from_secs(600), "all trackers completed despite faults", || {
-        let u = h.url.clone();
-        let sim_now = h.sim.clock().now();
-        async move {
-            let v: Value = reqwest::get(format!("{u}/v1/trackers?limit=100")).await.unwrap().json().await.unwrap();
-            sim_now > last_event_time && v["trackers"].as_array().unwrap().iter().all(|t| t["state"] == "completed")
-        }
-    })
+    let last_event_time = numbers
+        .iter()
+        .map(|n| h.sim.journey(n).unwrap().events.last().unwrap().event.at)
+        .max()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(600),
+        "all trackers completed despite faults",
+        || {
+            let u = h.url.clone();
+            let sim_now = h.sim.clock().now();
+            async move {
+                let v: Value = reqwest::get(format!("{u}/v1/trackers?limit=100"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                sim_now > last_event_time
+                    && v["trackers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|t| t["state"] == "completed")
+            }
+        },
+    )
     .await;
     h.daemon().core().store.flush().await.unwrap();
     let last_id = h.daemon().core().hub.last_id();
@@ -209,11 +370,29 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
     .await;
     let events = consumer.snapshot();
     for n in &numbers {
-        let cps = events.iter().filter(|e| e.event == "checkpoint.added" && e.data["tracking_number"] == n.as_str()).count();
-        assert_eq!(cps, h.sim.journey(n).unwrap().events.len(), "{n}: every checkpoint delivered once");
+        let cps = events
+            .iter()
+            .filter(|e| e.event == "checkpoint.added" && e.data["tracking_number"] == n.as_str())
+            .count();
+        assert_eq!(
+            cps,
+            h.sim.journey(n).unwrap().events.len(),
+            "{n}: every checkpoint delivered once"
+        );
     }
-    let metrics = h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("trackd_carrier_rate_limited_total{carrier=\"canadapost\"}"), "429s counted");
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("trackd_carrier_rate_limited_total{carrier=\"canadapost\"}"),
+        "429s counted"
+    );
     for (slug, s) in h.sim.stats().carriers {
         assert_eq!(s.quota_violations_per_second, 0, "{slug}");
         assert!(s.faults_injected > 0, "{slug}: faults were exercised");

@@ -24,7 +24,13 @@ async fn stream_matches_simulated_journeys() {
     let mut unknown = Vec::new();
     for p in &plugins {
         let slug = p.descriptor().slug;
-        for (i, n) in h.sim.create_parcels(slug, PER_CARRIER).unwrap().into_iter().enumerate() {
+        for (i, n) in h
+            .sim
+            .create_parcels(slug, PER_CARRIER)
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
             // Every other one relies on detection from the number.
             let carrier = if i % 2 == 0 { json!(slug) } else { Value::Null };
             body.push(json!({ "tracking_number": n, "carrier": carrier, "reference": format!("{slug}-{i}") }));
@@ -43,7 +49,12 @@ async fn stream_matches_simulated_journeys() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["tracking_number"].as_str().unwrap().to_string(), t["id"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["tracking_number"].as_str().unwrap().to_string(),
+                t["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
 
     // Wait until every journey has ended in the simulated world and the daemon
@@ -54,19 +65,25 @@ async fn stream_matches_simulated_journeys() {
         .map(|n| h.sim.journey(n).unwrap().events.last().unwrap().event.at)
         .max()
         .unwrap();
-    wait_until(Duration::from_secs(600), "all known trackers completed", || {
-        let core = core.clone();
-        let known = known.clone();
-        let ids = ids.clone();
-        let sim_now = h.sim.clock().now();
-        async move {
-            sim_now > last_event_time
-                && known.iter().all(|n| {
-                    let id = trackd::events::parse_tracker_id(&ids[n]).unwrap();
-                    core.registry.get(id).is_some_and(|e| e.state == TrackerState::Completed)
-                })
-        }
-    })
+    wait_until(
+        Duration::from_secs(600),
+        "all known trackers completed",
+        || {
+            let core = core.clone();
+            let known = known.clone();
+            let ids = ids.clone();
+            let sim_now = h.sim.clock().now();
+            async move {
+                sim_now > last_event_time
+                    && known.iter().all(|n| {
+                        let id = trackd::events::parse_tracker_id(&ids[n]).unwrap();
+                        core.registry
+                            .get(id)
+                            .is_some_and(|e| e.state == TrackerState::Completed)
+                    })
+            }
+        },
+    )
     .await;
     h.daemon().core().store.flush().await.unwrap();
     let last_id = core.hub.last_id();
@@ -79,7 +96,11 @@ async fn stream_matches_simulated_journeys() {
 
     // Cursor: strictly increasing, consecutive, no duplicates.
     let seen_ids: Vec<u64> = events.iter().filter_map(|e| e.id).collect();
-    assert_eq!(seen_ids.len(), events.len(), "every streamed event has an id");
+    assert_eq!(
+        seen_ids.len(),
+        events.len(),
+        "every streamed event has an id"
+    );
     for (i, id) in seen_ids.iter().enumerate() {
         assert_eq!(*id, i as u64 + 1, "ids must be consecutive from 1");
     }
@@ -87,8 +108,15 @@ async fn stream_matches_simulated_journeys() {
     // Group by tracking number.
     let mut by_number: BTreeMap<String, Vec<&Received>> = BTreeMap::new();
     for e in &events {
-        assert_eq!(e.event, e.data["type"].as_str().unwrap(), "SSE event name equals the type");
-        by_number.entry(e.data["tracking_number"].as_str().unwrap().to_string()).or_default().push(e);
+        assert_eq!(
+            e.event,
+            e.data["type"].as_str().unwrap(),
+            "SSE event name equals the type"
+        );
+        by_number
+            .entry(e.data["tracking_number"].as_str().unwrap().to_string())
+            .or_default()
+            .push(e);
     }
 
     let mut slipped_expected = 0;
@@ -97,43 +125,86 @@ async fn stream_matches_simulated_journeys() {
     for n in &known {
         let journey = h.sim.journey(n).unwrap();
         let evs = &by_number[n];
-        assert_eq!(evs.first().unwrap().event, "tracker.created", "{n}: created first");
+        assert_eq!(
+            evs.first().unwrap().event,
+            "tracker.created",
+            "{n}: created first"
+        );
         // Checkpoints: exactly the journey's events, in order.
         let cps: Vec<(chrono::NaiveDateTime, String)> = evs
             .iter()
             .filter(|e| e.event == "checkpoint.added")
             .map(|e| {
-                let at = Timestamp::from_wire(e.data["data"]["checkpoint"]["occurred_at"]["at"].as_str().unwrap()).unwrap();
-                (at.local(), e.data["data"]["checkpoint"]["status"].as_str().unwrap().to_string())
+                let at = Timestamp::from_wire(
+                    e.data["data"]["checkpoint"]["occurred_at"]["at"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .unwrap();
+                (
+                    at.local(),
+                    e.data["data"]["checkpoint"]["status"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
             })
             .collect();
         let want: Vec<(chrono::NaiveDateTime, String)> = journey
             .events
             .iter()
-            .map(|p| (p.event.at.naive_local(), p.event.step.status().as_str().to_string()))
+            .map(|p| {
+                (
+                    p.event.at.naive_local(),
+                    p.event.step.status().as_str().to_string(),
+                )
+            })
             .collect();
-        assert_eq!(cps, want, "{n} ({:?}): checkpoint events must equal the journey", journey.scenario);
+        assert_eq!(
+            cps, want,
+            "{n} ({:?}): checkpoint events must equal the journey",
+            journey.scenario
+        );
         // Status chain is continuous from pending to the journey's final status.
         let mut cur = "pending".to_string();
-        for e in evs.iter().filter(|e| e.event == "status.changed" || e.event == "status.corrected") {
+        for e in evs
+            .iter()
+            .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
+        {
             assert_eq!(e.data["data"]["from"], cur.as_str(), "{n}: status chain");
             cur = e.data["data"]["to"].as_str().unwrap().to_string();
         }
         let last_step = journey.events.last().unwrap().event.step;
         assert_eq!(cur, last_step.status().as_str(), "{n}: final status");
-        let completed = evs.iter().filter(|e| e.event == "tracker.completed").count();
+        let completed = evs
+            .iter()
+            .filter(|e| e.event == "tracker.completed")
+            .count();
         assert_eq!(completed, 1, "{n}: completed exactly once");
-        assert_eq!(evs.last().unwrap().event, "tracker.completed", "{n}: completion is the last event");
-        assert!(evs.iter().all(|e| e.event != "carrier.error"), "{n}: no carrier errors for a known parcel");
+        assert_eq!(
+            evs.last().unwrap().event,
+            "tracker.completed",
+            "{n}: completion is the last event"
+        );
+        assert!(
+            evs.iter().all(|e| e.event != "carrier.error"),
+            "{n}: no carrier errors for a known parcel"
+        );
         // ETA behaviour.
         let slips = evs.iter().filter(|e| e.event == "eta.slipped").count();
-        if matches!(journey.scenario, Scenario::DelayedWeather | Scenario::DelayedOperational) {
+        if matches!(
+            journey.scenario,
+            Scenario::DelayedWeather | Scenario::DelayedOperational
+        ) {
             slipped_expected += 1;
             slipped_seen += usize::from(slips > 0);
         }
         if journey.scenario == Scenario::OnTime {
             assert_eq!(slips, 0, "{n}: an on-time parcel never slips");
-            assert!(evs.iter().all(|e| e.event != "eta.missed"), "{n}: on-time parcel missed its ETA?");
+            assert!(
+                evs.iter().all(|e| e.event != "eta.missed"),
+                "{n}: on-time parcel missed its ETA?"
+            );
         }
         if journey.scenario == Scenario::LateWithoutUpdate {
             late_missed += usize::from(evs.iter().any(|e| e.event == "eta.missed"));
@@ -141,40 +212,100 @@ async fn stream_matches_simulated_journeys() {
         // Never two checkpoint events for the same carrier fact.
         let mut facts = HashSet::new();
         for e in evs.iter().filter(|e| e.event == "checkpoint.added") {
-            assert!(facts.insert(e.data["data"]["checkpoint"].to_string()), "{n}: checkpoint repeated");
+            assert!(
+                facts.insert(e.data["data"]["checkpoint"].to_string()),
+                "{n}: checkpoint repeated"
+            );
         }
-        assert!(journey.events.iter().any(|p| p.event.step == JourneyStep::LabelCreated));
+        assert!(
+            journey
+                .events
+                .iter()
+                .any(|p| p.event.step == JourneyStep::LabelCreated)
+        );
     }
-    assert!(slipped_expected > 0, "the seed must produce delayed journeys");
-    assert_eq!(slipped_seen, slipped_expected, "every delayed journey raises eta.slipped");
-    let late_total = known.iter().filter(|n| h.sim.journey(n).unwrap().scenario == Scenario::LateWithoutUpdate).count();
-    assert!(late_total == 0 || late_missed > 0, "late journeys raise eta.missed from the daemon's clock");
+    assert!(
+        slipped_expected > 0,
+        "the seed must produce delayed journeys"
+    );
+    assert_eq!(
+        slipped_seen, slipped_expected,
+        "every delayed journey raises eta.slipped"
+    );
+    let late_total = known
+        .iter()
+        .filter(|n| h.sim.journey(n).unwrap().scenario == Scenario::LateWithoutUpdate)
+        .count();
+    assert!(
+        late_total == 0 || late_missed > 0,
+        "late journeys raise eta.missed from the daemon's clock"
+    );
 
     // Unknown numbers: one carrier.error and a move to invalid, never repeated.
     for n in &unknown {
         let evs = &by_number[n];
         let kinds: Vec<&str> = evs.iter().map(|e| e.event.as_str()).collect();
-        assert_eq!(kinds.iter().filter(|k| **k == "carrier.error").count(), 1, "{n}: {kinds:?}");
-        assert!(evs.iter().any(|e| e.event == "status.changed" && e.data["data"]["to"] == "invalid"), "{n}: {kinds:?}");
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "carrier.error").count(),
+            1,
+            "{n}: {kinds:?}"
+        );
+        assert!(
+            evs.iter()
+                .any(|e| e.event == "status.changed" && e.data["data"]["to"] == "invalid"),
+            "{n}: {kinds:?}"
+        );
     }
 
     // The simulator saw no quota violation and every carrier was used.
     let stats = h.sim.stats();
     for (slug, s) in &stats.carriers {
-        assert_eq!(s.quota_violations_per_second, 0, "{slug}: per-second quota violated");
-        assert_eq!(s.quota_violations_per_day, 0, "{slug}: per-day quota violated");
+        assert_eq!(
+            s.quota_violations_per_second, 0,
+            "{slug}: per-second quota violated"
+        );
+        assert_eq!(
+            s.quota_violations_per_day, 0,
+            "{slug}: per-day quota violated"
+        );
         assert!(s.track_requests > 0, "{slug}: never polled");
     }
 
     // The batch API returns the same events as the stream.
     let (status, _) = h.get("/v1/events?after=0&limit=5").await;
     assert_eq!(status, 200);
-    let page = h.http.get(format!("{}/v1/events?after=0&limit=10000", h.url)).send().await.unwrap().text().await.unwrap();
-    let page_ids: Vec<u64> = page.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_u64().unwrap()).collect();
+    let page = h
+        .http
+        .get(format!("{}/v1/events?after=0&limit=10000", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page_ids: Vec<u64> = page
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(page_ids, seen_ids);
 
     // Filters: only eta.slipped for one carrier.
-    let filtered = h.http.get(format!("{}/v1/events?after=0&type=eta.slipped&carrier=ups", h.url)).send().await.unwrap().text().await.unwrap();
+    let filtered = h
+        .http
+        .get(format!(
+            "{}/v1/events?after=0&type=eta.slipped&carrier=ups",
+            h.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for l in filtered.lines() {
         let v: Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["type"], "eta.slipped");
@@ -182,9 +313,16 @@ async fn stream_matches_simulated_journeys() {
     }
 
     // Metrics are exported and count what happened.
-    let metrics = h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("trackd_events_total{type=\"checkpoint.added\"}"));
     assert!(metrics.contains("trackd_carrier_requests_total"));
     h.stop().await;
 }
-

@@ -18,8 +18,16 @@ fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
         "[poll]\nmax_in_flight = 8\nretry_base_delay = \"50ms\"\nretry_max_delay = \"500ms\"\n\n[poll.intervals]\n",
     );
     for k in [
-        "pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup",
-        "attempt_failed", "exception", "returning", "unknown", "invalid",
+        "pending",
+        "info_received",
+        "in_transit",
+        "out_for_delivery",
+        "available_for_pickup",
+        "attempt_failed",
+        "exception",
+        "returning",
+        "unknown",
+        "invalid",
     ] {
         toml.push_str(&format!("{k} = \"300ms\"\n"));
     }
@@ -52,7 +60,10 @@ async fn spawn_daemon(config: &Path, data: &Path) -> (Child, String) {
         .expect("daemon prints its address within a minute")
         .unwrap()
         .expect("a line");
-    let url = line.strip_prefix("trackd listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let url = line
+        .strip_prefix("trackd listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, url)
@@ -80,14 +91,23 @@ async fn resume_after_sigkill_has_no_gap_and_no_duplicate() {
             numbers.push(n);
         }
     }
-    let resp = reqwest::Client::new().post(format!("{url}/v1/trackers")).json(&json!({ "trackers": body })).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/trackers"))
+        .json(&json!({ "trackers": body }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
 
     let consumer = Consumer::connect(&url, None, "").await;
-    wait_until(Duration::from_secs(120), "150 events before the crash", || {
-        let n = consumer.len();
-        async move { n >= 150 }
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "150 events before the crash",
+        || {
+            let n = consumer.len();
+            async move { n >= 150 }
+        },
+    )
     .await;
     first.start_kill().unwrap(); // SIGKILL: no flush, no goodbye
     first.wait().await.unwrap();
@@ -99,25 +119,51 @@ async fn resume_after_sigkill_has_no_gap_and_no_duplicate() {
 
     let (mut second, url2) = spawn_daemon(&config, &data).await;
     let resumed = Consumer::connect(&url2, Some(last_seen), "").await;
-    wait_until(Duration::from_secs(600), "every tracker completed after restart", || {
-        let u = url2.clone();
-        async move {
-            let v = get_json(&format!("{u}/v1/trackers?limit=1000")).await;
-            v["trackers"].as_array().is_some_and(|t| t.len() == 80 && t.iter().all(|t| t["state"] == "completed"))
-        }
-    })
+    wait_until(
+        Duration::from_secs(600),
+        "every tracker completed after restart",
+        || {
+            let u = url2.clone();
+            async move {
+                let v = get_json(&format!("{u}/v1/trackers?limit=1000")).await;
+                v["trackers"]
+                    .as_array()
+                    .is_some_and(|t| t.len() == 80 && t.iter().all(|t| t["state"] == "completed"))
+            }
+        },
+    )
     .await;
-    let page = reqwest::get(format!("{url2}/v1/events?after=0&limit=10000")).await.unwrap().text().await.unwrap();
-    let all: Vec<Value> = page.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let page = reqwest::get(format!("{url2}/v1/events?after=0&limit=10000"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all: Vec<Value> = page
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let last_id = all.last().unwrap()["id"].as_u64().unwrap();
-    wait_until(Duration::from_secs(60), "resumed consumer caught up", || {
-        let got = resumed.snapshot().last().and_then(|e| e.id);
-        async move { got == Some(last_id) }
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "resumed consumer caught up",
+        || {
+            let got = resumed.snapshot().last().and_then(|e| e.id);
+            async move { got == Some(last_id) }
+        },
+    )
     .await;
     let after = resumed.snapshot();
-    assert_eq!(after.first().and_then(|e| e.id), Some(last_seen + 1), "resume starts right after the cursor");
-    let ids: Vec<u64> = before.iter().chain(after.iter()).filter_map(|e| e.id).collect();
+    assert_eq!(
+        after.first().and_then(|e| e.id),
+        Some(last_seen + 1),
+        "resume starts right after the cursor"
+    );
+    let ids: Vec<u64> = before
+        .iter()
+        .chain(after.iter())
+        .filter_map(|e| e.id)
+        .collect();
     let want: Vec<u64> = (1..=last_id).collect();
     assert_eq!(ids, want, "no gap and no duplicate across the crash");
     let page_ids: Vec<u64> = all.iter().map(|e| e["id"].as_u64().unwrap()).collect();
@@ -125,20 +171,47 @@ async fn resume_after_sigkill_has_no_gap_and_no_duplicate() {
 
     // No carrier fact was announced twice across the crash, and none is missing.
     let mut cps: BTreeMap<String, Vec<chrono::NaiveDateTime>> = BTreeMap::new();
-    for e in before.iter().chain(after.iter()).filter(|e| e.event == "checkpoint.added") {
-        let at = Timestamp::from_wire(e.data["data"]["checkpoint"]["occurred_at"]["at"].as_str().unwrap()).unwrap();
-        cps.entry(e.data["tracking_number"].as_str().unwrap().to_string()).or_default().push(at.local());
+    for e in before
+        .iter()
+        .chain(after.iter())
+        .filter(|e| e.event == "checkpoint.added")
+    {
+        let at = Timestamp::from_wire(
+            e.data["data"]["checkpoint"]["occurred_at"]["at"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        cps.entry(e.data["tracking_number"].as_str().unwrap().to_string())
+            .or_default()
+            .push(at.local());
     }
     for n in &numbers {
-        let want: Vec<_> = sim.journey(n).unwrap().events.iter().map(|p| p.event.at.naive_local()).collect();
-        assert_eq!(cps.get(n), Some(&want), "{n}: checkpoints across the restart");
+        let want: Vec<_> = sim
+            .journey(n)
+            .unwrap()
+            .events
+            .iter()
+            .map(|p| p.event.at.naive_local())
+            .collect();
+        assert_eq!(
+            cps.get(n),
+            Some(&want),
+            "{n}: checkpoints across the restart"
+        );
     }
 
     // Graceful stop: SIGTERM ends the stream with a final cursor and exit code 0.
     let pid = second.id().unwrap().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(60), second.wait()).await.expect("exits after SIGTERM").unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(60), second.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
     assert!(exit.success(), "graceful exit, got {exit:?}");
     wait_until(Duration::from_secs(30), "final shutdown message", || {
         let last = resumed.snapshot().last().cloned();

@@ -26,7 +26,14 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { time_scale: SCALE, poll_every: Duration::from_millis(300), per_second: 200, write_tokens: vec![], read_tokens: vec![], seed: 11 }
+        Options {
+            time_scale: SCALE,
+            poll_every: Duration::from_millis(300),
+            per_second: 200,
+            write_tokens: vec![],
+            read_tokens: vec![],
+            seed: 11,
+        }
     }
 }
 
@@ -50,8 +57,21 @@ pub async fn start_sim(opts: &Options) -> (Simulator, RunningSim) {
     let plugins = trackd::carriers::builtin();
     // Tests raise quotas so a few hundred parcels are polled often; the daemon is
     // configured with the same numbers and must never exceed them.
-    let quota = Quota { per_second: opts.per_second, per_day: None };
-    start_simulator(&plugins, opts.seed, opts.time_scale, &creds(), None, None, Some(quota)).await.expect("simulator starts")
+    let quota = Quota {
+        per_second: opts.per_second,
+        per_day: None,
+    };
+    start_simulator(
+        &plugins,
+        opts.seed,
+        opts.time_scale,
+        &creds(),
+        None,
+        None,
+        Some(quota),
+    )
+    .await
+    .expect("simulator starts")
 }
 
 /// The daemon config tests use: fast polling, pointing at the simulator.
@@ -80,9 +100,19 @@ impl Harness {
         let (sim, running) = start_sim(&opts).await;
         let dir = tempfile::tempdir().unwrap();
         let cfg = test_config(&running, dir.path(), &opts);
-        let daemon = Daemon::start(cfg, Arc::new(sim.clock())).await.expect("daemon starts");
+        let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
+            .await
+            .expect("daemon starts");
         let url = daemon.url();
-        Harness { sim, running: Some(running), daemon: Some(daemon), url, dir, http: reqwest::Client::new(), creds: creds() }
+        Harness {
+            sim,
+            running: Some(running),
+            daemon: Some(daemon),
+            url,
+            dir,
+            http: reqwest::Client::new(),
+            creds: creds(),
+        }
     }
 
     pub fn daemon(&self) -> &Daemon {
@@ -90,17 +120,34 @@ impl Harness {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.url)).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn stop(mut self) {
@@ -128,10 +175,16 @@ where
             return;
         }
         if tokio::time::Instant::now() > next_report {
-            eprintln!("[{:>6.1}s] still waiting for: {what}", start.elapsed().as_secs_f64());
+            eprintln!(
+                "[{:>6.1}s] still waiting for: {what}",
+                start.elapsed().as_secs_f64()
+            );
             next_report += Duration::from_secs(15);
         }
-        assert!(tokio::time::Instant::now() < end, "timed out after {deadline:?} waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out after {deadline:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -159,14 +212,23 @@ impl Consumer {
         }
         let resp = req.send().await.expect("stream connects");
         assert_eq!(resp.status(), 200, "stream status");
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         let task = tokio::spawn(async move {
             let mut stream = resp.bytes_stream().eventsource();
             while let Some(Ok(ev)) = stream.next().await {
                 let data = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
-                sink.lock().unwrap().push(Received { id: ev.id.parse().ok(), event: ev.event, data });
+                sink.lock().unwrap().push(Received {
+                    id: ev.id.parse().ok(),
+                    event: ev.event,
+                    data,
+                });
             }
         });
         Consumer { events, task }

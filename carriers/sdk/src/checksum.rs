@@ -54,7 +54,11 @@ pub fn s10_valid(number: &str) -> bool {
 /// Computes the S10 check digit for 8 serial digits (used by simulators to mint numbers).
 pub fn s10_check_digit(serial: &[u8; 8]) -> u8 {
     let weights = [8u32, 6, 4, 2, 3, 5, 9, 7];
-    let sum: u32 = serial.iter().zip(weights).map(|(d, w)| u32::from(*d) * w).sum();
+    let sum: u32 = serial
+        .iter()
+        .zip(weights)
+        .map(|(d, w)| u32::from(*d) * w)
+        .sum();
     match 11 - sum % 11 {
         10 => 0,
         11 => 5,
@@ -81,7 +85,11 @@ pub fn mod10_weighted_check(body: &[u8], odd_weight: u32, even_weight: u32) -> u
         .enumerate()
         .map(|(i, d)| {
             let v = u32::from(d.saturating_sub(b'0'));
-            if i % 2 == 0 { v * odd_weight } else { v * even_weight }
+            if i % 2 == 0 {
+                v * odd_weight
+            } else {
+                v * even_weight
+            }
         })
         .sum();
     (10 - sum % 10) % 10
@@ -104,7 +112,12 @@ mod tests {
     #[test]
     fn ups_documented_numbers_validate() {
         // Valid and invalid numbers from the MIT tracking_number_data set.
-        for n in ["1Z5R89390357567127", "1Z879E930346834440", "1Z410E7W0392751591", "1ZXX3150YW44070023"] {
+        for n in [
+            "1Z5R89390357567127",
+            "1Z879E930346834440",
+            "1Z410E7W0392751591",
+            "1ZXX3150YW44070023",
+        ] {
             assert!(ups_1z_valid(n), "{n}");
         }
         assert!(!ups_1z_valid("1Z1111111111111111"));

@@ -8,7 +8,10 @@ use thiserror::Error;
 pub enum CarrierError {
     /// The carrier does not know this tracking number.
     #[error("tracking number not found: {message}")]
-    NotFound { code: Option<String>, message: String },
+    NotFound {
+        code: Option<String>,
+        message: String,
+    },
     /// Credentials were refused; retrying without new credentials is pointless.
     #[error("authentication failed: {message}")]
     Auth { message: String },

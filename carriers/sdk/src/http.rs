@@ -224,6 +224,9 @@ mod tests {
     fn query_pairs_decode() {
         let r = HttpRequest::get("/a?x=1&y=a%20b");
         assert_eq!(r.path(), "/a");
-        assert_eq!(r.query_pairs(), vec![("x".into(), "1".into()), ("y".into(), "a b".into())]);
+        assert_eq!(
+            r.query_pairs(),
+            vec![("x".into(), "1".into()), ("y".into(), "a b".into())]
+        );
     }
 }

@@ -12,9 +12,9 @@ pub mod http;
 pub mod model;
 pub mod sim;
 pub mod status;
-pub mod time;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod time;
 
 pub use carrier::{
     AccessToken, AuthKind, Carrier, CarrierDescriptor, Credentials, Detection, NumberResult, Quota,

@@ -195,10 +195,10 @@ impl Snapshot {
 pub fn order_checkpoints(cps: &mut [Checkpoint]) {
     if cps.iter().all(|c| c.occurred_at.offset_known()) {
         cps.sort_by_key(|c| c.occurred_at.instant());
-    } else if let (Some(first), Some(last)) = (cps.first(), cps.last()) {
-        if first.occurred_at.local() > last.occurred_at.local() {
-            cps.reverse();
-        }
+    } else if let (Some(first), Some(last)) = (cps.first(), cps.last())
+        && first.occurred_at.local() > last.occurred_at.local()
+    {
+        cps.reverse();
     }
 }
 
@@ -243,7 +243,10 @@ mod tests {
         let eta = Eta::Date {
             date: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
         };
-        assert_eq!(serde_json::to_string(&eta).unwrap(), r#"{"date":"2024-03-01"}"#);
+        assert_eq!(
+            serde_json::to_string(&eta).unwrap(),
+            r#"{"date":"2024-03-01"}"#
+        );
         let back: Eta = serde_json::from_str(r#"{"date":"2024-03-01"}"#).unwrap();
         assert_eq!(back, eta);
     }

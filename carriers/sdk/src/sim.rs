@@ -115,8 +115,14 @@ pub enum SimCredential {
 /// An incoming simulator request, classified by the carrier plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SimCall {
-    Token { client_id: String, client_secret: String },
-    Track { numbers: Vec<String>, credential: SimCredential },
+    Token {
+        client_id: String,
+        client_secret: String,
+    },
+    Track {
+        numbers: Vec<String>,
+        credential: SimCredential,
+    },
 }
 
 /// A failure the simulator injects or enforces.

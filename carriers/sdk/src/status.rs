@@ -75,7 +75,10 @@ impl Status {
 
     /// Terminal statuses end polling: nothing more will happen to the parcel.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Delivered | Status::Returned | Status::Cancelled)
+        matches!(
+            self,
+            Status::Delivered | Status::Returned | Status::Cancelled
+        )
     }
 
     /// Progress rank used to detect regressions; `None` for statuses outside the

@@ -42,7 +42,8 @@ fn place(i: usize) -> (Address, FixedOffset) {
         postal_code: Some(postal.into()),
         country: Some(country.into()),
     };
-    let off = FixedOffset::east_opt(hours * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).unwrap());
+    let off =
+        FixedOffset::east_opt(hours * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).unwrap());
     (addr, off)
 }
 
@@ -79,7 +80,11 @@ pub fn arb_parcel(number: String) -> impl Strategy<Value = SimParcel> {
                 utc += Duration::seconds(gap);
                 let (addr, off) = place(pi);
                 let at = off.from_utc_datetime(&utc);
-                events.push(SimEvent { at, step: *step, place: addr });
+                events.push(SimEvent {
+                    at,
+                    step: *step,
+                    place: addr,
+                });
             }
             let (dest, dest_off) = place(hops[0].0 + 3);
             let eta = eta.map(|(days, span)| {
@@ -106,16 +111,23 @@ pub fn arb_parcel(number: String) -> impl Strategy<Value = SimParcel> {
 
 fn local_cmp(dt: &DateTime<FixedOffset>, f: Fidelity) -> chrono::NaiveDateTime {
     let n = dt.naive_local();
-    if f.checkpoint_seconds { n } else { n.with_second(0).unwrap_or(n) }
+    if f.checkpoint_seconds {
+        n
+    } else {
+        n.with_second(0).unwrap_or(n)
+    }
 }
 
 /// parse(render(parcel)) keeps every fact the wire format can carry.
 pub fn assert_round_trip<C: Carrier>(carrier: &C, parcel: &SimParcel, fidelity: Fidelity) {
     let number = parcel.tracking_number.as_str();
     let resp = carrier.sim_render_track(&[SimReply::Known(parcel)]);
-    let results = carrier
-        .parse_track(&[number], &resp)
-        .unwrap_or_else(|e| panic!("rendered answer did not parse: {e}\n{}", resp.body_excerpt()));
+    let results = carrier.parse_track(&[number], &resp).unwrap_or_else(|e| {
+        panic!(
+            "rendered answer did not parse: {e}\n{}",
+            resp.body_excerpt()
+        )
+    });
     assert_eq!(results.len(), 1, "one number asked, one result expected");
     let snap = results[0]
         .outcome
@@ -124,14 +136,34 @@ pub fn assert_round_trip<C: Carrier>(carrier: &C, parcel: &SimParcel, fidelity: 
     assert_eq!(results[0].tracking_number, number);
     let cur = parcel.current().expect("journeys are never empty");
     assert_eq!(snap.status, cur.step.status(), "status of {:?}", cur.step);
-    assert_eq!(snap.checkpoints.len(), parcel.events.len(), "checkpoint count");
+    assert_eq!(
+        snap.checkpoints.len(),
+        parcel.events.len(),
+        "checkpoint count"
+    );
     for (cp, ev) in snap.checkpoints.iter().zip(&parcel.events) {
-        assert_eq!(cp.status, ev.step.status(), "checkpoint status of {:?}", ev.step);
-        assert_eq!(cp.occurred_at.local(), local_cmp(&ev.at, fidelity), "local time of {:?}", ev.step);
+        assert_eq!(
+            cp.status,
+            ev.step.status(),
+            "checkpoint status of {:?}",
+            ev.step
+        );
+        assert_eq!(
+            cp.occurred_at.local(),
+            local_cmp(&ev.at, fidelity),
+            "local time of {:?}",
+            ev.step
+        );
         if fidelity.checkpoint_offsets {
-            assert_eq!(cp.occurred_at.instant().map(|i| i.timestamp()), Some(ev.at.timestamp()));
+            assert_eq!(
+                cp.occurred_at.instant().map(|i| i.timestamp()),
+                Some(ev.at.timestamp())
+            );
         } else {
-            assert!(!cp.occurred_at.offset_known(), "naive wire time must stay naive");
+            assert!(
+                !cp.occurred_at.offset_known(),
+                "naive wire time must stay naive"
+            );
         }
         let city = cp.location.as_ref().and_then(|l| l.city.clone());
         assert_eq!(
@@ -144,7 +176,10 @@ pub fn assert_round_trip<C: Carrier>(carrier: &C, parcel: &SimParcel, fidelity: 
         (None, None) => {}
         (Some((_, end)), Some(eta)) => {
             if fidelity.eta_window {
-                assert!(matches!(eta, Eta::Window { .. }), "expected a timed ETA window");
+                assert!(
+                    matches!(eta, Eta::Window { .. }),
+                    "expected a timed ETA window"
+                );
                 assert_eq!(eta.end().local(), end.naive_local(), "ETA end");
             } else {
                 assert_eq!(eta.end().local().date(), end.date_naive(), "ETA date");
@@ -158,7 +193,10 @@ pub fn assert_round_trip<C: Carrier>(carrier: &C, parcel: &SimParcel, fidelity: 
         }
     }
     if cur.step == JourneyStep::Delivered {
-        assert!(snap.delivered_at.is_some(), "delivered parcels carry delivered_at");
+        assert!(
+            snap.delivered_at.is_some(),
+            "delivered parcels carry delivered_at"
+        );
     }
 }
 
@@ -207,13 +245,20 @@ pub fn assert_malformed_is_typed<C: Carrier>(carrier: &C, numbers: &[&str], vali
         let mut resp = valid.clone();
         resp.body.truncate(cut);
         let outcome = carrier.parse_track(numbers, &resp);
-        let ok_with_data = matches!(&outcome, Ok(rs) if rs.iter().all(|r| r.outcome.is_ok()) && !rs.is_empty());
+        let ok_with_data =
+            matches!(&outcome, Ok(rs) if rs.iter().all(|r| r.outcome.is_ok()) && !rs.is_empty());
         assert!(
             !ok_with_data || cut == len,
             "a body truncated at {cut}/{len} bytes parsed as success"
         );
     }
-    for garbage in [&b"\xff\xfe\x00garbage"[..], b"<html>oops</html>", b"{\"a\":", b"null", b"[]"] {
+    for garbage in [
+        &b"\xff\xfe\x00garbage"[..],
+        b"<html>oops</html>",
+        b"{\"a\":",
+        b"null",
+        b"[]",
+    ] {
         let mut resp = valid.clone();
         resp.body = garbage.to_vec();
         let outcome = carrier.parse_track(numbers, &resp);

@@ -41,7 +41,9 @@ impl Timestamp {
     pub fn latest_instant(&self) -> DateTime<Utc> {
         match self {
             Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
-            Timestamp::Naive(n) => Utc.from_utc_datetime(n) + Duration::hours(MAX_WEST_OFFSET_HOURS),
+            Timestamp::Naive(n) => {
+                Utc.from_utc_datetime(n) + Duration::hours(MAX_WEST_OFFSET_HOURS)
+            }
         }
     }
 
@@ -49,7 +51,9 @@ impl Timestamp {
     pub fn earliest_instant(&self) -> DateTime<Utc> {
         match self {
             Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
-            Timestamp::Naive(n) => Utc.from_utc_datetime(n) - Duration::hours(MAX_EAST_OFFSET_HOURS),
+            Timestamp::Naive(n) => {
+                Utc.from_utc_datetime(n) - Duration::hours(MAX_EAST_OFFSET_HOURS)
+            }
         }
     }
 
@@ -149,7 +153,9 @@ impl<'de> Deserialize<'de> for Timestamp {
         let ts = Timestamp::from_wire(&w.at)
             .ok_or_else(|| serde::de::Error::custom(format!("bad timestamp {:?}", w.at)))?;
         if ts.offset_known() != (w.offset == OffsetSource::Known) {
-            return Err(serde::de::Error::custom("timestamp offset provenance mismatch"));
+            return Err(serde::de::Error::custom(
+                "timestamp offset provenance mismatch",
+            ));
         }
         Ok(ts)
     }
@@ -171,14 +177,23 @@ mod tests {
     fn zoned_keeps_offset() {
         let ts = Timestamp::from_wire("2022-01-26T16:30:00-05:00").unwrap();
         let json = serde_json::to_string(&ts).unwrap();
-        assert_eq!(json, r#"{"at":"2022-01-26T16:30:00-05:00","offset":"known"}"#);
+        assert_eq!(
+            json,
+            r#"{"at":"2022-01-26T16:30:00-05:00","offset":"known"}"#
+        );
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
     }
 
     #[test]
     fn naive_bounds_cover_every_zone() {
         let ts = Timestamp::from_wire("2022-01-26T12:00:00").unwrap();
-        assert_eq!(ts.latest_instant().to_rfc3339(), "2022-01-27T00:00:00+00:00");
-        assert_eq!(ts.earliest_instant().to_rfc3339(), "2022-01-25T22:00:00+00:00");
+        assert_eq!(
+            ts.latest_instant().to_rfc3339(),
+            "2022-01-27T00:00:00+00:00"
+        );
+        assert_eq!(
+            ts.earliest_instant().to_rfc3339(),
+            "2022-01-25T22:00:00+00:00"
+        );
     }
 }
