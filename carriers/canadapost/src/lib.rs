@@ -5,7 +5,6 @@
 //! the XML answer into the normalized model, and renders the same XML for the
 //! simulator. See `README.md` for the endpoint, quotas and the code mapping.
 
-mod base64;
 pub mod codes;
 pub mod map;
 pub mod parse;
@@ -13,7 +12,7 @@ pub mod render;
 
 use parse::Document;
 use trackd_carrier_sdk::checksum::{mod10_weighted_check, mod10_weighted_valid, s10_valid};
-use trackd_carrier_sdk::http::{percent_decode, percent_encode};
+use trackd_carrier_sdk::http::{basic_auth, decode_basic, percent_decode, percent_encode};
 use trackd_carrier_sdk::sim::{SimCall, SimCredential, SimFault};
 use trackd_carrier_sdk::{
     AuthKind, Carrier, CarrierDescriptor, CarrierError, Credentials, Detection, HttpRequest,
@@ -64,14 +63,6 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// HTTP Basic `Authorization` value.
-fn basic_auth(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::encode(format!("{user}:{password}").as_bytes())
-    )
-}
-
 /// The credential an `Authorization` header carries (simulator side).
 fn sim_credential(header: Option<&str>) -> Result<SimCredential, SimRequestError> {
     let Some(value) = header.map(str::trim) else {
@@ -87,16 +78,10 @@ fn sim_credential(header: Option<&str>) -> Result<SimCredential, SimRequestError
             "Authorization scheme {scheme} is not Basic"
         )));
     }
-    let decoded = base64::decode(rest)
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| SimRequestError::BadRequest("Authorization is not valid base64".into()))?;
-    let (user, password) = decoded
-        .split_once(':')
-        .ok_or_else(|| SimRequestError::BadRequest("Basic credential without ':'".into()))?;
-    Ok(SimCredential::Basic {
-        user: user.to_string(),
-        password: password.to_string(),
-    })
+    let (user, password) = decode_basic(rest).ok_or_else(|| {
+        SimRequestError::BadRequest("Authorization is not base64 of user:password".into())
+    })?;
+    Ok(SimCredential::Basic { user, password })
 }
 
 impl Carrier for CanadaPost {
@@ -160,13 +145,21 @@ impl Carrier for CanadaPost {
         numbers: &[&str],
         resp: &HttpResponse,
     ) -> Result<Vec<NumberResult>, CarrierError> {
-        let [number] = numbers else {
-            return Err(CarrierError::Config {
-                message: format!(
-                    "canadapost answers one PIN per call, asked to parse {}",
-                    numbers.len()
-                ),
-            });
+        let number = match numbers {
+            [number] => *number,
+            // No number given (e.g. `trackd normalize`): use the PIN the answer echoes.
+            [] => match parse::parse(&resp.body) {
+                Ok(Document::Detail(d)) => return self.parse_track(&[d.pin.as_ref().trim()], resp),
+                _ => "",
+            },
+            _ => {
+                return Err(CarrierError::Config {
+                    message: format!(
+                        "canadapost answers one PIN per call, asked to parse {}",
+                        numbers.len()
+                    ),
+                });
+            }
         };
         let one = |outcome| {
             Ok(vec![NumberResult {

@@ -152,7 +152,8 @@ pub trait Carrier: Send + Sync + 'static {
     ) -> Result<HttpRequest, CarrierError>;
 
     /// Parses a track response: whole-response errors as `Err`, per-number
-    /// outcomes (including per-number not-found) inside `Ok`.
+    /// outcomes (including per-number not-found) inside `Ok`. With `numbers`
+    /// empty, reports every number the answer contains (`trackd normalize`).
     fn parse_track(
         &self,
         numbers: &[&str],

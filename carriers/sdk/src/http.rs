@@ -152,6 +152,24 @@ impl RetryAfter {
     }
 }
 
+/// HTTP Basic `Authorization` header value for `user:password`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+/// Decodes the base64 part of a Basic credential into `(user, password)`.
+pub fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 /// Percent-encodes a path segment or query value (unreserved characters kept).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -208,6 +226,19 @@ mod tests {
         let s = "1Z 12/ä&=";
         assert_eq!(percent_decode(&percent_encode(s)), s);
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn basic_round_trip() {
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(
+            decode_basic("QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            Some(("Aladdin".into(), "open sesame".into()))
+        );
+        assert_eq!(decode_basic("!!"), None);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! types and codes mapped into trackd's taxonomy, and the UPS wire format for the
 //! simulator. Pure and sans-IO like every plugin: see the crate README.
 
-mod base64;
 mod detect;
 mod mapping;
 mod parse;
@@ -14,7 +13,7 @@ mod wire;
 use trackd_carrier_sdk::carrier::{
     AccessToken, AuthKind, Carrier, CarrierDescriptor, Credentials, Detection, Quota,
 };
-use trackd_carrier_sdk::http::percent_encode;
+use trackd_carrier_sdk::http::{basic_auth, percent_encode};
 use trackd_carrier_sdk::model::Fnv;
 use trackd_carrier_sdk::sim::{SimCall, SimFault, SimReply, SimRequestError};
 use trackd_carrier_sdk::{CarrierError, HttpRequest, HttpResponse, NumberResult};
@@ -76,9 +75,8 @@ impl Carrier for Ups {
     fn token_request(&self, creds: &Credentials) -> Result<Option<HttpRequest>, CarrierError> {
         let id = creds.require_id("UPS client id")?;
         let secret = creds.require_secret("UPS client secret")?;
-        let basic = base64::encode(format!("{id}:{secret}").as_bytes());
         let mut req = HttpRequest::post(TOKEN_PATH, b"grant_type=client_credentials".to_vec())
-            .header("Authorization", format!("Basic {basic}"))
+            .header("Authorization", basic_auth(id, secret))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json");
         if let Some(merchant) = creds.extra.get(MERCHANT_ID_KEY) {

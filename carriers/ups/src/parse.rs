@@ -175,6 +175,27 @@ fn same_number(a: &str, b: &str) -> bool {
 }
 
 fn shipments(numbers: &[&str], ships: &[Shipment<'_>]) -> Vec<NumberResult> {
+    if numbers.is_empty() {
+        // No numbers given (e.g. `trackd normalize`): report every shipment the
+        // answer contains, under the number UPS echoes.
+        return ships
+            .iter()
+            .map(|s| {
+                let number = s
+                    .package
+                    .0
+                    .first()
+                    .map(|p| txt(&p.tracking_number))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| txt(&s.inquiry_number))
+                    .to_string();
+                NumberResult {
+                    outcome: shipment_outcome(s, &number),
+                    tracking_number: number,
+                }
+            })
+            .collect();
+    }
     numbers
         .iter()
         .enumerate()

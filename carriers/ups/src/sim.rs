@@ -1,7 +1,6 @@
 //! The UPS side of trackd's simulator: mint valid 1Z numbers, classify incoming
 //! requests, and render answers in the real Track API v1 / OAuth wire format.
 
-use crate::base64;
 use crate::mapping::step_wire;
 use crate::times::{fmt_date, fmt_time};
 use crate::wire::{
@@ -12,6 +11,7 @@ use crate::wire::{
 use crate::{TOKEN_PATH, TRACK_PREFIX};
 use chrono::NaiveTime;
 use trackd_carrier_sdk::checksum::ups_1z_check_digit;
+use trackd_carrier_sdk::http::decode_basic;
 use trackd_carrier_sdk::http::percent_decode;
 use trackd_carrier_sdk::sim::{SimCall, SimCredential, SimFault};
 use trackd_carrier_sdk::{
@@ -55,19 +55,13 @@ fn credential(req: &HttpRequest) -> SimCredential {
     if scheme.eq_ignore_ascii_case("bearer") {
         SimCredential::Bearer(value.trim().to_string())
     } else if scheme.eq_ignore_ascii_case("basic") {
-        match basic_pair(value) {
+        match decode_basic(value) {
             Some((user, password)) => SimCredential::Basic { user, password },
             None => SimCredential::None,
         }
     } else {
         SimCredential::None
     }
-}
-
-fn basic_pair(value: &str) -> Option<(String, String)> {
-    let raw = String::from_utf8(base64::decode(value)?).ok()?;
-    let (user, password) = raw.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
 }
 
 /// Classifies a request the way UPS's gateway would.
