@@ -67,6 +67,7 @@ impl Core {
             body_hash: 0,
             eta_deadline: row.eta_deadline,
             last_change_at: row.last_change_at,
+            in_flight: false,
         }
     }
 

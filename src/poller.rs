@@ -59,14 +59,28 @@ pub async fn run_worker(core: Arc<Core>, rt: Arc<CarrierRuntime>) {
 
 /// Polls one batch of trackers of one carrier.
 pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64>) {
-    let entries: Vec<Entry> = ids
-        .iter()
-        .filter_map(|id| core.registry.get(*id))
-        .filter(|e| e.state.is_polled())
-        .collect();
+    let mut entries: Vec<Entry> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let claimed = core.registry.update(id, |e| {
+            if e.in_flight || !e.state.is_polled() {
+                return None;
+            }
+            e.in_flight = true;
+            Some(e.clone())
+        });
+        match claimed {
+            Some(Some(e)) => entries.push(e),
+            // Already being polled (a refresh raced the schedule): try again shortly.
+            Some(None) if core.registry.get(id).is_some_and(|e| e.in_flight) => {
+                rt.queue.schedule(id, Instant::now() + Duration::from_millis(200));
+            }
+            _ => {}
+        }
+    }
     if entries.is_empty() {
         return;
     }
+    let _release = InFlight { core, ids: entries.iter().map(|e| e.subject.tracker_id).collect() };
     let numbers: Vec<&str> = entries
         .iter()
         .map(|e| &*e.subject.tracking_number)
@@ -147,6 +161,20 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             for e in &entries {
                 ingest(core, rt, e, Err(err.clone()), None, now).await;
             }
+        }
+    }
+}
+
+/// Clears the in-flight marks however the poll ends.
+struct InFlight<'a> {
+    core: &'a Core,
+    ids: Vec<u64>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            self.core.registry.update(*id, |e| e.in_flight = false);
         }
     }
 }
