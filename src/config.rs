@@ -210,6 +210,21 @@ pub struct CarrierConfig {
     pub batch_size: Option<usize>,
 }
 
+impl Default for CarrierConfig {
+    /// Enabled, everything else from the plugin.
+    fn default() -> Self {
+        CarrierConfig {
+            enabled: true,
+            base_url: None,
+            client_id: None,
+            client_secret: None,
+            per_second: None,
+            per_day: None,
+            batch_size: None,
+        }
+    }
+}
+
 /// A token or credential; Debug, Display and Serialize print `<redacted>` so it never reaches logs.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -1042,15 +1057,7 @@ mod tests {
 
     #[test]
     fn defaults_equal_the_documented_values() {
-        let carrier = CarrierConfig {
-            enabled: true,
-            base_url: None,
-            client_id: None,
-            client_secret: None,
-            per_second: None,
-            per_day: None,
-            batch_size: None,
-        };
+        let carrier = CarrierConfig::default();
         let expected = Config {
             server: ServerConfig {
                 listen: "127.0.0.1:8080".parse().expect("addr"),

@@ -106,18 +106,7 @@ pub async fn start_simulator(
 /// A config that points every carrier at the simulator.
 pub fn config_for_simulator(mut cfg: Config, running: &RunningSim, creds: &Credentials) -> Config {
     for (slug, url) in &running.base_urls {
-        let entry =
-            cfg.carriers
-                .entry(slug.clone())
-                .or_insert_with(|| crate::config::CarrierConfig {
-                    enabled: true,
-                    base_url: None,
-                    client_id: None,
-                    client_secret: None,
-                    per_second: None,
-                    per_day: None,
-                    batch_size: None,
-                });
+        let entry = cfg.carriers.entry(slug.clone()).or_default();
         entry.enabled = true;
         entry.base_url = Some(url.clone());
         entry.client_id = creds.id.clone().map(Secret::new);

@@ -72,7 +72,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             Some(Some(e)) => entries.push(e),
             // Already being polled (a refresh raced the schedule): try again shortly.
             Some(None) if core.registry.get(id).is_some_and(|e| e.in_flight) => {
-                rt.queue.schedule(id, Instant::now() + Duration::from_millis(200));
+                rt.queue
+                    .schedule(id, Instant::now() + Duration::from_millis(200));
             }
             _ => {}
         }
@@ -80,7 +81,10 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
     if entries.is_empty() {
         return;
     }
-    let _release = InFlight { core, ids: entries.iter().map(|e| e.subject.tracker_id).collect() };
+    let _release = InFlight {
+        core,
+        ids: entries.iter().map(|e| e.subject.tracker_id).collect(),
+    };
     let numbers: Vec<&str> = entries
         .iter()
         .map(|e| &*e.subject.tracking_number)

@@ -307,15 +307,7 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
         },
     )
     .await;
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.text("/metrics").await;
     assert!(
         metrics.lines().any(
             |l| l.starts_with("trackd_parse_errors_total{carrier=\"ups\"}") && !l.ends_with(" 0")
@@ -361,13 +353,7 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
         },
     )
     .await;
-    h.daemon().core().store.flush().await.unwrap();
-    let last_id = h.daemon().core().hub.last_id();
-    wait_until(Duration::from_secs(60), "consumer caught up", || {
-        let got = consumer.snapshot().last().and_then(|e| e.id);
-        async move { got == Some(last_id) }
-    })
-    .await;
+    h.wait_consumer_caught_up(&consumer).await;
     let events = consumer.snapshot();
     for n in &numbers {
         let cps = events
@@ -380,15 +366,7 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
             "{n}: every checkpoint delivered once"
         );
     }
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.text("/metrics").await;
     assert!(
         metrics.contains("trackd_carrier_rate_limited_total{carrier=\"canadapost\"}"),
         "429s counted"

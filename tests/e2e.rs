@@ -85,13 +85,7 @@ async fn stream_matches_simulated_journeys() {
         },
     )
     .await;
-    h.daemon().core().store.flush().await.unwrap();
-    let last_id = core.hub.last_id();
-    wait_until(Duration::from_secs(60), "consumer caught up", || {
-        let got = consumer.snapshot().last().and_then(|e| e.id);
-        async move { got == Some(last_id) }
-    })
-    .await;
+    h.wait_consumer_caught_up(&consumer).await;
     let events = consumer.snapshot();
 
     // Cursor: strictly increasing, consecutive, no duplicates.
@@ -274,15 +268,7 @@ async fn stream_matches_simulated_journeys() {
     // The batch API returns the same events as the stream.
     let (status, _) = h.get("/v1/events?after=0&limit=5").await;
     assert_eq!(status, 200);
-    let page = h
-        .http
-        .get(format!("{}/v1/events?after=0&limit=10000", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = h.text("/v1/events?after=0&limit=10000").await;
     let page_ids: Vec<u64> = page
         .lines()
         .map(|l| {
@@ -313,15 +299,7 @@ async fn stream_matches_simulated_journeys() {
     }
 
     // Metrics are exported and count what happened.
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.text("/metrics").await;
     assert!(metrics.contains("trackd_events_total{type=\"checkpoint.added\"}"));
     assert!(metrics.contains("trackd_carrier_requests_total"));
     h.stop().await;

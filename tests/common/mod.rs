@@ -150,6 +150,30 @@ impl Harness {
         )
     }
 
+    /// GET `path` and return the body as text (NDJSON pages, metrics).
+    pub async fn text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `consumer` has received everything committed so far.
+    pub async fn wait_consumer_caught_up(&self, consumer: &Consumer) {
+        let core = self.daemon().core().clone();
+        core.store.flush().await.unwrap();
+        let last_id = core.hub.last_id();
+        wait_until(Duration::from_secs(60), "consumer caught up", || {
+            let got = consumer.snapshot().last().and_then(|e| e.id);
+            async move { got == Some(last_id) }
+        })
+        .await;
+    }
+
     pub async fn stop(mut self) {
         if let Some(d) = self.daemon.take() {
             d.shutdown().await.unwrap();
