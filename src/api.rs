@@ -496,6 +496,10 @@ async fn delete_tracker(
         && let Some(rt) = core.carriers.get(&*e.subject.carrier)
     {
         rt.queue.remove(id);
+        rt.last_ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
     core.snapshots.invalidate(&id);
     Ok(StatusCode::NO_CONTENT)
@@ -630,6 +634,7 @@ async fn events_stream(
         .subscribe(core.store.clone(), after, filter)
         .await?;
     let mut stop = core.shutdown.subscribe();
+    let metrics = core.metrics.clone();
     let stream = async_stream::stream! {
         let mut events = std::pin::pin!(events);
         let mut last = after;
@@ -638,7 +643,11 @@ async fn events_stream(
                 biased;
                 _ = crate::daemon::stopped(&mut stop) => break,
                 next = events.next() => match next {
-                    Some(e) => { last = e.id; yield Ok::<_, Infallible>(sse_event(&e)); }
+                    Some(e) => {
+                        last = e.id;
+                        metrics.stream_events_sent.inc();
+                        yield Ok::<_, Infallible>(sse_event(&e));
+                    }
                     None => break,
                 },
             }

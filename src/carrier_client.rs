@@ -45,6 +45,7 @@ pub struct CarrierClient {
     per_second: DefaultDirectRateLimiter,
     per_day: Option<DefaultDirectRateLimiter>,
     paused_until: Mutex<Option<Instant>>,
+    usage: Mutex<QuotaUsage>,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     pub quota: EffectiveQuota,
@@ -88,14 +89,7 @@ impl CarrierClient {
                     .allow_burst(nz(burst)),
             )
         });
-        metrics
-            .quota_per_second
-            .with_label_values(&[slug])
-            .set(i64::from(quota.per_second));
-        metrics
-            .quota_per_day
-            .with_label_values(&[slug])
-            .set(quota.per_day.map_or(0, i64::from));
+        metrics.init_carrier(slug);
         CarrierClient {
             plugin,
             slug,
@@ -106,6 +100,7 @@ impl CarrierClient {
             per_second,
             per_day,
             paused_until: Mutex::new(None),
+            usage: Mutex::new(QuotaUsage::new()),
             retry,
             metrics,
             quota,
@@ -126,7 +121,25 @@ impl CarrierClient {
         self.metrics
             .carrier_paused_seconds
             .with_label_values(&[self.slug])
-            .inc_by(d.as_secs());
+            .inc_by(d.as_secs_f64());
+    }
+
+    /// How long every request to this carrier stays paused (zero when not paused).
+    pub fn paused_for(&self) -> Duration {
+        self.paused_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(Duration::ZERO, |t| {
+                t.saturating_duration_since(Instant::now())
+            })
+    }
+
+    /// Quota spent: (busiest whole second of the last 10 s, requests in the trailing 24 h).
+    pub fn quota_used(&self) -> (u64, u64) {
+        self.usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .used(Instant::now())
     }
 
     async fn wait_unpaused(&self) {
@@ -165,6 +178,10 @@ impl CarrierClient {
                 .with_label_values(&[self.slug])
                 .observe(started.elapsed().as_secs_f64());
         }
+        self.usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(Instant::now());
         Ok(())
     }
 
@@ -329,6 +346,58 @@ impl CarrierClient {
             }
             attempt += 1;
         }
+    }
+}
+
+/// Requests admitted by the quota, counted per second (last 10 s) and per
+/// minute (last 24 h) for the quota gauges.
+struct QuotaUsage {
+    epoch: Instant,
+    seconds: std::collections::VecDeque<(u64, u64)>,
+    minutes: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl QuotaUsage {
+    fn new() -> QuotaUsage {
+        QuotaUsage {
+            epoch: Instant::now(),
+            seconds: Default::default(),
+            minutes: Default::default(),
+        }
+    }
+
+    fn bump(q: &mut std::collections::VecDeque<(u64, u64)>, slot: u64, keep: u64) {
+        match q.back_mut() {
+            Some((s, n)) if *s == slot => *n += 1,
+            _ => q.push_back((slot, 1)),
+        }
+        while q.front().is_some_and(|(s, _)| *s + keep <= slot) {
+            q.pop_front();
+        }
+    }
+
+    fn record(&mut self, now: Instant) {
+        let sec = now.saturating_duration_since(self.epoch).as_secs();
+        Self::bump(&mut self.seconds, sec, 10);
+        Self::bump(&mut self.minutes, sec / 60, 1440);
+    }
+
+    fn used(&self, now: Instant) -> (u64, u64) {
+        let sec = now.saturating_duration_since(self.epoch).as_secs();
+        let peak = self
+            .seconds
+            .iter()
+            .filter(|(s, _)| s + 10 > sec)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0);
+        let day = self
+            .minutes
+            .iter()
+            .filter(|(m, _)| m + 1440 > sec / 60)
+            .map(|(_, n)| *n)
+            .sum();
+        (peak, day)
     }
 }
 

@@ -29,6 +29,8 @@ pub struct CarrierRuntime {
     pub client: CarrierClient,
     pub queue: DueQueue,
     pub batch_size: usize,
+    /// When each polled tracker last got a successful answer (staleness metric).
+    pub last_ok: std::sync::Mutex<std::collections::HashMap<u64, Instant>>,
 }
 
 /// Shared state of a running daemon.
@@ -177,6 +179,7 @@ impl Daemon {
                     client,
                     queue: DueQueue::new(),
                     batch_size: cc.batch_size.unwrap_or(d.batch_size).clamp(1, d.batch_size),
+                    last_ok: Default::default(),
                 }),
             );
         }
@@ -307,6 +310,33 @@ async fn gauge_loop(core: Arc<Core>) {
         core.metrics
             .stream_subscribers
             .set(core.hub.subscriber_count() as i64);
+        core.metrics
+            .stream_consumer_lag
+            .set(core.hub.max_consumer_lag() as i64);
+        let now = Instant::now();
+        for rt in core.carriers.values() {
+            let m = &core.metrics;
+            let (second, day) = rt.client.quota_used();
+            let q = rt.client.quota;
+            m.set_quota(rt.slug, "second", Some(u64::from(q.per_second)), second);
+            m.set_quota(rt.slug, "day", q.per_day.map(u64::from), day);
+            m.set_paused(rt.slug, rt.client.paused_for());
+            m.poll_queue
+                .with_label_values(&[rt.slug])
+                .set(rt.queue.len() as i64);
+            m.poll_overdue
+                .with_label_values(&[rt.slug])
+                .set(rt.queue.lag(now).as_secs_f64());
+        }
+        for (name, n) in [
+            ("snapshot", core.snapshots.entry_count()),
+            ("refreshed", core.recently_refreshed.entry_count()),
+        ] {
+            core.metrics
+                .cache_entries
+                .with_label_values(&[name])
+                .set(n as i64);
+        }
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}

@@ -5,8 +5,8 @@
 use crate::events::StoredEvent;
 use crate::stream::HubObserver;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Handles to all metrics; cheap to share behind an `Arc`.
@@ -17,20 +17,30 @@ pub struct Metrics {
     pub rate_limit_waits: IntCounterVec,
     pub rate_limit_wait_seconds: HistogramVec,
     pub carrier_rate_limited: IntCounterVec,
-    pub carrier_paused_seconds: IntCounterVec,
-    pub quota_per_second: IntGaugeVec,
-    pub quota_per_day: IntGaugeVec,
+    pub carrier_paused_seconds: CounterVec,
+    pub carrier_paused: IntGaugeVec,
+    pub carrier_pause_remaining: GaugeVec,
+    pub quota_limit: IntGaugeVec,
+    pub quota_used: IntGaugeVec,
+    pub quota_remaining: IntGaugeVec,
     pub parse_errors: IntCounterVec,
     pub unmapped_codes: IntCounterVec,
     pub trackers: IntGaugeVec,
     pub poll_lag: HistogramVec,
+    pub poll_queue: IntGaugeVec,
+    pub poll_overdue: GaugeVec,
+    pub staleness: HistogramVec,
     pub polls: IntCounterVec,
     pub unchanged_answers: IntCounterVec,
     pub events: IntCounterVec,
     pub eta_slips: IntCounterVec,
     pub eta_slip_seconds: HistogramVec,
     pub stream_subscribers: IntGauge,
+    pub stream_consumer_lag: IntGauge,
+    pub stream_events_sent: IntCounter,
+    pub stream_refills: IntCounter,
     pub cache_requests: IntCounterVec,
+    pub cache_entries: IntGaugeVec,
     pub store_commit_seconds: Histogram,
     pub last_event_id: Gauge,
     pub build_info: IntGaugeVec,
@@ -48,6 +58,27 @@ fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     r.register(Box::new(g.clone()))
         .expect("metric registered once");
     g
+}
+
+fn fgauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn int_gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("static metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn int_counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("static metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
 }
 
 fn histogram(
@@ -110,23 +141,48 @@ impl Metrics {
                 "429 answers received from carriers.",
                 &["carrier"],
             ),
-            carrier_paused_seconds: counter(
+            carrier_paused_seconds: {
+                let c = CounterVec::new(
+                    Opts::new(
+                        "trackd_carrier_backoff_seconds_total",
+                        "Seconds a carrier was paused by Retry-After or back-off.",
+                    ),
+                    &["carrier"],
+                )
+                .expect("static metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            carrier_paused: gauge(
                 &r,
-                "trackd_carrier_backoff_seconds_total",
-                "Seconds a carrier was paused by Retry-After or back-off.",
+                "trackd_carrier_paused",
+                "1 while every request to the carrier is paused (429 Retry-After), else 0.",
                 &["carrier"],
             ),
-            quota_per_second: gauge(
+            carrier_pause_remaining: fgauge(
                 &r,
-                "trackd_quota_per_second",
-                "Configured per-second request quota.",
+                "trackd_carrier_pause_remaining_seconds",
+                "Seconds until a paused carrier is called again (0 when not paused).",
                 &["carrier"],
             ),
-            quota_per_day: gauge(
+            quota_limit: gauge(
                 &r,
-                "trackd_quota_per_day",
-                "Configured per-day request quota (0 when unlimited).",
-                &["carrier"],
+                "trackd_quota_limit",
+                "Configured request quota per window (second, day); no day series when unlimited.",
+                &["carrier", "window"],
+            ),
+            quota_used: gauge(
+                &r,
+                "trackd_quota_used",
+                "Quota spent: busiest whole second of the last 10s (window=second), requests in the trailing 24h (window=day).",
+                &["carrier", "window"],
+            ),
+            quota_remaining: gauge(
+                &r,
+                "trackd_quota_remaining",
+                "Quota left in the window: limit minus used, floored at 0.",
+                &["carrier", "window"],
             ),
             parse_errors: counter(
                 &r,
@@ -152,6 +208,28 @@ impl Metrics {
                 "How late polls start against their schedule.",
                 &["carrier"],
                 lag,
+            ),
+            poll_queue: gauge(
+                &r,
+                "trackd_poll_queue_trackers",
+                "Trackers waiting in the carrier's poll queue (due or not).",
+                &["carrier"],
+            ),
+            poll_overdue: fgauge(
+                &r,
+                "trackd_poll_queue_overdue_seconds",
+                "How far past its due time the most overdue queued tracker is right now.",
+                &["carrier"],
+            ),
+            staleness: histogram(
+                &r,
+                "trackd_tracker_staleness_seconds",
+                "Age of a tracker's last successful poll, observed each time it is polled again.",
+                &["carrier"],
+                vec![
+                    0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0,
+                    86400.0,
+                ],
             ),
             polls: counter(
                 &r,
@@ -186,21 +264,37 @@ impl Metrics {
                     3600.0, 7200.0, 14400.0, 43200.0, 86400.0, 172800.0, 345600.0, 604800.0,
                 ],
             ),
-            stream_subscribers: {
-                let g = IntGauge::new(
-                    "trackd_stream_subscribers",
-                    "Connected event stream subscribers.",
-                )
-                .expect("static metric definition");
-                r.register(Box::new(g.clone()))
-                    .expect("metric registered once");
-                g
-            },
+            stream_subscribers: int_gauge(
+                &r,
+                "trackd_stream_subscribers",
+                "Connected event stream subscribers.",
+            ),
+            stream_consumer_lag: int_gauge(
+                &r,
+                "trackd_stream_consumer_lag_events",
+                "Events committed but not yet sent to the slowest connected subscriber.",
+            ),
+            stream_events_sent: int_counter(
+                &r,
+                "trackd_stream_events_sent_total",
+                "Events sent to stream subscribers (one per subscriber and event).",
+            ),
+            stream_refills: int_counter(
+                &r,
+                "trackd_stream_refills_total",
+                "Times a slow subscriber fell off the live channel and was refilled from the log.",
+            ),
             cache_requests: counter(
                 &r,
                 "trackd_cache_requests_total",
                 "Cache lookups by cache and result.",
                 &["cache", "result"],
+            ),
+            cache_entries: gauge(
+                &r,
+                "trackd_cache_entries",
+                "Entries held by each in-memory cache.",
+                &["cache"],
             ),
             store_commit_seconds: {
                 let h = Histogram::with_opts(
@@ -233,7 +327,51 @@ impl Metrics {
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        for t in crate::events::EventType::ALL {
+            m.events.with_label_values(&[t.as_str()]);
+        }
         m
+    }
+
+    /// Creates a carrier's counters at zero, so `rate()` and `increase()` see the
+    /// first 429, parse error or quota wait instead of a series that appears late.
+    pub fn init_carrier(&self, carrier: &str) {
+        self.carrier_rate_limited.with_label_values(&[carrier]);
+        self.carrier_paused_seconds.with_label_values(&[carrier]);
+        self.parse_errors.with_label_values(&[carrier]);
+        self.unchanged_answers.with_label_values(&[carrier]);
+        self.eta_slips.with_label_values(&[carrier]);
+        for window in ["second", "day"] {
+            self.rate_limit_waits.with_label_values(&[carrier, window]);
+        }
+        self.set_paused(carrier, std::time::Duration::ZERO);
+    }
+
+    /// Publishes one carrier's quota window: its limit (`None` = unlimited, no
+    /// limit/remaining series) and what was spent in it.
+    pub fn set_quota(&self, carrier: &str, window: &str, limit: Option<u64>, used: u64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.quota_used
+            .with_label_values(&[carrier, window])
+            .set(clamp(used));
+        if let Some(limit) = limit {
+            self.quota_limit
+                .with_label_values(&[carrier, window])
+                .set(clamp(limit));
+            self.quota_remaining
+                .with_label_values(&[carrier, window])
+                .set(clamp(limit.saturating_sub(used)));
+        }
+    }
+
+    /// Publishes one carrier's pause (429 Retry-After) state.
+    pub fn set_paused(&self, carrier: &str, remaining: std::time::Duration) {
+        self.carrier_paused
+            .with_label_values(&[carrier])
+            .set(i64::from(!remaining.is_zero()));
+        self.carrier_pause_remaining
+            .with_label_values(&[carrier])
+            .set(remaining.as_secs_f64());
     }
 
     /// Text exposition for `/metrics`.
@@ -259,5 +397,9 @@ impl HubObserver for Metrics {
 
     fn commit(&self, seconds: f64, _units: usize) {
         self.store_commit_seconds.observe(seconds);
+    }
+
+    fn refilled(&self) {
+        self.stream_refills.inc();
     }
 }

@@ -127,6 +127,7 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             .polls
             .with_label_values(&[rt.slug, "unchanged"])
             .inc();
+        observe_staleness(core, rt, entries[0].subject.tracker_id, true);
         after_unchanged(core, rt, &entries[0], now).await;
         return;
     }
@@ -262,6 +263,22 @@ fn expiry(core: &Core, entry: &Entry, now: DateTime<Utc>) -> Option<EventDraft> 
     })
 }
 
+/// Observes how old the tracker's last successful answer is (when known) and
+/// restarts the clock when this poll succeeded.
+fn observe_staleness(core: &Core, rt: &CarrierRuntime, id: u64, ok: bool) {
+    let now = Instant::now();
+    let mut last = rt.last_ok.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = last.get(&id) {
+        core.metrics
+            .staleness
+            .with_label_values(&[rt.slug])
+            .observe(now.saturating_duration_since(*t).as_secs_f64());
+    }
+    if ok {
+        last.insert(id, now);
+    }
+}
+
 /// Applies one tracker's outcome: diff, events, store, cache, schedule.
 async fn ingest(
     core: &Arc<Core>,
@@ -272,6 +289,7 @@ async fn ingest(
     now: DateTime<Utc>,
 ) {
     let id = entry.subject.tracker_id;
+    observe_staleness(core, rt, id, outcome.is_ok());
     let prev = current_snapshot(core, id).await;
     let mut events = Vec::new();
     let mut new_snapshot: Option<Arc<Snapshot>> = None;
@@ -465,6 +483,10 @@ async fn commit_and_update(
                 reschedule(core, rt, &updated, status, core.clock.now());
             } else {
                 rt.queue.remove(id);
+                rt.last_ok
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
             }
         }
         Err(e) => {

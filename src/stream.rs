@@ -5,15 +5,18 @@
 use crate::events::StoredEvent;
 use crate::store::{EventFilter, EventSink, Store, StoreError};
 use futures::Stream;
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::broadcast;
 
 /// Hooks the hub reports to (metrics), so the hub stays free of metric names.
 pub trait HubObserver: Send + Sync + 'static {
     fn published(&self, events: &[StoredEvent]);
     fn commit(&self, seconds: f64, units: usize);
+    /// A subscriber fell off the live channel and is refilled from the log.
+    fn refilled(&self) {}
 }
 
 /// Fan-out point between the store writer and stream subscribers.
@@ -23,6 +26,25 @@ pub struct Hub {
     recent_capacity: usize,
     last_id: AtomicU64,
     observer: RwLock<Option<Arc<dyn HubObserver>>>,
+    /// Each live subscription's position in the log (for consumer lag).
+    cursors: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    next_subscription: AtomicU64,
+}
+
+/// Unregisters a subscription's cursor when its stream is dropped.
+struct CursorGuard {
+    hub: Arc<Hub>,
+    key: u64,
+}
+
+impl Drop for CursorGuard {
+    fn drop(&mut self) {
+        self.hub
+            .cursors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
 }
 
 /// Why a subscription cannot start.
@@ -47,6 +69,8 @@ impl Hub {
             recent_capacity,
             last_id: AtomicU64::new(0),
             observer: RwLock::new(None),
+            cursors: Mutex::new(HashMap::new()),
+            next_subscription: AtomicU64::new(0),
         })
     }
 
@@ -65,6 +89,25 @@ impl Hub {
 
     pub fn subscriber_count(&self) -> usize {
         self.tx.receiver_count()
+    }
+
+    /// Events committed but not yet handed to the slowest live subscription.
+    pub fn max_consumer_lag(&self) -> u64 {
+        let last = self.last_id();
+        self.cursors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|c| last.saturating_sub(c.load(Ordering::Relaxed)))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn observer(&self) -> Option<Arc<dyn HubObserver>> {
+        self.observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Events after `after` from the in-memory window, or `None` when the
@@ -138,7 +181,18 @@ impl Hub {
         // Subscribe before reading the backlog so nothing committed in between is missed.
         let mut rx = self.tx.subscribe();
         let hub = self.clone();
+        let position = Arc::new(AtomicU64::new(after));
+        let key = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        self.cursors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, position.clone());
+        let guard = CursorGuard {
+            hub: self.clone(),
+            key,
+        };
         Ok(async_stream::stream! {
+            let _guard = guard;
             let mut cursor = after;
             const PAGE: usize = 1000;
             // Catch up to the live edge.
@@ -158,8 +212,10 @@ impl Hub {
                     cursor = e.id;
                     yield e;
                 }
+                position.store(cursor, Ordering::Relaxed);
             }
             loop {
+                position.store(cursor, Ordering::Relaxed);
                 match rx.recv().await {
                     Ok(batch) => {
                         for e in batch.iter() {
@@ -170,6 +226,7 @@ impl Hub {
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Too slow for the live channel: refill from window/store.
+                        if let Some(o) = hub.observer() { o.refilled(); }
                         loop {
                             let target = hub.last_id();
                             if cursor >= target { break; }
@@ -179,6 +236,7 @@ impl Hub {
                             };
                             if batch.is_empty() { cursor = target; break; }
                             for e in batch { cursor = e.id; yield e; }
+                            position.store(cursor, Ordering::Relaxed);
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
