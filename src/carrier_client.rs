@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use trackd_carrier_sdk::{
-    AuthKind, Carrier, CarrierError, Credentials, HttpRequest, HttpResponse, Method, RetryAfter,
+    Carrier, CarrierError, Credentials, HttpRequest, HttpResponse, Method, RetryAfter,
 };
 
 /// Retry and timeout knobs (from `[poll]`).
@@ -259,7 +259,7 @@ impl CarrierClient {
     }
 
     async fn bearer(&self, force_refresh: bool) -> Result<Option<String>, CarrierError> {
-        if self.plugin.descriptor().auth != AuthKind::OAuth2ClientCredentials {
+        if !self.plugin.descriptor().auth.uses_token() {
             return Ok(None);
         }
         let mut g = self.token.lock().await;

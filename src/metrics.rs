@@ -341,6 +341,14 @@ impl Metrics {
         self.parse_errors.with_label_values(&[carrier]);
         self.unchanged_answers.with_label_values(&[carrier]);
         self.eta_slips.with_label_values(&[carrier]);
+        for h in [
+            &self.rate_limit_wait_seconds,
+            &self.eta_slip_seconds,
+            &self.poll_lag,
+            &self.staleness,
+        ] {
+            h.with_label_values(&[carrier]);
+        }
         for window in ["second", "day"] {
             self.rate_limit_waits.with_label_values(&[carrier, window]);
         }

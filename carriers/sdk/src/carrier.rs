@@ -16,6 +16,19 @@ pub enum AuthKind {
     Basic,
     /// OAuth2 client credentials: the daemon fetches and caches a bearer token.
     OAuth2ClientCredentials,
+    /// A login call (user + password) returns a session token the daemon caches
+    /// like an OAuth token and hands to `track_request` (DPD `getAuth`).
+    SessionToken,
+}
+
+impl AuthKind {
+    /// Whether the daemon must fetch and cache a token before track calls.
+    pub fn uses_token(self) -> bool {
+        matches!(
+            self,
+            AuthKind::OAuth2ClientCredentials | AuthKind::SessionToken
+        )
+    }
 }
 
 /// Default quota the carrier documents; operators may lower it in config.

@@ -104,7 +104,7 @@ impl Carrier for FakeCarrier {
     ) -> Result<HttpRequest, CarrierError> {
         let req = HttpRequest::get(format!("/track?numbers={}", numbers.join(",")));
         Ok(match self.desc.auth {
-            AuthKind::OAuth2ClientCredentials => {
+            AuthKind::OAuth2ClientCredentials | AuthKind::SessionToken => {
                 req.header("authorization", format!("Bearer {}", token.unwrap_or("")))
             }
             AuthKind::Basic => req.header(
