@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use trackd_carrier_sdk::{Carrier, Credentials, Snapshot};
+use trackd_carrier_sdk::{Carrier, Credentials, Snapshot, Status};
 
 /// One enabled carrier: its client (quotas, auth) and its due queue.
 pub struct CarrierRuntime {
@@ -299,13 +299,18 @@ async fn retention_loop(core: Arc<Core>) {
 async fn gauge_loop(core: Arc<Core>) {
     let mut stop = core.shutdown.subscribe();
     loop {
+        // Every (state, status) pair is set, zeros included: no reset, so a
+        // scrape never sees a half-filled gauge and an empty daemon still
+        // exports the series dashboards and alerts read.
         let counts = core.registry.counts();
-        core.metrics.trackers.reset();
-        for ((state, status), n) in counts {
-            core.metrics
-                .trackers
-                .with_label_values(&[state.as_str(), status.as_str()])
-                .set(n as i64);
+        for state in TrackerState::ALL {
+            for status in Status::ALL {
+                let n = counts.get(&(state, status)).copied().unwrap_or(0);
+                core.metrics
+                    .trackers
+                    .with_label_values(&[state.as_str(), status.as_str()])
+                    .set(n as i64);
+            }
         }
         core.metrics
             .stream_subscribers
