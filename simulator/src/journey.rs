@@ -276,6 +276,38 @@ fn profile(carrier: &str) -> Profile {
             home: Country::Us,
             services: ["Priority Mail", "Priority Mail", "USPS Ground Advantage"],
         },
+        "dhl" => Profile {
+            home: Country::De,
+            services: ["DHL Express", "DHL Paket", "DHL Paket"],
+        },
+        "dpd" => Profile {
+            home: Country::De,
+            services: ["DPD Express", "DPD Classic", "DPD Classic"],
+        },
+        "gls" => Profile {
+            home: Country::De,
+            services: [
+                "GLS ExpressParcel",
+                "GLS Business Parcel",
+                "GLS Business Parcel",
+            ],
+        },
+        "postnl" => Profile {
+            home: Country::Nl,
+            services: ["PostNL Standard", "PostNL Standard", "PostNL Standard"],
+        },
+        "royalmail" => Profile {
+            home: Country::Gb,
+            services: [
+                "Royal Mail Tracked 24",
+                "Royal Mail Tracked 48",
+                "Royal Mail Tracked 48",
+            ],
+        },
+        "australiapost" => Profile {
+            home: Country::Au,
+            services: ["Express Post", "Parcel Post", "Parcel Post"],
+        },
         _ => Profile {
             home: Country::Us,
             services: ["Express", "Standard", "Economy"],
@@ -519,10 +551,7 @@ fn plan(
 
     // Endpoints: domestic, except customs parcels which come from the other country.
     let home = cities_in(prof.home);
-    let away = cities_in(match prof.home {
-        Country::Us => Country::Ca,
-        Country::Ca => Country::Us,
-    });
+    let away = cities_in(prof.home.partner());
     let customs = scenario == Scenario::CustomsHoldThenDelivered;
     let dest = &CITIES[*pick(&mut rng, &home).unwrap_or(&0)];
     let origin = loop {
@@ -777,7 +806,14 @@ mod tests {
                     .with_ymd_and_hms(2025, 3, 3 + day, hour, 29, 31)
                     .single()
                     .expect("valid");
-                for carrier in ["ups", "canadapost"] {
+                for carrier in [
+                    "ups",
+                    "canadapost",
+                    "dhl",
+                    "postnl",
+                    "royalmail",
+                    "australiapost",
+                ] {
                     for s in Scenario::ALL {
                         for i in 0..3u64 {
                             let n = format!("N{day}{hour}{i}");
@@ -788,6 +824,35 @@ mod tests {
             }
         }
         assert_eq!(NUDGES.with(|n| n.get()), 0);
+    }
+
+    #[test]
+    fn journeys_run_on_the_carrier_home_network() {
+        let t = Utc
+            .with_ymd_and_hms(2025, 3, 3, 9, 0, 0)
+            .single()
+            .expect("valid");
+        for (carrier, home) in [
+            ("dhl", "DE"),
+            ("postnl", "NL"),
+            ("royalmail", "GB"),
+            ("australiapost", "AU"),
+            ("canadapost", "CA"),
+        ] {
+            for i in 0..20u64 {
+                let j = Journey::plan_scenario(i, carrier, &format!("N{i}"), t, Scenario::OnTime);
+                assert_eq!(j.destination.country.as_deref(), Some(home), "{carrier}");
+                assert_eq!(j.origin.country.as_deref(), Some(home), "{carrier}");
+                let customs = Journey::plan_scenario(
+                    i,
+                    carrier,
+                    &format!("C{i}"),
+                    t,
+                    Scenario::CustomsHoldThenDelivered,
+                );
+                assert_ne!(customs.origin.country.as_deref(), Some(home), "{carrier}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,10 @@ use trackd_carrier_sdk::Address;
 pub(crate) enum Country {
     Us,
     Ca,
+    De,
+    Nl,
+    Gb,
+    Au,
 }
 
 impl Country {
@@ -16,8 +20,35 @@ impl Country {
         match self {
             Country::Us => "US",
             Country::Ca => "CA",
+            Country::De => "DE",
+            Country::Nl => "NL",
+            Country::Gb => "GB",
+            Country::Au => "AU",
         }
     }
+
+    /// Where this network's inbound (customs) parcels come from.
+    pub(crate) fn partner(self) -> Country {
+        match self {
+            Country::Us => Country::Ca,
+            Country::Ca => Country::Us,
+            Country::De => Country::Nl,
+            Country::Nl => Country::De,
+            Country::Gb => Country::De,
+            Country::Au => Country::Us,
+        }
+    }
+
+    /// Every network the simulator knows.
+    #[cfg(test)]
+    pub(crate) const ALL: [Country; 6] = [
+        Country::Us,
+        Country::Ca,
+        Country::De,
+        Country::Nl,
+        Country::Gb,
+        Country::Au,
+    ];
 }
 
 /// One city: where parcels start, end or are sorted.
@@ -121,6 +152,49 @@ pub(crate) const CITIES: &[City] = &[
     ),
     city!("REGINA", "SK", "S4P3Y2", Ca, -6 * H, -104.6, false, false),
     city!("QUEBEC", "QC", "G1R4P5", Ca, -5 * H, -71.2, false, false),
+    // Germany (CET).
+    city!("FRANKFURT", "HE", "60313", De, H, 8.7, true, true),
+    city!("LEIPZIG", "SN", "04109", De, H, 12.4, true, true), // DHL hub
+    city!("HAMBURG", "HH", "20095", De, H, 10.0, true, false),
+    city!("KOELN", "NW", "50667", De, H, 6.96, true, false),
+    city!("NUERNBERG", "BY", "90402", De, H, 11.1, true, false),
+    city!("BERLIN", "BE", "10117", De, H, 13.4, false, false),
+    city!("MUENCHEN", "BY", "80331", De, H, 11.6, false, false),
+    city!("STUTTGART", "BW", "70173", De, H, 9.18, false, false),
+    // Netherlands (CET).
+    city!("AMSTERDAM", "NH", "1012AB", Nl, H, 4.9, true, true),
+    city!("NIEUWEGEIN", "UT", "3430AA", Nl, H, 5.1, true, false),
+    city!("ROTTERDAM", "ZH", "3011AA", Nl, H, 4.48, true, true),
+    city!("ZWOLLE", "OV", "8011AA", Nl, H, 6.09, true, false),
+    city!("EINDHOVEN", "NB", "5611AA", Nl, H, 5.48, true, false),
+    city!("UTRECHT", "UT", "3511AA", Nl, H, 5.12, false, false),
+    city!("GRONINGEN", "GR", "9711AA", Nl, H, 6.57, false, false),
+    // United Kingdom (GMT).
+    city!("LONDON", "ENG", "EC1A1BB", Gb, 0, -0.1, true, true),
+    city!("HEATHROW", "ENG", "TW62GA", Gb, 0, -0.45, true, true),
+    city!("BIRMINGHAM", "ENG", "B11BB", Gb, 0, -1.9, true, false),
+    city!("MANCHESTER", "ENG", "M11AE", Gb, 0, -2.24, true, false),
+    city!("GLASGOW", "SCT", "G11XQ", Gb, 0, -4.25, true, false),
+    city!("BRISTOL", "ENG", "BS11AA", Gb, 0, -2.59, false, false),
+    city!("LEEDS", "ENG", "LS11UR", Gb, 0, -1.55, false, false),
+    city!("EDINBURGH", "SCT", "EH11YZ", Gb, 0, -3.19, false, false),
+    // Australia (standard time; Adelaide is +09:30, Brisbane keeps AEST).
+    city!("SYDNEY", "NSW", "2000", Au, 10 * H, 151.2, true, true),
+    city!("MELBOURNE", "VIC", "3000", Au, 10 * H, 145.0, true, true),
+    city!("BRISBANE", "QLD", "4000", Au, 10 * H, 153.0, true, false),
+    city!(
+        "ADELAIDE",
+        "SA",
+        "5000",
+        Au,
+        9 * H + 1800,
+        138.6,
+        true,
+        false
+    ),
+    city!("PERTH", "WA", "6000", Au, 8 * H, 115.9, true, false),
+    city!("CANBERRA", "ACT", "2600", Au, 10 * H, 149.1, false, false),
+    city!("HOBART", "TAS", "7000", Au, 10 * H, 147.3, false, false),
 ];
 
 impl City {
@@ -167,7 +241,7 @@ mod tests {
             assert_eq!(c.offset().local_minus_utc(), c.offset_secs);
             assert_eq!(c.name, c.name.to_uppercase());
         }
-        for country in [Country::Us, Country::Ca] {
+        for country in Country::ALL {
             let hubs = CITIES
                 .iter()
                 .filter(|c| c.country == country && c.hub)
