@@ -369,3 +369,9 @@ fn every_table_code_parses_to_its_status() {
         assert_eq!(snap.carrier_status_code.as_deref(), Some(code.as_str()));
     }
 }
+
+/// The SDK's whole conformance suite, in one line.
+#[test]
+fn sdk_conformance_suite() {
+    trackd_carrier_sdk::testkit::conformance(&CanadaPost, FIDELITY);
+}

@@ -274,3 +274,119 @@ pub fn assert_malformed_is_typed<C: Carrier>(carrier: &C, numbers: &[&str], vali
 pub fn every_step_status() -> Vec<(JourneyStep, Status)> {
     JourneyStep::ALL.iter().map(|s| (*s, s.status())).collect()
 }
+
+/// The whole conformance suite in one call, so every carrier's test file runs it
+/// with one line: `testkit::conformance(&MyCarrier::new(), FIDELITY);`.
+///
+/// It checks, on numbers the plugin mints itself: detection, request routing
+/// (single and full batches, token call), unknown numbers as `NotFound`, the
+/// render/parse round trip for 256 arbitrary journeys and for a journey ending
+/// in every step, truncated and garbage bodies as typed errors, and every
+/// simulator fault as its documented error kind.
+pub fn conformance<C: Carrier>(carrier: &C, fidelity: Fidelity) {
+    use crate::carrier::Detection;
+    use crate::sim::SimFault;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let d = carrier.descriptor();
+    let minted: Vec<String> = (0..64u64)
+        .chain([999_999, 123_456_789, u64::from(u32::MAX)])
+        .map(|s| carrier.sim_mint_number(s))
+        .collect();
+    for n in &minted {
+        assert_ne!(
+            carrier.detect(n),
+            Detection::No,
+            "{}: minted number {n} is not detected",
+            d.slug
+        );
+    }
+    let distinct: std::collections::BTreeSet<&String> = minted.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        minted.len(),
+        "{}: minted numbers repeat",
+        d.slug
+    );
+
+    let creds = Credentials::new("sim-client", "sim-secret");
+    let batch: Vec<&str> = minted
+        .iter()
+        .take(d.batch_size.max(1))
+        .map(String::as_str)
+        .collect();
+    assert_request_routes(carrier, &batch[..1], &creds);
+    assert_request_routes(carrier, &batch, &creds);
+    assert_unknown_is_not_found(carrier, &minted[0]);
+
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let parcels = (0..u64::from(u32::MAX))
+        .prop_map(|s| carrier.sim_mint_number(s))
+        .prop_flat_map(arb_parcel);
+    let outcome = runner.run(&parcels, |parcel| {
+        assert_round_trip(carrier, &parcel, fidelity);
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{}: render/parse round trip failed: {e}", d.slug);
+    }
+
+    // A journey ending in each step: every step renders a code that maps back.
+    let mut runner = TestRunner::deterministic();
+    let base = arb_parcel(minted[1].clone())
+        .new_tree(&mut runner)
+        .map(|t| proptest::strategy::ValueTree::current(&t))
+        .unwrap_or_else(|e| panic!("generating a parcel: {e}"));
+    for step in JourneyStep::ALL {
+        let mut parcel = base.clone();
+        if let Some(last) = parcel.events.last_mut() {
+            last.step = step;
+        }
+        if step != JourneyStep::Delivered {
+            parcel.signed_by = None;
+        }
+        assert_round_trip(carrier, &parcel, fidelity);
+    }
+    let valid = carrier.sim_render_track(&[SimReply::Known(&base)]);
+    assert_malformed_is_typed(carrier, &[minted[1].as_str()], &valid);
+
+    // Faults render in the carrier's documented shapes and parse to their kind.
+    let one = [minted[2].as_str()];
+    let kind = |f: SimFault| carrier.parse_track(&one, &carrier.sim_render_fault(&f));
+    assert!(
+        matches!(kind(SimFault::Unauthorized), Err(CarrierError::Auth { .. })),
+        "{}: 401 fault must parse as Auth, got {:?}",
+        d.slug,
+        kind(SimFault::Unauthorized)
+    );
+    match kind(SimFault::RateLimited {
+        retry_after_secs: 7,
+    }) {
+        Err(CarrierError::RateLimited { .. }) => {}
+        other => panic!(
+            "{}: 429 fault must parse as RateLimited, got {other:?}",
+            d.slug
+        ),
+    }
+    assert!(
+        matches!(
+            kind(SimFault::ServerError),
+            Err(CarrierError::Unavailable { .. })
+        ),
+        "{}: 5xx fault must parse as Unavailable, got {:?}",
+        d.slug,
+        kind(SimFault::ServerError)
+    );
+    let bad = kind(SimFault::BadRequest {
+        message: "bad".into(),
+    });
+    assert!(
+        !matches!(&bad, Ok(rs) if !rs.is_empty() && rs.iter().all(|r| r.outcome.is_ok())),
+        "{}: a 400 fault parsed as success: {bad:?}",
+        d.slug
+    );
+}

@@ -236,3 +236,9 @@ fn faults_render_and_parse_to_their_kind() {
         })
     );
 }
+
+/// The SDK's whole conformance suite, in one line.
+#[test]
+fn sdk_conformance_suite() {
+    trackd_carrier_sdk::testkit::conformance(&Example, FIDELITY);
+}

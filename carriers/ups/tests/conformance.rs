@@ -328,3 +328,9 @@ fn detection_on_ups_test_numbers_and_other_formats() {
         assert_eq!(Ups.detect(n), Detection::No, "{n}");
     }
 }
+
+/// The SDK's whole conformance suite, in one line.
+#[test]
+fn sdk_conformance_suite() {
+    trackd_carrier_sdk::testkit::conformance(&Ups, FIDELITY);
+}
