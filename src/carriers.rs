@@ -9,6 +9,7 @@ pub fn builtin() -> Vec<Arc<dyn Carrier>> {
     vec![
         Arc::new(trackd_carrier_ups::Ups::new()),
         Arc::new(trackd_carrier_canadapost::CanadaPost::new()),
+        Arc::new(trackd_carrier_dhl::Dhl),
     ]
 }
 
@@ -56,6 +57,21 @@ mod tests {
         slugs.sort();
         slugs.dedup();
         assert_eq!(slugs.len(), cs.len());
+    }
+
+    #[test]
+    fn every_carrier_has_a_documented_config_table() {
+        let defaults = include_str!("../config/trackd.toml");
+        let config = crate::config::Config::load(None, Vec::<(String, String)>::new())
+            .expect("embedded defaults load");
+        for c in builtin() {
+            let slug = c.descriptor().slug;
+            assert!(
+                defaults.contains(&format!("[carriers.{slug}]")),
+                "config/trackd.toml has no [carriers.{slug}] table"
+            );
+            assert!(config.carriers[slug].enabled, "{slug} enabled by default");
+        }
     }
 
     #[test]

@@ -199,6 +199,10 @@ pub struct CarrierConfig {
     /// Client secret, password or API key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<Secret>,
+    /// Account or customer number some carriers require beside the key
+    /// (Australia Post `account-number`); handed to the plugin as `extra["account"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Secret>,
     /// Request rate cap; `None` = the plugin's documented quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_second: Option<u32>,
@@ -218,6 +222,7 @@ impl Default for CarrierConfig {
             base_url: None,
             client_id: None,
             client_secret: None,
+            account: None,
             per_second: None,
             per_day: None,
             batch_size: None,
@@ -780,6 +785,7 @@ fn read_carrier(s: &mut Section<'_, '_>) -> Option<CarrierConfig> {
     let base_url = s.get_opt("base_url", http_url);
     let client_id = s.get_opt("client_id", |r| secret(r, env));
     let client_secret = s.get_opt("client_secret", |r| secret(r, env));
+    let account = s.get_opt("account", |r| secret(r, env));
     let per_second = s.get_opt("per_second", |r| int_in(r, 1..=i64::from(u32::MAX)));
     let per_day = s.get_opt("per_day", |r| int_in(r, 1..=i64::from(u32::MAX)));
     let batch_size = s.get_opt("batch_size", |r| int_in(r, 1..=i64::MAX));
@@ -788,6 +794,7 @@ fn read_carrier(s: &mut Section<'_, '_>) -> Option<CarrierConfig> {
         base_url: base_url?,
         client_id: client_id?,
         client_secret: client_secret?,
+        account: account?,
         per_second: per_second?,
         per_day: per_day?,
         batch_size: batch_size?,

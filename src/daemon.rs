@@ -116,7 +116,11 @@ fn credentials(c: &crate::config::CarrierConfig) -> Credentials {
     Credentials {
         id: c.client_id.as_ref().map(|s| s.expose().to_string()),
         secret: c.client_secret.as_ref().map(|s| s.expose().to_string()),
-        extra: BTreeMap::new(),
+        extra: c
+            .account
+            .iter()
+            .map(|a| ("account".to_string(), a.expose().to_string()))
+            .collect(),
     }
 }
 

@@ -1,0 +1,374 @@
+//! Unified API answers into normalized results: statuses through the one table
+//! in `mapping`, times exactly as DHL wrote them, problem+json errors typed.
+
+use crate::mapping::{Mapped, apply_return_flag, map_status};
+use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use trackd_carrier_sdk::model::{clean, order_checkpoints};
+use trackd_carrier_sdk::{
+    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
+};
+
+/// A DHL time: with `Z` or an offset it is zoned; without one it stays naive
+/// (DHL Express sends local wall-clock times), because inventing an offset
+/// would shift it by hours.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(Timestamp::Zoned(dt));
+    }
+    // `+0200` (no colon) is ISO 8601 too.
+    if let Ok(dt) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(Timestamp::Zoned(dt));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(Timestamp::Naive(n));
+        }
+    }
+    None
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+fn end_of_day() -> NaiveTime {
+    NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)
+}
+
+/// A place's address, or `None` when DHL gave nothing usable.
+pub fn address(p: Option<&Place>) -> Option<Address> {
+    let a = p?.address.as_ref()?;
+    Address {
+        city: a.address_locality.as_deref().and_then(clean),
+        region: a.address_region.as_deref().and_then(clean),
+        postal_code: a.postal_code.as_deref().and_then(clean),
+        country: a.country_code.as_deref().and_then(clean),
+    }
+    .non_empty()
+}
+
+fn mapped(ev: &Event) -> Mapped {
+    map_status(
+        ev.status_code.as_deref(),
+        &[ev.description.as_deref(), ev.status.as_deref()],
+    )
+}
+
+fn event_text(ev: &Event) -> Option<String> {
+    ev.description
+        .as_deref()
+        .and_then(clean)
+        .or_else(|| ev.status.as_deref().and_then(clean))
+}
+
+fn checkpoint(ev: &Event) -> Result<Checkpoint, CarrierError> {
+    let raw = ev.timestamp.as_deref().unwrap_or("");
+    let occurred_at = parse_time(raw).ok_or_else(|| {
+        CarrierError::malformed(format!("event has a bad or missing timestamp {raw:?}"))
+    })?;
+    let m = mapped(ev);
+    Ok(Checkpoint {
+        occurred_at,
+        status: m.status,
+        status_detail: m.detail.map(str::to_string),
+        code: ev
+            .status_code
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string(),
+        description: event_text(ev).unwrap_or_default(),
+        location: address(ev.location.as_ref()),
+    })
+}
+
+/// `estimatedDeliveryTimeFrame` (a window) over `estimatedTimeOfDelivery`
+/// (a single moment, reported as its date: one instant is not a window).
+fn eta(s: &Shipment) -> Result<Option<Eta>, CarrierError> {
+    let frame = s.estimated_delivery_time_frame.as_ref();
+    let from = frame.and_then(|f| f.estimated_from.as_deref().and_then(clean));
+    let through = frame.and_then(|f| f.estimated_through.as_deref().and_then(clean));
+    if let (Some(from), Some(through)) = (&from, &through) {
+        if let (Some(start), Some(end)) = (parse_time(from), parse_time(through)) {
+            return Ok(Some(Eta::Window { start, end }));
+        }
+        if let (Some(a), Some(b)) = (parse_date(from), parse_date(through)) {
+            return Ok(Some(if a == b {
+                Eta::Date { date: a }
+            } else {
+                Eta::Window {
+                    start: Timestamp::naive(a, NaiveTime::MIN),
+                    end: Timestamp::naive(b, end_of_day()),
+                }
+            }));
+        }
+        return Err(CarrierError::malformed(format!(
+            "bad estimatedDeliveryTimeFrame {from:?}..{through:?}"
+        )));
+    }
+    let Some(etod) = s.estimated_time_of_delivery.as_deref().and_then(clean) else {
+        return Ok(None);
+    };
+    if let Some(t) = parse_time(&etod) {
+        return Ok(Some(Eta::Date {
+            date: t.local().date(),
+        }));
+    }
+    parse_date(&etod)
+        .map(|date| Some(Eta::Date { date }))
+        .ok_or_else(|| CarrierError::malformed(format!("bad estimatedTimeOfDelivery {etod:?}")))
+}
+
+/// A readable name for a `PersonEntity` of any `@type`.
+pub fn person_name(p: &Person) -> Option<String> {
+    if let Some(n) = p.name.as_deref().and_then(clean) {
+        return Some(n);
+    }
+    let parts: Vec<String> = [&p.given_name, &p.family_name]
+        .into_iter()
+        .filter_map(|x| x.as_deref().and_then(clean))
+        .collect();
+    if !parts.is_empty() {
+        return Some(parts.join(" "));
+    }
+    p.organization_name.as_deref().and_then(clean)
+}
+
+/// One shipment into the normalized snapshot.
+pub fn snapshot(s: &Shipment) -> Result<Snapshot, CarrierError> {
+    let events = s.events.as_deref().unwrap_or(&[]);
+    let mut checkpoints = events
+        .iter()
+        .map(checkpoint)
+        .collect::<Result<Vec<_>, _>>()?;
+    order_checkpoints(&mut checkpoints);
+
+    // DHL's own current status object, else the newest event.
+    let newest_event = events.iter().max_by(|a, b| {
+        let ta = a.timestamp.as_deref().and_then(parse_time);
+        let tb = b.timestamp.as_deref().and_then(parse_time);
+        match (ta, tb) {
+            (Some(x), Some(y)) => x.chrono_cmp(&y),
+            _ => std::cmp::Ordering::Equal,
+        }
+    });
+    let current = s.status.as_ref().or(newest_event);
+    let (mut m, code, text) = match current {
+        Some(ev) => (
+            mapped(ev),
+            ev.status_code.as_deref().and_then(clean),
+            event_text(ev),
+        ),
+        None => (
+            Mapped {
+                status: Status::Pending,
+                detail: None,
+                rule: "dhl:no_events".into(),
+            },
+            None,
+            None,
+        ),
+    };
+    if s.return_flag == Some(true) {
+        m = apply_return_flag(m);
+    }
+    let delivered = m.status == Status::Delivered;
+    let pod = s
+        .details
+        .as_ref()
+        .and_then(|d| d.proof_of_delivery.as_ref());
+    let delivered_at = if delivered {
+        checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.status == Status::Delivered)
+            .map(|c| c.occurred_at)
+            .or_else(|| {
+                pod.and_then(|p| p.timestamp.as_deref())
+                    .and_then(parse_time)
+            })
+            .or_else(|| {
+                current
+                    .and_then(|c| c.timestamp.as_deref())
+                    .and_then(parse_time)
+            })
+    } else {
+        None
+    };
+    let signed_by = pod
+        .and_then(|p| p.signed.as_ref())
+        .and_then(person_name)
+        .filter(|_| delivered);
+    let service = s
+        .details
+        .as_ref()
+        .and_then(|d| d.product.as_ref())
+        .and_then(|p| p.product_name.as_deref())
+        .and_then(clean)
+        .or_else(|| s.service.as_deref().and_then(clean));
+    let updated_at = if checkpoints.is_empty() {
+        current
+            .and_then(|c| c.timestamp.as_deref())
+            .and_then(parse_time)
+    } else {
+        None // `finish` takes the newest checkpoint
+    };
+    let snap = Snapshot {
+        status: m.status,
+        status_detail: m.detail.map(str::to_string),
+        status_rule: m.rule,
+        carrier_status_code: code,
+        carrier_status_text: text,
+        estimated_delivery: eta(s)?,
+        original_estimated_delivery: None,
+        delivered_at,
+        signed_by,
+        service,
+        origin: address(s.origin.as_ref()),
+        destination: address(s.destination.as_ref()),
+        checkpoints,
+        updated_at,
+        fetched_at: None,
+    };
+    Ok(snap.finish())
+}
+
+fn problem(resp: &HttpResponse) -> Option<Problem> {
+    serde_json::from_slice::<Problem>(&resp.body)
+        .ok()
+        .filter(|p| p.title.is_some() || p.detail.is_some())
+}
+
+/// `title: detail` of a problem body, or a body excerpt.
+fn problem_text(resp: &HttpResponse) -> String {
+    match problem(resp) {
+        Some(p) => match (p.title.as_deref(), p.detail.as_deref()) {
+            // DHL's details often repeat the title ("Invalid input: ...").
+            (Some(t), Some(d)) if d.starts_with(t) => d.to_string(),
+            (Some(t), Some(d)) => format!("{t}: {d}"),
+            (Some(t), None) => t.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => resp.body_excerpt(),
+        },
+        None => resp.body_excerpt(),
+    }
+}
+
+fn not_found(number: &str, message: String) -> CarrierError {
+    CarrierError::NotFound {
+        code: Some("404".into()),
+        message: if message.is_empty() {
+            format!("DHL has no shipment {number}")
+        } else {
+            message
+        },
+    }
+}
+
+fn error_status(numbers: &[&str], resp: &HttpResponse) -> Result<Vec<NumberResult>, CarrierError> {
+    let text = problem_text(resp);
+    match resp.status {
+        // The documented "no result" answer: the number is unknown to DHL.
+        404 => {
+            if numbers.is_empty() {
+                return Err(not_found("", text));
+            }
+            Ok(numbers
+                .iter()
+                .map(|n| NumberResult {
+                    tracking_number: n.to_string(),
+                    outcome: Err(not_found(n, text.clone())),
+                })
+                .collect())
+        }
+        401 | 403 => Err(CarrierError::Auth {
+            message: format!("HTTP {}: {text}", resp.status),
+        }),
+        429 => Err(CarrierError::RateLimited {
+            retry_after: resp.retry_after(),
+        }),
+        500..=599 => Err(CarrierError::Unavailable {
+            status: resp.status,
+            message: text,
+        }),
+        s => Err(CarrierError::Rejected {
+            code: format!("HTTP {s}"),
+            message: text,
+        }),
+    }
+}
+
+/// Parses a track answer (see the crate docs for the error mapping).
+pub fn parse_answer(
+    numbers: &[&str],
+    resp: &HttpResponse,
+) -> Result<Vec<NumberResult>, CarrierError> {
+    if !(200..300).contains(&resp.status) {
+        return error_status(numbers, resp);
+    }
+    let answer: Shipments = serde_json::from_slice(&resp.body).map_err(|e| {
+        CarrierError::malformed(format!(
+            "not the documented Unified API JSON ({e}): {}",
+            resp.body_excerpt()
+        ))
+    })?;
+    let id_of = |s: &Shipment| s.id.as_ref().map(|i| i.text()).unwrap_or_default();
+    if numbers.is_empty() {
+        return Ok(answer
+            .shipments
+            .iter()
+            .map(|s| NumberResult {
+                tracking_number: id_of(s),
+                outcome: snapshot(s),
+            })
+            .collect());
+    }
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
+    Ok(numbers
+        .iter()
+        .map(|n| {
+            let by_id = answer.shipments.iter().find(|s| norm(&id_of(s)) == norm(n));
+            // One number per call: DHL may answer with its own id (a waybill
+            // for a piece id), so a lone answer is this number's.
+            let found = by_id.or_else(|| {
+                (numbers.len() == 1)
+                    .then(|| answer.shipments.first())
+                    .flatten()
+            });
+            NumberResult {
+                tracking_number: n.to_string(),
+                outcome: match found {
+                    Some(s) => snapshot(s),
+                    None => Err(not_found(n, format!("the answer holds no shipment {n}"))),
+                },
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_keep_their_provenance() {
+        let z = parse_time("2018-03-02T07:53:47Z").unwrap();
+        assert_eq!(z.to_wire(), "2018-03-02T07:53:47Z");
+        let o = parse_time("2026-10-07T07:45:00+02:00").unwrap();
+        assert_eq!(o.to_wire(), "2026-10-07T07:45:00+02:00");
+        let o2 = parse_time("2026-10-07T07:45:00+0200").unwrap();
+        assert_eq!(o2, o);
+        let n = parse_time("2018-03-02T07:53:47").unwrap();
+        assert!(!n.offset_known());
+        assert!(!parse_time("2018-03-02T07:53").unwrap().offset_known());
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time(""), None);
+    }
+}
