@@ -270,7 +270,7 @@ impl CarrierClient {
             return Ok(None);
         };
         let resp = self.send(&req, "token").await?;
-        if let Some(e) = CarrierError::from_http_status(&resp) {
+        if let Some(e) = self.plugin.classify_error(&resp) {
             return Err(e);
         }
         let tok = self.plugin.parse_token(&resp)?;
@@ -304,7 +304,7 @@ impl CarrierClient {
                 .track_request(numbers, &self.creds, token.as_deref())
                 .map_err(FetchError::Carrier)?;
             let err = match self.send(&req, "track").await {
-                Ok(resp) => match CarrierError::from_http_status(&resp) {
+                Ok(resp) => match self.plugin.classify_error(&resp) {
                     None => return Ok(resp),
                     Some(CarrierError::Auth { .. }) if token.is_some() && !refreshed => {
                         refreshed = true;

@@ -10,6 +10,9 @@ pub fn builtin() -> Vec<Arc<dyn Carrier>> {
         Arc::new(trackd_carrier_ups::Ups::new()),
         Arc::new(trackd_carrier_canadapost::CanadaPost::new()),
         Arc::new(trackd_carrier_dhl::Dhl),
+        Arc::new(trackd_carrier_usps::Usps),
+        Arc::new(trackd_carrier_dpd::Dpd),
+        Arc::new(trackd_carrier_purolator::Purolator),
     ]
 }
 

@@ -164,6 +164,14 @@ pub trait Carrier: Send + Sync + 'static {
         token: Option<&str>,
     ) -> Result<HttpRequest, CarrierError>;
 
+    /// How the daemon's transport layer should treat a non-2xx answer before
+    /// the plugin parses it (retry, refresh the token, pause on 429). SOAP
+    /// carriers answer every fault with HTTP 500 and override this to classify
+    /// by the fault body; `None` hands the answer to `parse_track`.
+    fn classify_error(&self, resp: &HttpResponse) -> Option<CarrierError> {
+        CarrierError::from_http_status(resp)
+    }
+
     /// Parses a track response: whole-response errors as `Err`, per-number
     /// outcomes (including per-number not-found) inside `Ok`. With `numbers`
     /// empty, reports every number the answer contains (`trackd normalize`).

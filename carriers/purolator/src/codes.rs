@@ -1,0 +1,386 @@
+//! Purolator `ScanType` (+ `Description`) → status taxonomy, in one ordered table,
+//! and the scans the simulator renders for each journey step.
+//!
+//! Purolator's Tracking service types every scan with a coarse `ScanType`
+//! (`Delivery`, `OnDelivery`, `ProofOfPickUp`, `InternationalOutbound`,
+//! `Undeliverable`, `Other` — the scan subtypes of `TrackingService.xsd`, as
+//! echoed in `ScanType`) and says what happened in a free-text `Description`.
+//! `Undeliverable` in particular covers attempts, pick-up notices, returns and
+//! delays alike, so the table refines each scan type by description keywords
+//! (English and French, lower-cased, whitespace-normalized); the first matching
+//! row wins and every scan type ends with a default row. Scan types outside the
+//! table map to `Status::Unknown` (kept, never dropped).
+
+use trackd_carrier_sdk::{JourneyStep, Status};
+
+/// The documented scan types (`Scan` subtypes in `TrackingService.xsd` plus the
+/// base `Other`).
+pub const SCAN_TYPES: [&str; 6] = [
+    "Delivery",
+    "OnDelivery",
+    "ProofOfPickUp",
+    "InternationalOutbound",
+    "Undeliverable",
+    "Other",
+];
+
+/// One row of the mapping table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The `ScanType` this row applies to (case-insensitive).
+    pub scan_type: &'static str,
+    /// Lower-case fragments of which one must occur in the description; empty
+    /// for the scan type's default row.
+    pub any_of: &'static [&'static str],
+    /// Stable rule name used in `status_rule` (`purolator:scantype=X+text=NAME`).
+    pub name: &'static str,
+    /// The taxonomy status.
+    pub status: Status,
+    /// The finer, namespaced reason, when there is one.
+    pub detail: Option<&'static str>,
+}
+
+const fn text(
+    scan_type: &'static str,
+    name: &'static str,
+    any_of: &'static [&'static str],
+    status: Status,
+    detail: Option<&'static str>,
+) -> Rule {
+    Rule {
+        scan_type,
+        any_of,
+        name,
+        status,
+        detail,
+    }
+}
+
+const fn default(scan_type: &'static str, status: Status, detail: Option<&'static str>) -> Rule {
+    Rule {
+        scan_type,
+        any_of: &[],
+        name: "default",
+        status,
+        detail,
+    }
+}
+
+use Status::{
+    AttemptFailed as AF, AvailableForPickup as AP, Delivered as DL, Exception as EX,
+    InTransit as IT, InfoReceived as IR, OutForDelivery as OD, Returned as RD, Returning as RG,
+};
+
+const RETURN_WORDS: &[&str] = &[
+    "returned to sender",
+    "return to sender",
+    "returned to shipper",
+    "return to shipper",
+    "returned to the shipper",
+    "to be returned",
+    "retourné à l'expéditeur",
+    "retourné à l’expéditeur",
+    "retour à l'expéditeur",
+    "retour à l’expéditeur",
+];
+const PICKUP_WORDS: &[&str] = &[
+    "available for pickup",
+    "available for pick up",
+    "held for pickup",
+    "ready for pickup",
+    "to pick up at",
+    "will pick up",
+    "disponible pour le ramassage",
+    "disponible pour la cueillette",
+];
+const WEATHER_WORDS: &[&str] = &["weather", "météo", "meteo"];
+const REFUSED_WORDS: &[&str] = &["refused", "refusé"];
+const ATTEMPT_WORDS: &[&str] = &[
+    "attempted delivery",
+    "delivery attempted",
+    "attempt made",
+    "tentative de livraison",
+];
+const CLOSED_WORDS: &[&str] = &[
+    "customer closed",
+    "business closed",
+    "closed for business",
+    "premises closed",
+    "établissement du client fermé",
+];
+const ADDRESS_WORDS: &[&str] = &[
+    "address correction",
+    "incorrect address",
+    "address incomplete",
+    "correction d'adresse",
+    "correction d’adresse",
+];
+const CUSTOMS_WORDS: &[&str] = &["customs", "douane"];
+const DELAY_WORDS: &[&str] = &[
+    "delay",
+    "missed connection",
+    "rescheduled",
+    "retard",
+    "late tender",
+];
+const MOVING_WORDS: &[&str] = &[
+    "arrived at",
+    "departed",
+    "in transit",
+    "redirected",
+    "arrivé à",
+    "quitté",
+    "en transit",
+];
+const CREATED_WORDS: &[&str] = &[
+    "shipment created",
+    "created a label",
+    "label created",
+    "label information",
+    "manifest received",
+    "new tracking number assigned",
+    "envoi créé",
+    "nouveau numéro de repérage",
+];
+const TRANSFER_WORDS: &[&str] = &[
+    "transferring to shipping centre",
+    "transferring to a shipping centre",
+];
+const RETURNED_DELIVERY_WORDS: &[&str] = &[
+    "returned to sender",
+    "returned to shipper",
+    "delivered to sender",
+    "delivered to shipper",
+    "return delivered",
+    "retourné à l'expéditeur",
+    "retourné à l’expéditeur",
+];
+
+/// Every row, first match wins within a scan type.
+pub static RULES: &[Rule] = &[
+    // Delivery: the parcel was handed over (signature in ScanDetails).
+    text(
+        "Delivery",
+        "transfer",
+        TRANSFER_WORDS,
+        IT,
+        Some("in_transit.redirected"),
+    ),
+    text("Delivery", "returned", RETURNED_DELIVERY_WORDS, RD, None),
+    default("Delivery", DL, None),
+    // OnDelivery: "On vehicle for delivery".
+    default("OnDelivery", OD, None),
+    // ProofOfPickUp: "Picked up by Purolator at ..." / "Received by Purolator".
+    default("ProofOfPickUp", IT, Some("in_transit.picked_up")),
+    // InternationalOutbound: left Canada (DestinationPostalCode, AirportCode).
+    default(
+        "InternationalOutbound",
+        IT,
+        Some("in_transit.international"),
+    ),
+    // Undeliverable: every "could not deliver (yet)" reason.
+    text("Undeliverable", "return", RETURN_WORDS, RG, None),
+    text("Undeliverable", "pickup", PICKUP_WORDS, AP, None),
+    text(
+        "Undeliverable",
+        "weather",
+        WEATHER_WORDS,
+        IT,
+        Some("in_transit.weather_delay"),
+    ),
+    text(
+        "Undeliverable",
+        "refused",
+        REFUSED_WORDS,
+        EX,
+        Some("exception.refused"),
+    ),
+    text(
+        "Undeliverable",
+        "closed",
+        CLOSED_WORDS,
+        AF,
+        Some("attempt_failed.business_closed"),
+    ),
+    text("Undeliverable", "attempt", ATTEMPT_WORDS, AF, None),
+    text(
+        "Undeliverable",
+        "address",
+        ADDRESS_WORDS,
+        EX,
+        Some("exception.address_issue"),
+    ),
+    text(
+        "Undeliverable",
+        "customs",
+        CUSTOMS_WORDS,
+        EX,
+        Some("exception.customs_hold"),
+    ),
+    text(
+        "Undeliverable",
+        "delay",
+        DELAY_WORDS,
+        IT,
+        Some("in_transit.delay"),
+    ),
+    text("Undeliverable", "moving", MOVING_WORDS, IT, None),
+    text("Undeliverable", "created", CREATED_WORDS, IR, None),
+    default("Undeliverable", EX, Some("exception.undeliverable")),
+    // Other: everything else (manifest, sort-facility scans, customs...).
+    text("Other", "created", CREATED_WORDS, IR, None),
+    text("Other", "return", RETURN_WORDS, RG, None),
+    text(
+        "Other",
+        "customs",
+        CUSTOMS_WORDS,
+        EX,
+        Some("exception.customs_hold"),
+    ),
+    text(
+        "Other",
+        "weather",
+        WEATHER_WORDS,
+        IT,
+        Some("in_transit.weather_delay"),
+    ),
+    text("Other", "delay", DELAY_WORDS, IT, Some("in_transit.delay")),
+    default("Other", IT, None),
+];
+
+/// Lower-cases and collapses whitespace so keyword matching ignores Purolator's
+/// double spaces ("Receiver contacted.  Shipment available for pickup").
+pub fn normalize(description: &str) -> String {
+    description
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The rule for a scan, or `None` when the scan type is not documented.
+pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
+    let st = scan_type.trim();
+    let text = normalize(description);
+    RULES
+        .iter()
+        .filter(|r| r.scan_type.eq_ignore_ascii_case(st))
+        .find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| text.contains(w)))
+}
+
+/// `ScanType` from an `xsi:type` such as `DeliveryScan` (used only when the
+/// `ScanType` element is empty).
+pub fn scan_type_from_xsi(xsi_type: &str) -> Option<&'static str> {
+    let local = xsi_type.rsplit(':').next().unwrap_or(xsi_type);
+    let base = local.strip_suffix("Scan")?;
+    SCAN_TYPES
+        .iter()
+        .copied()
+        .find(|t| t.eq_ignore_ascii_case(base))
+}
+
+/// The `xsi:type` a scan type is serialized with (`None` for the base `Scan`).
+pub fn xsi_type(scan_type: &str) -> Option<&'static str> {
+    match scan_type {
+        "Delivery" => Some("DeliveryScan"),
+        "OnDelivery" => Some("OnDeliveryScan"),
+        "ProofOfPickUp" => Some("ProofOfPickUpScan"),
+        "InternationalOutbound" => Some("InternationalOutboundScan"),
+        "Undeliverable" => Some("UndeliverableScan"),
+        _ => None,
+    }
+}
+
+/// The scan (ScanType, Description) the simulator renders for a journey step;
+/// descriptions follow Purolator's published scan wording.
+pub fn step_scan(step: JourneyStep) -> (&'static str, &'static str) {
+    match step {
+        JourneyStep::LabelCreated => ("Other", "Shipment created"),
+        JourneyStep::PickedUp => ("ProofOfPickUp", "Picked up by Purolator"),
+        JourneyStep::ArrivedAtFacility => ("Other", "Arrived at sort facility"),
+        JourneyStep::DepartedFacility => ("Other", "Departed sort facility"),
+        JourneyStep::WeatherDelay => ("Undeliverable", "Delivery delayed due to weather"),
+        JourneyStep::OperationalDelay => ("Undeliverable", "Shipment delayed - missed connection"),
+        JourneyStep::CustomsHold => ("Undeliverable", "Shipment held by customs"),
+        JourneyStep::AddressIssue => ("Undeliverable", "Address correction required"),
+        JourneyStep::OutForDelivery => ("OnDelivery", "On vehicle for delivery"),
+        JourneyStep::AttemptFailed => (
+            "Undeliverable",
+            "Attempted delivery - Receiver not available",
+        ),
+        JourneyStep::AvailableForPickup => (
+            "Undeliverable",
+            "Shipment available for pickup. Unable to contact customer",
+        ),
+        JourneyStep::Delivered => ("Delivery", "Shipment delivered"),
+        JourneyStep::ReturnToSender => (
+            "Undeliverable",
+            "Shipment undeliverable - Returned to sender",
+        ),
+        JourneyStep::Returned => ("Delivery", "Return delivered to shipper"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scan_type_has_a_default_row_last() {
+        for st in SCAN_TYPES {
+            let rows: Vec<_> = RULES.iter().filter(|r| r.scan_type == st).collect();
+            let last = rows.last().copied();
+            assert!(
+                last.is_some_and(|r| r.any_of.is_empty()),
+                "{st} lacks a final default row"
+            );
+            assert_eq!(
+                rows.iter().filter(|r| r.any_of.is_empty()).count(),
+                1,
+                "{st}: exactly one default"
+            );
+        }
+        assert!(RULES.iter().all(|r| SCAN_TYPES.contains(&r.scan_type)));
+    }
+
+    #[test]
+    fn keywords_are_normalized() {
+        for r in RULES {
+            for w in r.any_of {
+                assert_eq!(&normalize(w), w, "{w}");
+            }
+        }
+    }
+
+    #[test]
+    fn xsi_types_round_trip() {
+        for st in SCAN_TYPES {
+            if let Some(x) = xsi_type(st) {
+                assert_eq!(scan_type_from_xsi(x), Some(st));
+                assert_eq!(scan_type_from_xsi(&format!("a:{x}")), Some(st));
+            }
+        }
+        assert_eq!(scan_type_from_xsi("Scan"), None);
+        assert_eq!(scan_type_from_xsi("Foo"), None);
+    }
+
+    #[test]
+    fn lookups() {
+        let s = |t, d| lookup(t, d).map(|r| r.status);
+        assert_eq!(
+            s(
+                "Undeliverable",
+                "Receiver contacted.  Shipment available for pickup"
+            ),
+            Some(AP)
+        );
+        assert_eq!(
+            s("undeliverable", "Envoi retourné à l’expéditeur"),
+            Some(RG)
+        );
+        assert_eq!(s("Undeliverable", "Something new"), Some(EX));
+        assert_eq!(s("Other", "New Tracking Number Assigned -"), Some(IR));
+        assert_eq!(s("Delivery", "Shipment delivered"), Some(DL));
+        assert_eq!(s("Bogus", "Shipment delivered"), None);
+    }
+}

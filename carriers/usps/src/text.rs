@@ -1,0 +1,143 @@
+//! USPS text fields carry HTML: entities (`&amp;`, `&#39;`, `&#174;`) and markup
+//! such as `<SUP>&reg;</SUP>` in mail class names. Decoded here so users see
+//! "Priority Mail®", never the markup.
+
+/// Windows-1252 meanings of the C1 range, which USPS uses in numeric entities
+/// (`&#153;` for ™).
+fn cp1252(n: u32) -> Option<char> {
+    Some(match n {
+        128 => '€',
+        130 => '‚',
+        132 => '„',
+        133 => '…',
+        134 => '†',
+        135 => '‡',
+        145 => '‘',
+        146 => '’',
+        147 => '“',
+        148 => '”',
+        149 => '•',
+        150 => '–',
+        151 => '—',
+        153 => '™',
+        _ => return None,
+    })
+}
+
+fn named(name: &str) -> Option<char> {
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "reg" => '®',
+        "copy" => '©',
+        "trade" => '™',
+        "ndash" => '–',
+        "mdash" => '—',
+        "rsquo" => '’',
+        "lsquo" => '‘',
+        _ => return None,
+    })
+}
+
+fn entity(body: &str) -> Option<char> {
+    if let Some(num) = body.strip_prefix('#') {
+        let n = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        return cp1252(n).or_else(|| char::from_u32(n).filter(|c| !c.is_control()));
+    }
+    named(body)
+}
+
+/// Decodes HTML entities; unknown or malformed ones are kept verbatim.
+pub fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let end = after
+            .char_indices()
+            .take(10)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
+        match end.and_then(|e| entity(&after[..e]).map(|c| (e, c))) {
+            Some((e, c)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Removes markup tags (`<SUP>`, `</SUP>`, `<br>`); a lone `<` is kept.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('<') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        let is_tag = after
+            .chars()
+            .nth(1)
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
+        match after.find('>').filter(|_| is_tag) {
+            Some(close) => rest = &after[close + 1..],
+            None => {
+                out.push('<');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A USPS text field as a person should read it: tags removed, entities
+/// decoded (after tag removal, so an encoded `&lt;b&gt;` stays text), spaces
+/// collapsed; empty becomes `None`.
+pub fn clean_html(s: &str) -> Option<String> {
+    let decoded = decode_entities(&strip_tags(s));
+    let collapsed = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!collapsed.is_empty()).then_some(collapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usps_markup_is_decoded() {
+        assert_eq!(
+            clean_html("USPS Ground Advantage<SUP>&#153;</SUP>").as_deref(),
+            Some("USPS Ground Advantage™")
+        );
+        assert_eq!(
+            clean_html("Priority Mail<SUP>&reg;</SUP>").as_deref(),
+            Some("Priority Mail®")
+        );
+        assert_eq!(
+            clean_html("Tom&#39;s &amp; Jerry&apos;s").as_deref(),
+            Some("Tom's & Jerry's")
+        );
+        assert_eq!(clean_html("a &lt;b&gt; c").as_deref(), Some("a <b> c"));
+        assert_eq!(
+            clean_html("AT&T & co &#xZZ;").as_deref(),
+            Some("AT&T & co &#xZZ;")
+        );
+        assert_eq!(clean_html("x < y").as_deref(), Some("x < y"));
+        assert_eq!(clean_html("  "), None);
+        assert_eq!(decode_entities("&#0;&#128512;"), "&#0;😀");
+    }
+}
