@@ -296,15 +296,19 @@ fn normalize(carrier: &str, file: &PathBuf, numbers: &[String], status: u16) -> 
 
 fn detect(raw: &str) -> ExitCode {
     let plugins = crate::carriers::builtin();
-    let number = crate::carriers::normalize_number(raw);
-    let matches = crate::carriers::detect(&plugins, &number);
-    let decided = crate::carriers::detect_one(&plugins, &number);
+    let detected = crate::detection::detect(raw);
+    let plugin_hits = crate::carriers::detect(&plugins, &detected.number);
+    let decided = crate::carriers::detect_one(&plugins, &detected.number);
     let out = serde_json::json!({
-        "tracking_number": number,
+        "tracking_number": detected.number,
         "carrier": decided.as_ref().ok(),
-        "ambiguous": matches.len() > 1 && decided.is_err(),
-        "matches": matches.iter().map(|(slug, d)| serde_json::json!({ "carrier": slug, "confidence": format!("{d:?}").to_lowercase() })).collect::<Vec<_>>(),
+        "ambiguous": matches!(detected.verdict_with(&plugin_hits
+            .iter()
+            .filter_map(|(s, d)| crate::detection::Confidence::from_detection(*d).map(|c| (*s, c)))
+            .collect::<Vec<_>>()), crate::detection::Verdict::Ambiguous(_)),
         "message": decided.as_ref().err(),
+        "matches": detected.matches,
+        "plugin_matches": plugin_hits.iter().map(|(slug, d)| serde_json::json!({ "carrier": slug, "confidence": format!("{d:?}").to_lowercase() })).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     if decided.is_ok() {

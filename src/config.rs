@@ -1113,10 +1113,11 @@ mod tests {
                 snapshot_capacity: 100_000,
                 answer_ttl: Duration::from_secs(30),
             },
-            carriers: BTreeMap::from([
-                ("canadapost".into(), carrier.clone()),
-                ("ups".into(), carrier),
-            ]),
+            // Every built-in carrier has a table, enabled, with plugin defaults.
+            carriers: crate::carriers::builtin()
+                .iter()
+                .map(|c| (c.descriptor().slug.to_string(), carrier.clone()))
+                .collect(),
         };
         assert_eq!(defaults(), expected);
     }
@@ -1147,6 +1148,7 @@ mod tests {
                         "base_url",
                         "client_id",
                         "client_secret",
+                        "account",
                         "per_second",
                         "per_day",
                         "batch_size",
@@ -1162,12 +1164,20 @@ mod tests {
             Config::default_toml(),
             "the examples should be commented out"
         );
-        let vars = [
-            ("UPS_CLIENT_ID", "id"),
-            ("UPS_CLIENT_SECRET", "s3cret"),
-            ("CANADAPOST_USERNAME", "user"),
-            ("CANADAPOST_PASSWORD", "pass"),
+        let mut vars: Vec<(String, String)> = vec![
+            ("UPS_CLIENT_ID".into(), "id".into()),
+            ("UPS_CLIENT_SECRET".into(), "s3cret".into()),
+            ("CANADAPOST_USERNAME".into(), "user".into()),
+            ("CANADAPOST_PASSWORD".into(), "pass".into()),
         ];
+        // Every other `env:VAR` the examples name gets a value too.
+        for part in uncommented.split("\"env:").skip(1) {
+            let var = part.split('"').next().unwrap_or_default().to_string();
+            if !vars.iter().any(|(k, _)| *k == var) {
+                vars.push((var, "x".into()));
+            }
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let config = load_str(&uncommented, &vars).expect("examples load");
         let ups = &config.carriers["ups"];
         assert_eq!(ups.base_url.as_deref(), Some("http://127.0.0.1:8090/ups"));

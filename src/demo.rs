@@ -62,6 +62,15 @@ pub struct SimArgs {
 const DEMO_ID: &str = "demo-client";
 const DEMO_SECRET: &str = "demo-secret";
 
+/// Accepts a simulated number only if the daemon's detection names its carrier
+/// and no other (the demo and tests register half of them without a carrier).
+pub fn unambiguous_numbers() -> trackd_simulator::NumberFilter {
+    let carriers = crate::carriers::builtin();
+    trackd_simulator::NumberFilter(Arc::new(move |slug, number| {
+        crate::carriers::detect_one(&carriers, number).is_ok_and(|s| s == slug)
+    }))
+}
+
 /// Starts a simulator with every built-in carrier on OS-chosen loopback ports.
 pub async fn start_simulator(
     plugins: &[Arc<dyn Carrier>],
@@ -93,6 +102,9 @@ pub async fn start_simulator(
             start: chrono::Utc::now(),
             token_ttl: Duration::from_secs(3600),
             control_listen: control,
+            // Simulated numbers must detect as their own carrier and no other,
+            // since the demo and tests register half of them without a carrier.
+            number_filter: Some(unambiguous_numbers()),
         },
         setups,
     );
@@ -111,6 +123,9 @@ pub fn config_for_simulator(mut cfg: Config, running: &RunningSim, creds: &Crede
         entry.base_url = Some(url.clone());
         entry.client_id = creds.id.clone().map(Secret::new);
         entry.client_secret = creds.secret.clone().map(Secret::new);
+        // Carriers that need an account number beside the key (Australia Post);
+        // the simulator does not check it.
+        entry.account = Some(Secret::new("1234567890"));
     }
     cfg
 }

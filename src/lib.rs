@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod detection;
 pub mod diff;
 pub mod events;
 pub mod metrics;

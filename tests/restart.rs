@@ -33,7 +33,7 @@ fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
     }
     for (slug, url) in &running.base_urls {
         toml.push_str(&format!(
-            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\nper_second = 200\nper_day = 4294967295\n"
+            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\naccount = \"1234567890\"\nper_second = 200\nper_day = 4294967295\n"
         ));
     }
     std::fs::write(path, toml).unwrap();
@@ -86,7 +86,7 @@ async fn resume_after_sigkill_has_no_gap_and_no_duplicate() {
     let mut numbers = Vec::new();
     let mut body = Vec::new();
     for slug in running.base_urls.keys() {
-        for n in sim.create_parcels(slug, 40).unwrap() {
+        for n in sim.create_parcels(slug, 20).unwrap() {
             body.push(json!({ "tracking_number": n, "carrier": slug }));
             numbers.push(n);
         }
@@ -124,11 +124,12 @@ async fn resume_after_sigkill_has_no_gap_and_no_duplicate() {
         "every tracker completed after restart",
         || {
             let u = url2.clone();
+            let registered = numbers.len();
             async move {
                 let v = get_json(&format!("{u}/v1/trackers?limit=1000")).await;
-                v["trackers"]
-                    .as_array()
-                    .is_some_and(|t| t.len() == 80 && t.iter().all(|t| t["state"] == "completed"))
+                v["trackers"].as_array().is_some_and(|t| {
+                    t.len() == registered && t.iter().all(|t| t["state"] == "completed")
+                })
             }
         },
     )

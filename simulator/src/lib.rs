@@ -103,6 +103,23 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Where to serve the control API (`/_sim/...`), if anywhere.
     pub control_listen: Option<SocketAddr>,
+    /// Which minted numbers may be handed out; `None` accepts every one.
+    pub number_filter: Option<NumberFilter>,
+}
+
+/// Decides whether a minted number may be handed out for a carrier
+/// (`slug`, `number`): the daemon passes its own carrier detection, so numbers
+/// registered without a carrier detect as theirs and nothing else.
+#[derive(Clone)]
+pub struct NumberFilter(pub Arc<AcceptNumber>);
+
+/// `(carrier slug, number) -> accepted`.
+pub type AcceptNumber = dyn Fn(&str, &str) -> bool + Send + Sync;
+
+impl std::fmt::Debug for NumberFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NumberFilter(..)")
+    }
 }
 
 impl Default for SimConfig {
@@ -116,6 +133,7 @@ impl Default for SimConfig {
                 .unwrap_or_else(Utc::now),
             token_ttl: Duration::from_secs(3600),
             control_listen: None,
+            number_filter: None,
         }
     }
 }
@@ -278,7 +296,13 @@ impl Simulator {
             .carrier(slug)
             .ok_or_else(|| SimError::UnknownCarrier(slug.to_string()))?;
         let now = self.inner.clock.now();
-        let numbers = c.create_parcels(self.inner.cfg.seed, now, count, scenario)?;
+        let numbers = c.create_parcels(
+            self.inner.cfg.seed,
+            now,
+            count,
+            scenario,
+            self.inner.cfg.number_filter.as_ref(),
+        )?;
         tracing::info!(carrier = %slug, count, scenario = ?scenario, "created simulated parcels");
         Ok(numbers)
     }

@@ -150,6 +150,7 @@ impl CarrierState {
         now: DateTime<Utc>,
         count: usize,
         scenario: Option<Scenario>,
+        accept: Option<&crate::NumberFilter>,
     ) -> Result<Vec<String>, SimError> {
         let mut next = self.next_serial.lock();
         // Capacity is capped so an absurd count fails by running out, not by a panic.
@@ -164,6 +165,7 @@ impl CarrierState {
                 let minted = self.carrier.sim_mint_number(serial);
                 let number = normalize(&minted).into_owned();
                 if number.is_empty()
+                    || accept.is_some_and(|f| !(f.0)(&self.slug, &number))
                     || existing.contains_key(&number)
                     || !batch.insert(number.clone())
                 {

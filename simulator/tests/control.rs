@@ -23,6 +23,7 @@ async fn start() -> (Simulator, RunningSim, String) {
             start: t0(),
             token_ttl: Duration::from_secs(60),
             control_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            number_filter: None,
         },
         vec![setup],
     );

@@ -43,6 +43,7 @@ async fn start(quota: Option<Quota>) -> (Simulator, RunningSim) {
             start: t0(),
             token_ttl: Duration::from_secs(3600),
             control_listen: None,
+            number_filter: None,
         },
         setups,
     );

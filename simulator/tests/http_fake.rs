@@ -34,6 +34,7 @@ fn config(scale: f64) -> SimConfig {
         start: t0(),
         token_ttl: Duration::from_secs(3600),
         control_listen: None,
+        number_filter: None,
     }
 }
 

@@ -1,0 +1,249 @@
+//! The two mapping tables: Australia Post's documented `status` values and the
+//! event descriptions it prints (it has no event codes, only English text).
+//!
+//! Both tables are matched case-insensitively after collapsing whitespace; a
+//! value that matches no row maps to `Status::Unknown` and is kept verbatim.
+
+use trackd_carrier_sdk::{JourneyStep, Status};
+
+/// One row of the `status` table: the documented value, what it means for us,
+/// and the finer detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRule {
+    pub value: &'static str,
+    pub status: Status,
+    pub detail: Option<&'static str>,
+}
+
+/// Every documented `status` value of the Track Items answer (Australia Post
+/// article/shipment statuses, then StarTrack consignment and freight-item
+/// statuses). "Track items for detailed delivery information" and "Unknown"
+/// say nothing about the parcel, so they are absent on purpose (→ Unknown).
+#[rustfmt::skip]
+pub const STATUSES: &[StatusRule] = &[
+    // Australia Post (eParcel) shipment / article statuses.
+    StatusRule { value: "Created",               status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "Sealed",                status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "Initiated",             status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "In transit",            status: Status::InTransit,          detail: None },
+    StatusRule { value: "Delivered",             status: Status::Delivered,          detail: None },
+    StatusRule { value: "Awaiting collection",   status: Status::AvailableForPickup, detail: None },
+    StatusRule { value: "Possible delay",        status: Status::InTransit,          detail: Some("in_transit.delay") },
+    StatusRule { value: "Unsuccessful pickup",   status: Status::Exception,          detail: Some("exception.pickup_failed") },
+    StatusRule { value: "Article damaged",       status: Status::Exception,          detail: Some("exception.damaged") },
+    StatusRule { value: "Cancelled",             status: Status::Cancelled,          detail: None },
+    StatusRule { value: "Held by courier",       status: Status::Exception,          detail: Some("exception.held") },
+    StatusRule { value: "Cannot be delivered",   status: Status::Exception,          detail: Some("exception.address_issue") },
+    // StarTrack consignment and freight-item statuses.
+    StatusRule { value: "At delivery depot",     status: Status::InTransit,          detail: None },
+    StatusRule { value: "Booked in",             status: Status::InTransit,          detail: Some("in_transit.held_for_booked_delivery") },
+    StatusRule { value: "Confirmed",             status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "Deleted",               status: Status::Cancelled,          detail: None },
+    StatusRule { value: "Delivered in Full",     status: Status::Delivered,          detail: None },
+    StatusRule { value: "Item Delivered",        status: Status::Delivered,          detail: None },
+    StatusRule { value: "Final shortage",        status: Status::Exception,          detail: Some("exception.shortage") },
+    StatusRule { value: "Incomplete",            status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "On Board for Delivery", status: Status::OutForDelivery,     detail: None },
+    StatusRule { value: "Partial Delivery",      status: Status::InTransit,          detail: Some("in_transit.partially_delivered") },
+    StatusRule { value: "Partial pickup",        status: Status::InTransit,          detail: Some("in_transit.partially_picked_up") },
+    StatusRule { value: "Picked up",             status: Status::InTransit,          detail: Some("in_transit.picked_up") },
+    StatusRule { value: "Re-consigned",          status: Status::Exception,          detail: Some("exception.reconsigned") },
+    StatusRule { value: "To be Re-Delivered",    status: Status::AttemptFailed,      detail: None },
+    // "Consignment/freight item awaiting pickup by carrier": from the sender, so
+    // the carrier does not have it yet (not "available for pickup" by the receiver).
+    StatusRule { value: "Ready for Pickup",      status: Status::InfoReceived,       detail: Some("info_received.awaiting_pickup") },
+    StatusRule { value: "Unconfirmed",           status: Status::InfoReceived,       detail: None },
+    StatusRule { value: "Unsuccessful Delivery", status: Status::AttemptFailed,      detail: None },
+];
+
+/// How an event row matches a description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The whole description.
+    Exact,
+    /// The description starts with the text ("Delivered - Left in a safe place").
+    Prefix,
+}
+
+/// One row of the event table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRule {
+    pub text: &'static str,
+    pub how: Match,
+    pub status: Status,
+    pub detail: Option<&'static str>,
+}
+
+const fn ev(
+    text: &'static str,
+    how: Match,
+    status: Status,
+    detail: Option<&'static str>,
+) -> EventRule {
+    EventRule {
+        text,
+        how,
+        status,
+        detail,
+    }
+}
+
+use Match::{Exact, Prefix};
+
+/// Event descriptions seen in Australia Post and StarTrack answers (fixtures and
+/// public captures), plus the documented status words when they appear as event
+/// text. Exact rows are tried before prefix rows, longest prefix first.
+#[rustfmt::skip]
+pub const EVENTS: &[EventRule] = &[
+    ev("Shipping information received by Australia Post", Exact, Status::InfoReceived, None),
+    ev("Shipping information approved by Australia Post", Exact, Status::InfoReceived, None),
+    ev("Received by Australia Post", Prefix, Status::InTransit, Some("in_transit.picked_up")),
+    ev("Received item from Sender", Prefix, Status::InTransit, Some("in_transit.picked_up")),
+    ev("Picked Up", Exact, Status::InTransit, Some("in_transit.picked_up")),
+    ev("Processed through Australia Post facility", Exact, Status::InTransit, None),
+    ev("Item processed at facility", Exact, Status::InTransit, None),
+    ev("Processed by air carrier", Exact, Status::InTransit, None),
+    ev("Processed at Export Facility", Exact, Status::InTransit, None),
+    ev("Despatch Parcels from Export Facility", Exact, Status::InTransit, None),
+    ev("Arrived at facility", Prefix, Status::InTransit, None),
+    ev("Arrived awaiting clearance", Prefix, Status::InTransit, None),
+    ev("Arrived in", Prefix, Status::InTransit, None),
+    ev("Departed facility", Prefix, Status::InTransit, None),
+    ev("In transit", Prefix, Status::InTransit, None),
+    ev("Scanned in Transit", Exact, Status::InTransit, None),
+    ev("Freight Handling", Exact, Status::InTransit, None),
+    ev("Cleared and awaiting international departure", Exact, Status::InTransit, None),
+    ev("Item is in Customs", Exact, Status::InTransit, Some("in_transit.customs")),
+    ev("Item cleared by Customs", Exact, Status::InTransit, Some("in_transit.customs")),
+    ev("Held by Customs", Prefix, Status::Exception, Some("exception.customs_hold")),
+    ev("Possible delay - severe weather", Prefix, Status::InTransit, Some("in_transit.weather_delay")),
+    ev("Possible delay - missed connection", Prefix, Status::InTransit, Some("in_transit.operational_delay")),
+    ev("Possible delay", Prefix, Status::InTransit, Some("in_transit.delay")),
+    ev("Held by courier", Prefix, Status::Exception, Some("exception.held")),
+    ev("Article damaged", Prefix, Status::Exception, Some("exception.damaged")),
+    ev("Cannot be delivered", Prefix, Status::Exception, Some("exception.address_issue")),
+    ev("Unsuccessful pickup", Prefix, Status::Exception, Some("exception.pickup_failed")),
+    ev("With Australia Post for delivery today", Exact, Status::OutForDelivery, None),
+    ev("Onboard for delivery", Exact, Status::OutForDelivery, None),
+    ev("On Board for Delivery", Exact, Status::OutForDelivery, None),
+    ev("Attempted delivery", Prefix, Status::AttemptFailed, None),
+    ev("Unsuccessful Delivery", Prefix, Status::AttemptFailed, None),
+    ev("To be Re-Delivered", Prefix, Status::AttemptFailed, None),
+    ev("Awaiting collection", Prefix, Status::AvailableForPickup, None),
+    ev("Returning to sender", Prefix, Status::Returning, None),
+    ev("Returned to sender", Prefix, Status::Returned, None),
+    ev("Delivered in Full", Exact, Status::Delivered, None),
+    ev("Item Delivered", Exact, Status::Delivered, None),
+    ev("Delivered", Prefix, Status::Delivered, None),
+    ev("Cancelled", Exact, Status::Cancelled, None),
+];
+
+/// Lower-cases and collapses whitespace so table matching ignores layout drift.
+fn norm(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The table row for a documented `status` value.
+pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
+    let v = norm(value);
+    STATUSES.iter().find(|r| norm(r.value) == v)
+}
+
+/// The table row for an event description (exact rows first, then the longest
+/// matching prefix, so "Possible delay - severe weather" beats "Possible delay").
+pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
+    let d = norm(description);
+    if let Some(r) = EVENTS
+        .iter()
+        .find(|r| r.how == Match::Exact && norm(r.text) == d)
+    {
+        return Some(r);
+    }
+    EVENTS
+        .iter()
+        .filter(|r| r.how == Match::Prefix && d.starts_with(&norm(r.text)))
+        .max_by_key(|r| r.text.len())
+}
+
+/// What the simulator prints for a step: the event description and the
+/// item `status` value that goes with it.
+pub fn step_texts(step: JourneyStep) -> (&'static str, &'static str) {
+    match step {
+        JourneyStep::LabelCreated => (
+            "Shipping information received by Australia Post",
+            "Initiated",
+        ),
+        JourneyStep::PickedUp => ("Received by Australia Post", "In transit"),
+        JourneyStep::ArrivedAtFacility => ("Arrived at facility", "In transit"),
+        JourneyStep::DepartedFacility => ("Departed facility", "In transit"),
+        JourneyStep::WeatherDelay => (
+            "Possible delay - severe weather conditions",
+            "Possible delay",
+        ),
+        JourneyStep::OperationalDelay => ("Possible delay - missed connection", "Possible delay"),
+        JourneyStep::CustomsHold => ("Held by Customs", "Held by courier"),
+        JourneyStep::AddressIssue => (
+            "Cannot be delivered - address incomplete",
+            "Cannot be delivered",
+        ),
+        JourneyStep::OutForDelivery => ("Onboard for delivery", "In transit"),
+        JourneyStep::AttemptFailed => ("Attempted delivery - card left", "In transit"),
+        JourneyStep::AvailableForPickup => ("Awaiting collection", "Awaiting collection"),
+        JourneyStep::Delivered => ("Delivered", "Delivered"),
+        JourneyStep::ReturnToSender => ("Returning to sender", "In transit"),
+        JourneyStep::Returned => ("Returned to sender", "Delivered"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_unique() {
+        for (i, r) in STATUSES.iter().enumerate() {
+            assert!(
+                STATUSES[i + 1..]
+                    .iter()
+                    .all(|o| norm(o.value) != norm(r.value)),
+                "{} twice",
+                r.value
+            );
+        }
+        for (i, r) in EVENTS.iter().enumerate() {
+            assert!(
+                EVENTS[i + 1..]
+                    .iter()
+                    .all(|o| norm(o.text) != norm(r.text) || o.how != r.how),
+                "{} twice",
+                r.text
+            );
+        }
+    }
+
+    #[test]
+    fn every_step_maps_back() {
+        for step in JourneyStep::ALL {
+            let (text, _) = step_texts(step);
+            let rule = lookup_event(text).unwrap_or_else(|| panic!("{text} unmapped"));
+            assert_eq!(rule.status, step.status(), "{step:?}");
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let r = lookup_event("Possible delay - severe weather conditions").unwrap();
+        assert_eq!(r.detail, Some("in_transit.weather_delay"));
+        let r = lookup_event("possible  DELAY").unwrap();
+        assert_eq!(r.detail, Some("in_transit.delay"));
+        assert_eq!(
+            lookup_event("Delivered - Left in a safe place").map(|r| r.status),
+            Some(Status::Delivered)
+        );
+        assert!(lookup_event("Something new").is_none());
+        assert!(lookup_status("Track items for detailed delivery information").is_none());
+    }
+}

@@ -1,0 +1,391 @@
+//! The FedEx side of trackd's simulator: mint valid 12-digit Express numbers,
+//! classify incoming requests, and render answers in the real Track API v1 /
+//! OAuth wire format.
+
+use crate::detect::express12_check_digit;
+use crate::mapping::step_wire;
+use crate::wire::{
+    Address as WAddress, AncillaryDetail, ApiError, CompleteTrackResult, ContactAndAddress,
+    DateAndTime, DelayDetail, DeliveryDetails, NumOrText, Output, ScanEvent, ServiceDetail,
+    StatusDetail, TimeRange, TimeWindow, TokenResponse, TrackAnswer, TrackRequest, TrackResult,
+    TrackingNumberInfo,
+};
+use crate::{TOKEN_PATH, TRACK_PATH};
+use chrono::{DateTime, FixedOffset, SecondsFormat};
+use trackd_carrier_sdk::http::percent_decode;
+use trackd_carrier_sdk::model::Fnv;
+use trackd_carrier_sdk::sim::{SimCall, SimCredential, SimFault};
+use trackd_carrier_sdk::{
+    Address, HttpRequest, HttpResponse, JourneyStep, Method, SimEvent, SimParcel, SimReply,
+    SimRequestError,
+};
+
+/// Serial space of a 12-digit Express number (11 digits + check digit).
+const SERIAL_SPACE: u64 = 100_000_000_000;
+/// Offset so small serials read like real Express numbers (`7xxxxxxxxxxx`).
+const SERIAL_OFFSET: u64 = 70_000_000_000;
+
+/// A valid 12-digit FedEx Express number; distinct for serials below 10^11.
+pub fn mint(serial: u64) -> String {
+    let body = format!(
+        "{:011}",
+        (serial % SERIAL_SPACE + SERIAL_OFFSET) % SERIAL_SPACE
+    );
+    let check = express12_check_digit(body.as_bytes()).unwrap_or(0);
+    format!("{body}{check}")
+}
+
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn bearer(req: &HttpRequest) -> SimCredential {
+    let Some(auth) = req.header_value("authorization") else {
+        return SimCredential::None;
+    };
+    let auth = auth.trim();
+    match auth.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            SimCredential::Bearer(token.trim().to_string())
+        }
+        _ => SimCredential::None,
+    }
+}
+
+/// Classifies a request the way FedEx's gateway would.
+pub fn route(req: &HttpRequest) -> Result<SimCall, SimRequestError> {
+    match req.path() {
+        TOKEN_PATH => {
+            if req.method != Method::Post {
+                return Err(SimRequestError::BadRequest(
+                    "the token endpoint takes POST".into(),
+                ));
+            }
+            let pairs = form_pairs(&req.body);
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            };
+            if get("grant_type").as_deref() != Some("client_credentials") {
+                return Err(SimRequestError::BadRequest(
+                    "grant_type must be client_credentials".into(),
+                ));
+            }
+            match (get("client_id"), get("client_secret")) {
+                (Some(client_id), Some(client_secret)) => Ok(SimCall::Token {
+                    client_id,
+                    client_secret,
+                }),
+                _ => Err(SimRequestError::BadRequest(
+                    "client_id and client_secret are required".into(),
+                )),
+            }
+        }
+        TRACK_PATH => {
+            if req.method != Method::Post {
+                return Err(SimRequestError::BadRequest(
+                    "the track endpoint takes POST".into(),
+                ));
+            }
+            let body: TrackRequest = serde_json::from_slice(&req.body)
+                .map_err(|e| SimRequestError::BadRequest(format!("bad track request body: {e}")))?;
+            if body.tracking_info.is_empty() || body.tracking_info.len() > crate::BATCH_SIZE {
+                return Err(SimRequestError::BadRequest(format!(
+                    "trackingInfo takes 1 to {} numbers, got {}",
+                    crate::BATCH_SIZE,
+                    body.tracking_info.len()
+                )));
+            }
+            let numbers = body
+                .tracking_info
+                .iter()
+                .map(|t| {
+                    t.tracking_number_info
+                        .tracking_number
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            SimRequestError::BadRequest("Please provide tracking number.".into())
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SimCall::Track {
+                numbers,
+                credential: bearer(req),
+            })
+        }
+        other => Err(SimRequestError::NotFound(other.to_string())),
+    }
+}
+
+fn iso(t: &DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+fn wire_address(a: &Address) -> WAddress {
+    WAddress {
+        city: a.city.clone(),
+        state_or_province_code: a.region.clone(),
+        postal_code: a.postal_code.clone(),
+        country_code: a.country.clone(),
+    }
+}
+
+fn delay(kind: Option<&str>) -> Option<DelayDetail> {
+    kind.map(|k| DelayDetail {
+        kind: s(k),
+        sub_type: None,
+        status: s("DELAYED"),
+    })
+}
+
+fn scan(e: &SimEvent) -> ScanEvent {
+    let w = step_wire(e.step);
+    ScanEvent {
+        date: Some(iso(&e.at)),
+        derived_status: s(w.derived_status),
+        scan_location: Some(wire_address(&e.place)),
+        location_type: None,
+        exception_description: w.exception.map(|x| x.1.to_string()),
+        event_description: s(w.event_description),
+        event_type: s(w.event_type),
+        derived_status_code: s(w.derived_code),
+        exception_code: w
+            .exception
+            .map(|x| x.0)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        delay_detail: delay(w.delay),
+    }
+}
+
+fn latest(e: &SimEvent) -> StatusDetail {
+    let w = step_wire(e.step);
+    StatusDetail {
+        scan_location: Some(wire_address(&e.place)),
+        code: s(w.event_type),
+        derived_code: s(w.derived_code),
+        ancillary_details: w
+            .exception
+            .filter(|x| !x.0.is_empty())
+            .map(|(reason, text)| {
+                vec![AncillaryDetail {
+                    reason: s(reason),
+                    reason_description: s(text),
+                }]
+            }),
+        status_by_locale: s(w.derived_status),
+        description: s(w.derived_status),
+        delay_detail: delay(w.delay),
+    }
+}
+
+fn contact(a: &Address) -> Option<ContactAndAddress> {
+    Some(ContactAndAddress {
+        address: Some(wire_address(a)),
+    })
+}
+
+fn track_result(p: &SimParcel) -> TrackResult {
+    let current = p.current();
+    let delivered = current.filter(|c| c.step == JourneyStep::Delivered);
+    let mut dates = Vec::new();
+    if let Some(pu) = p.events.iter().find(|e| e.step == JourneyStep::PickedUp) {
+        dates.push(DateAndTime {
+            date_time: Some(iso(&pu.at)),
+            kind: s("ACTUAL_PICKUP"),
+        });
+    }
+    if let Some(d) = delivered {
+        dates.push(DateAndTime {
+            date_time: Some(iso(&d.at)),
+            kind: s("ACTUAL_DELIVERY"),
+        });
+    } else if let Some((_, end)) = &p.eta {
+        dates.push(DateAndTime {
+            date_time: Some(iso(end)),
+            kind: s("ESTIMATED_DELIVERY"),
+        });
+    }
+    // Delivered shipments carry an empty window, like FedEx's answers.
+    let window = match (&p.eta, delivered) {
+        (Some((start, end)), None) => TimeRange {
+            begins: Some(iso(start)),
+            ends: Some(iso(end)),
+        },
+        _ => TimeRange::default(),
+    };
+    TrackResult {
+        tracking_number_info: Some(TrackingNumberInfo {
+            tracking_number: Some(p.tracking_number.clone()),
+            carrier_code: s("FDXE"),
+            tracking_number_unique_id: Some(format!("12024~{}~FDEG", p.tracking_number)),
+        }),
+        service_detail: Some(ServiceDetail {
+            description: Some(p.service.clone()),
+            short_description: None,
+            kind: None,
+        }),
+        latest_status_detail: current.map(latest),
+        shipper_information: contact(&p.origin),
+        recipient_information: contact(&p.destination),
+        origin_location: None,
+        destination_location: None,
+        last_updated_destination_address: None,
+        delivery_details: delivered.map(|_| DeliveryDetails {
+            received_by_name: p.signed_by.clone(),
+            signed_by_name: p.signed_by.clone(),
+        }),
+        // FedEx lists scans newest first.
+        scan_events: Some(p.events.iter().rev().map(scan).collect()),
+        date_and_times: Some(dates),
+        estimated_delivery_time_window: Some(TimeWindow {
+            description: None,
+            window: Some(window),
+            kind: s("ESTIMATED_DELIVERY"),
+        }),
+        standard_transit_time_window: None,
+        error: None,
+    }
+}
+
+/// A deterministic `transactionId` (plugins draw no randomness).
+fn transaction_id(seed: &str) -> String {
+    let h = Fnv::hash(seed.as_bytes());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 20) & 0xfff,
+        h & 0xffff_ffff_ffff
+    )
+}
+
+fn json_response(status: u16, body: &impl serde::Serialize) -> HttpResponse {
+    // Serializing these plain structs cannot fail; an empty body would parse
+    // as Malformed rather than panic.
+    HttpResponse::new(
+        status,
+        "application/json",
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
+}
+
+/// A 200 answer: data for known parcels, FedEx's documented
+/// `TRACKING.TRACKINGNUMBER.NOTFOUND` error for unknown numbers.
+pub fn render_track(replies: &[SimReply<'_>]) -> HttpResponse {
+    let mut seed = String::new();
+    let entries = replies
+        .iter()
+        .map(|r| match r {
+            SimReply::Known(p) => {
+                seed.push_str(&p.tracking_number);
+                CompleteTrackResult {
+                    tracking_number: Some(p.tracking_number.clone()),
+                    track_results: Some(vec![track_result(p)]),
+                }
+            }
+            SimReply::Unknown(n) => {
+                seed.push_str(n);
+                CompleteTrackResult {
+                    tracking_number: Some(n.to_string()),
+                    track_results: Some(vec![TrackResult {
+                        tracking_number_info: Some(TrackingNumberInfo {
+                            tracking_number: Some(n.to_string()),
+                            carrier_code: s(""),
+                            tracking_number_unique_id: s(""),
+                        }),
+                        error: Some(ApiError {
+                            code: s("TRACKING.TRACKINGNUMBER.NOTFOUND"),
+                            message: s("Tracking number cannot be found. Please correct the tracking number and try again."),
+                        }),
+                        ..TrackResult::default()
+                    }]),
+                }
+            }
+        })
+        .collect();
+    json_response(
+        200,
+        &TrackAnswer {
+            transaction_id: Some(transaction_id(&seed)),
+            customer_transaction_id: None,
+            output: Some(Output {
+                complete_track_results: Some(entries),
+            }),
+            errors: None,
+        },
+    )
+}
+
+/// FedEx's token answer shape (`expires_in` an integer, `scope` "CXS").
+pub fn render_token(token: &str, expires_in_secs: u64) -> HttpResponse {
+    json_response(
+        200,
+        &TokenResponse {
+            access_token: Some(token.to_string()),
+            token_type: s("bearer"),
+            expires_in: Some(NumOrText::Num(expires_in_secs)),
+            scope: s("CXS"),
+        },
+    )
+}
+
+fn error_body(code: &str, message: &str) -> TrackAnswer {
+    TrackAnswer {
+        transaction_id: Some(transaction_id(code)),
+        customer_transaction_id: None,
+        output: None,
+        errors: Some(vec![ApiError {
+            code: s(code),
+            message: s(message),
+        }]),
+    }
+}
+
+/// FedEx's `errors[]` envelope for each injected fault.
+pub fn render_fault(fault: &SimFault) -> HttpResponse {
+    match fault {
+        SimFault::Unauthorized => json_response(
+            401,
+            &error_body(
+                "NOT.AUTHORIZED.ERROR",
+                "Access token expired. Please modify your request and try again.",
+            ),
+        ),
+        SimFault::RateLimited { retry_after_secs } => json_response(
+            429,
+            &error_body(
+                "TOO.MANY.REQUESTS.ERROR",
+                "We have received too many requests in a short duration. Please wait a while to try again.",
+            ),
+        )
+        .header("Retry-After", retry_after_secs.to_string()),
+        SimFault::ServerError => json_response(
+            503,
+            &error_body(
+                "SERVICE.UNAVAILABLE.ERROR",
+                "The service is currently unavailable and we are working to resolve the issue. We apologize for any inconvenience. Please check back at a later time.",
+            ),
+        ),
+        SimFault::BadRequest { message } => {
+            json_response(400, &error_body("INVALID.INPUT.EXCEPTION", message))
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Serde shapes of the Track And Trace V1 answer and GLS's error envelopes,
+//! shared by the parser and the simulator renderer.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `ParcelsResponseDTO`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ParcelsResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parcels: Option<Vec<Parcel>>,
+}
+
+/// `ParcelDTO`: a found parcel, or `errorCode`/`errorMessage` for that id.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Parcel {
+    #[serde(default)]
+    pub requested: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unitno: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_date_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Event>>,
+    /// Present as `null` in GLS answers; never skipped when rendering.
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
+/// `EventDTO`: `eventDateTime` is ISO 8601 with a colon-less offset (`+0200`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub event_date_time: String,
+}
+
+/// Every documented error envelope in one: `ErrorResponseDTO` (problem JSON:
+/// `title`, `status`, `detail`), the Apigee `fault`, and the ShipIT
+/// `errors[]` shape of karrio's sample.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ShipItError>,
+}
+
+/// Apigee gateway fault (auth, quota).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default)]
+    pub faultstring: String,
+    #[serde(default)]
+    pub detail: FaultDetail,
+}
+
+/// Apigee fault detail.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FaultDetail {
+    #[serde(default)]
+    pub errorcode: String,
+}
+
+/// `{"code", "message", "field", "details"}` entries.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ShipItError {
+    #[serde(default)]
+    pub code: Option<Value>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub details: Option<String>,
+}
+
+/// OAuth token answer (Authentication API v2 `TokenResponse`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// A number per the spec; some gateways send it as a string.
+    pub expires_in: Value,
+}
