@@ -48,6 +48,20 @@ pub fn apply(
         .or(prev.estimated_delivery)
         .or(next.estimated_delivery);
 
+    // The common case costs one comparison: the same carrier facts as before
+    // (checkpoint identities are not even computed). Exactly what the full path
+    // below yields for it: no event, nothing to write.
+    if next.carrier_facts_eq(prev)
+        && next.original_estimated_delivery == prev.original_estimated_delivery
+    {
+        return Applied {
+            snapshot: next,
+            events: Vec::new(),
+            changed: false,
+            stale: false,
+        };
+    }
+
     // Carriers never delete history: an answer missing checkpoints we hold and
     // adding none is stale (lagging replica, cache); one that adds some is merged
     // so nothing already announced can come back as "new".

@@ -178,13 +178,38 @@ impl Snapshot {
 
     /// The carrier facts only (no daemon-filled fields), for change detection.
     pub fn carrier_facts_eq(&self, other: &Snapshot) -> bool {
-        let strip = |s: &Snapshot| {
-            let mut s = s.clone();
-            s.fetched_at = None;
-            s.original_estimated_delivery = None;
-            s
-        };
-        strip(self) == strip(other)
+        // Destructured so a new field cannot be forgotten here; no clones, since
+        // this runs on every poll.
+        let Snapshot {
+            status,
+            status_detail,
+            status_rule,
+            carrier_status_code,
+            carrier_status_text,
+            estimated_delivery,
+            original_estimated_delivery: _,
+            delivered_at,
+            signed_by,
+            service,
+            origin,
+            destination,
+            checkpoints,
+            updated_at,
+            fetched_at: _,
+        } = self;
+        *status == other.status
+            && *estimated_delivery == other.estimated_delivery
+            && *delivered_at == other.delivered_at
+            && *updated_at == other.updated_at
+            && *status_rule == other.status_rule
+            && *status_detail == other.status_detail
+            && *carrier_status_code == other.carrier_status_code
+            && *carrier_status_text == other.carrier_status_text
+            && *signed_by == other.signed_by
+            && *service == other.service
+            && *origin == other.origin
+            && *destination == other.destination
+            && *checkpoints == other.checkpoints
     }
 }
 
