@@ -65,12 +65,17 @@ pub fn apply(
     // Carriers never delete history: an answer missing checkpoints we hold and
     // adding none is stale (lagging replica, cache); one that adds some is merged
     // so nothing already announced can come back as "new".
-    let next_ids: HashSet<u64> = next.checkpoints.iter().map(|c| c.identity()).collect();
+    // Each identity is computed once (it formats the time): the previous
+    // snapshot's set serves both the staleness check and the new-checkpoint test.
+    let next_ids: Vec<u64> = next.checkpoints.iter().map(|c| c.identity()).collect();
+    let next_set: HashSet<u64> = next_ids.iter().copied().collect();
+    let prev_ids: Vec<u64> = prev.checkpoints.iter().map(|c| c.identity()).collect();
     let missing: Vec<_> = prev
         .checkpoints
         .iter()
-        .filter(|c| !next_ids.contains(&c.identity()))
-        .cloned()
+        .zip(&prev_ids)
+        .filter(|(_, id)| !next_set.contains(id))
+        .map(|(c, _)| c.clone())
         .collect();
     let adds_any = next.checkpoints.len() + missing.len() > prev.checkpoints.len();
     let regression = prev.status.is_regression_to(next.status);
@@ -84,8 +89,16 @@ pub fn apply(
             stale: true,
         };
     }
+    let mut next_ids = next_ids;
     if !missing.is_empty() {
         // Older facts the carrier stopped listing go first, in the order we had them.
+        let mut merged_ids: Vec<u64> = prev_ids
+            .iter()
+            .copied()
+            .filter(|id| !next_set.contains(id))
+            .collect();
+        merged_ids.append(&mut next_ids);
+        next_ids = merged_ids;
         let mut merged = missing;
         merged.append(&mut next.checkpoints);
         next.checkpoints = merged;
@@ -97,9 +110,8 @@ pub fn apply(
     let updated_wire = updated_at.to_wire();
     let mut events = Vec::new();
 
-    let seen: HashSet<u64> = prev.checkpoints.iter().map(|c| c.identity()).collect();
-    for cp in &next.checkpoints {
-        let id = cp.identity();
+    let seen: HashSet<u64> = prev_ids.iter().copied().collect();
+    for (cp, &id) in next.checkpoints.iter().zip(&next_ids) {
         if !seen.contains(&id) {
             events.push(EventDraft {
                 kind: EventType::CheckpointAdded,
