@@ -680,7 +680,7 @@ async fn list_carriers(State(core): State<Shared>) -> Json<Value> {
                 "enabled": rt.is_some(),
                 "format": d.format,
                 "batch_size": rt.map_or(d.batch_size, |r| r.batch_size),
-                "quota": rt.map(|r| json!({ "per_second": r.client.quota.per_second, "per_day": r.client.quota.per_day })),
+                "quota": rt.map(|r| json!({ "per_second": r.client.quota.per_second, "per_minute": r.client.quota.per_minute, "per_hour": r.client.quota.per_hour, "per_day": r.client.quota.per_day })),
                 "queued": rt.map(|r| r.queue.len()),
             })
         })

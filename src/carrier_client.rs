@@ -26,6 +26,8 @@ pub struct RetryPolicy {
 #[derive(Debug, Clone, Copy)]
 pub struct EffectiveQuota {
     pub per_second: u32,
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
     pub per_day: Option<u32>,
 }
 
@@ -43,6 +45,8 @@ pub struct CarrierClient {
     http: reqwest::Client,
     token: tokio::sync::Mutex<Option<CachedToken>>,
     per_second: DefaultDirectRateLimiter,
+    /// Rolling minute and hour caps (short waits, taken in line like the per-second one).
+    per_window: Vec<DefaultDirectRateLimiter>,
     per_day: Option<DefaultDirectRateLimiter>,
     paused_until: Mutex<Option<Instant>>,
     usage: Mutex<QuotaUsage>,
@@ -54,6 +58,22 @@ pub struct CarrierClient {
 /// Headroom kept under a carrier's quota so network jitter never pushes two
 /// requests into one of the carrier's windows.
 const QUOTA_HEADROOM: f64 = 1.05;
+
+/// A limiter that never lets more than `n` requests into any rolling window of
+/// `secs`: a burst of `n / burst_divisor`, the rest spread evenly (GCRA allows
+/// burst + window / period in any window, and that sum is `n`), with headroom.
+fn rolling_window(n: u32, secs: u64, burst_divisor: u32) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(rolling_quota(n, secs, burst_divisor))
+}
+
+fn rolling_quota(n: u32, secs: u64, burst_divisor: u32) -> GovQuota {
+    let burst = (n / burst_divisor).max(1);
+    let spread = n.saturating_sub(burst).max(1);
+    let period = Duration::from_secs_f64(secs as f64 * QUOTA_HEADROOM / f64::from(spread));
+    GovQuota::with_period(period)
+        .unwrap_or(GovQuota::per_hour(nz(1)))
+        .allow_burst(nz(burst))
+}
 
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
@@ -79,16 +99,13 @@ impl CarrierClient {
         );
         // Never more than `per_day` in any rolling day: an hour's worth of burst,
         // the rest spread evenly.
-        let per_day = quota.per_day.map(|n| {
-            let burst = (n / 24).max(1);
-            let spread = n.saturating_sub(burst).max(1);
-            let period = Duration::from_secs_f64(86_400.0 / f64::from(spread));
-            RateLimiter::direct(
-                GovQuota::with_period(period)
-                    .unwrap_or(GovQuota::per_hour(nz(1)))
-                    .allow_burst(nz(burst)),
-            )
-        });
+        let per_day = quota.per_day.map(|n| rolling_window(n, 86_400, 24));
+        // Minute and hour caps the same way, with a tenth of the window as
+        // burst: steady polling matters more here than a burst at start-up.
+        let per_window = [(quota.per_minute, 60), (quota.per_hour, 3_600)]
+            .into_iter()
+            .filter_map(|(n, secs)| n.map(|n| rolling_window(n, secs, 10)))
+            .collect();
         metrics.init_carrier(slug);
         CarrierClient {
             plugin,
@@ -98,6 +115,7 @@ impl CarrierClient {
             http,
             token: tokio::sync::Mutex::new(None),
             per_second,
+            per_window,
             per_day,
             paused_until: Mutex::new(None),
             usage: Mutex::new(QuotaUsage::new()),
@@ -134,8 +152,8 @@ impl CarrierClient {
             })
     }
 
-    /// Quota spent: (busiest whole second of the last 10 s, requests in the trailing 24 h).
-    pub fn quota_used(&self) -> (u64, u64) {
+    /// Quota spent in each window.
+    pub fn quota_used(&self) -> QuotaUsed {
         self.usage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -166,13 +184,19 @@ impl CarrierClient {
                 .inc();
             return Err(wait);
         }
-        if self.per_second.check().is_err() {
-            let started = Instant::now();
-            self.metrics
-                .rate_limit_waits
-                .with_label_values(&[self.slug, "second"])
-                .inc();
-            self.per_second.until_ready().await;
+        let started = Instant::now();
+        let mut waited = false;
+        for (window, limiter) in self.windows() {
+            if limiter.check().is_err() {
+                waited = true;
+                self.metrics
+                    .rate_limit_waits
+                    .with_label_values(&[self.slug, window])
+                    .inc();
+                limiter.until_ready().await;
+            }
+        }
+        if waited {
             self.metrics
                 .rate_limit_wait_seconds
                 .with_label_values(&[self.slug])
@@ -183,6 +207,24 @@ impl CarrierClient {
             .unwrap_or_else(|p| p.into_inner())
             .record(Instant::now());
         Ok(())
+    }
+
+    /// The short-window limiters, widest first: a request takes a minute or hour
+    /// slot before its per-second one, so it never holds a second slot while
+    /// waiting for the minute.
+    fn windows(&self) -> impl Iterator<Item = (&'static str, &DefaultDirectRateLimiter)> {
+        let names = match (self.quota.per_minute, self.quota.per_hour) {
+            (Some(_), Some(_)) => &["minute", "hour"][..],
+            (Some(_), None) => &["minute"][..],
+            (None, Some(_)) => &["hour"][..],
+            (None, None) => &[][..],
+        };
+        names
+            .iter()
+            .copied()
+            .zip(&self.per_window)
+            .rev()
+            .chain(std::iter::once(("second", &self.per_second)))
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -258,7 +300,7 @@ impl CarrierClient {
         })
     }
 
-    async fn bearer(&self, force_refresh: bool) -> Result<Option<String>, CarrierError> {
+    async fn bearer(&self, force_refresh: bool) -> Result<Option<String>, FetchError> {
         if !self.plugin.descriptor().auth.uses_token() {
             return Ok(None);
         }
@@ -266,14 +308,26 @@ impl CarrierClient {
         if !force_refresh && let Some(t) = g.as_ref().filter(|t| t.valid_until > Instant::now()) {
             return Ok(Some(t.token.clone()));
         }
-        let Some(req) = self.plugin.token_request(&self.creds)? else {
+        let Some(req) = self
+            .plugin
+            .token_request(&self.creds)
+            .map_err(FetchError::Carrier)?
+        else {
             return Ok(None);
         };
-        let resp = self.send(&req, "token").await?;
+        // Token calls count against the carrier's quota too (USPS counts them).
+        self.acquire().await.map_err(FetchError::DailyQuotaSpent)?;
+        let resp = self
+            .send(&req, "token")
+            .await
+            .map_err(FetchError::Carrier)?;
         if let Some(e) = self.plugin.classify_error(&resp) {
-            return Err(e);
+            return Err(FetchError::Carrier(e));
         }
-        let tok = self.plugin.parse_token(&resp)?;
+        let tok = self
+            .plugin
+            .parse_token(&resp)
+            .map_err(FetchError::Carrier)?;
         // Refresh a minute early (or at half-life for short tokens).
         let life = Duration::from_secs(tok.expires_in_secs);
         let margin = Duration::from_secs(60).min(life / 2);
@@ -298,7 +352,7 @@ impl CarrierClient {
             if let Err(wait) = self.acquire().await {
                 return Err(FetchError::DailyQuotaSpent(wait));
             }
-            let token = self.bearer(false).await.map_err(FetchError::Carrier)?;
+            let token = self.bearer(false).await?;
             let req = self
                 .plugin
                 .track_request(numbers, &self.creds, token.as_deref())
@@ -349,7 +403,7 @@ impl CarrierClient {
     }
 }
 
-/// Requests admitted by the quota, counted per second (last 10 s) and per
+/// Requests admitted by the quota, counted per second (last hour) and per
 /// minute (last 24 h) for the quota gauges.
 struct QuotaUsage {
     epoch: Instant,
@@ -378,27 +432,50 @@ impl QuotaUsage {
 
     fn record(&mut self, now: Instant) {
         let sec = now.saturating_duration_since(self.epoch).as_secs();
-        Self::bump(&mut self.seconds, sec, 10);
+        Self::bump(&mut self.seconds, sec, 3_600);
         Self::bump(&mut self.minutes, sec / 60, 1440);
     }
 
-    fn used(&self, now: Instant) -> (u64, u64) {
+    fn used(&self, now: Instant) -> QuotaUsed {
         let sec = now.saturating_duration_since(self.epoch).as_secs();
-        let peak = self
-            .seconds
-            .iter()
-            .filter(|(s, _)| s + 10 > sec)
-            .map(|(_, n)| *n)
-            .max()
-            .unwrap_or(0);
-        let day = self
-            .minutes
-            .iter()
-            .filter(|(m, _)| m + 1440 > sec / 60)
-            .map(|(_, n)| *n)
-            .sum();
-        (peak, day)
+        let within = |window: u64| -> u64 {
+            self.seconds
+                .iter()
+                .filter(|(s, _)| s + window > sec)
+                .map(|(_, n)| *n)
+                .sum()
+        };
+        QuotaUsed {
+            second: self
+                .seconds
+                .iter()
+                .filter(|(s, _)| s + 10 > sec)
+                .map(|(_, n)| *n)
+                .max()
+                .unwrap_or(0),
+            minute: within(60),
+            hour: within(3_600),
+            day: self
+                .minutes
+                .iter()
+                .filter(|(m, _)| m + 1440 > sec / 60)
+                .map(|(_, n)| *n)
+                .sum(),
+        }
     }
+}
+
+/// Requests spent per quota window, for the quota gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUsed {
+    /// Busiest whole second of the last 10 s.
+    pub second: u64,
+    /// Requests in the trailing 60 s.
+    pub minute: u64,
+    /// Requests in the trailing hour.
+    pub hour: u64,
+    /// Requests in the trailing 24 h.
+    pub day: u64,
 }
 
 /// Why a fetch produced no carrier answer.
@@ -407,4 +484,55 @@ pub enum FetchError {
     Carrier(CarrierError),
     /// Our own daily budget is spent; try again after this long.
     DailyQuotaSpent(Duration),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    /// A client taking every slot the limiter grants never puts more than `n`
+    /// requests into any rolling window, and still gets most of the budget.
+    #[test]
+    fn rolling_windows_never_exceed_their_budget() {
+        for (n, secs, divisor) in [
+            (20, 60, 10),
+            (10, 60, 10),
+            (60, 3_600, 10),
+            (1, 60, 10),
+            (250, 86_400, 24),
+        ] {
+            let clock = FakeRelativeClock::default();
+            let limiter =
+                RateLimiter::direct_with_clock(rolling_quota(n, secs, divisor), clock.clone());
+            let step = Duration::from_millis(secs * 1000 / 600);
+            let mut granted: Vec<Duration> = Vec::new();
+            let mut t = Duration::ZERO;
+            while t < Duration::from_secs(secs * 6) {
+                while limiter.check().is_ok() {
+                    granted.push(t);
+                }
+                clock.advance(step);
+                t += step;
+            }
+            let window = Duration::from_secs(secs);
+            for (i, start) in granted.iter().enumerate() {
+                let inside = granted[i..]
+                    .iter()
+                    .take_while(|g| **g < *start + window)
+                    .count();
+                assert!(
+                    inside <= n as usize,
+                    "{n}/{secs}s: {inside} requests in one window"
+                );
+            }
+            // Over six windows the client still got at least 75% of the budget
+            // (the burst is spent once; the steady rate keeps 5% headroom).
+            assert!(
+                granted.len() as f64 >= f64::from(n) * 6.0 * 0.75,
+                "{n}/{secs}s: only {}",
+                granted.len()
+            );
+        }
+    }
 }

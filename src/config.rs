@@ -206,6 +206,12 @@ pub struct CarrierConfig {
     /// Request rate cap; `None` = the plugin's documented quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_second: Option<u32>,
+    /// Rolling-minute request cap; `None` = the plugin's documented quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_minute: Option<u32>,
+    /// Rolling-hour request cap; `None` = the plugin's documented quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_hour: Option<u32>,
     /// Daily request cap; `None` = the plugin's documented quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_day: Option<u32>,
@@ -224,6 +230,8 @@ impl Default for CarrierConfig {
             client_secret: None,
             account: None,
             per_second: None,
+            per_minute: None,
+            per_hour: None,
             per_day: None,
             batch_size: None,
         }
@@ -787,6 +795,8 @@ fn read_carrier(s: &mut Section<'_, '_>) -> Option<CarrierConfig> {
     let client_secret = s.get_opt("client_secret", |r| secret(r, env));
     let account = s.get_opt("account", |r| secret(r, env));
     let per_second = s.get_opt("per_second", |r| int_in(r, 1..=i64::from(u32::MAX)));
+    let per_minute = s.get_opt("per_minute", |r| int_in(r, 1..=i64::from(u32::MAX)));
+    let per_hour = s.get_opt("per_hour", |r| int_in(r, 1..=i64::from(u32::MAX)));
     let per_day = s.get_opt("per_day", |r| int_in(r, 1..=i64::from(u32::MAX)));
     let batch_size = s.get_opt("batch_size", |r| int_in(r, 1..=i64::MAX));
     Some(CarrierConfig {
@@ -796,6 +806,8 @@ fn read_carrier(s: &mut Section<'_, '_>) -> Option<CarrierConfig> {
         client_secret: client_secret?,
         account: account?,
         per_second: per_second?,
+        per_minute: per_minute?,
+        per_hour: per_hour?,
         per_day: per_day?,
         batch_size: batch_size?,
     })
@@ -1150,6 +1162,8 @@ mod tests {
                         "client_secret",
                         "account",
                         "per_second",
+                        "per_minute",
+                        "per_hour",
                         "per_day",
                         "batch_size",
                     ]

@@ -161,6 +161,8 @@ impl Daemon {
             let d = plugin.descriptor();
             let quota = EffectiveQuota {
                 per_second: cc.per_second.unwrap_or(d.quota.per_second),
+                per_minute: cc.per_minute.or(d.quota.per_minute),
+                per_hour: cc.per_hour.or(d.quota.per_hour),
                 per_day: cc.per_day.or(d.quota.per_day),
             };
             let base_url = cc
@@ -325,10 +327,17 @@ async fn gauge_loop(core: Arc<Core>) {
         let now = Instant::now();
         for rt in core.carriers.values() {
             let m = &core.metrics;
-            let (second, day) = rt.client.quota_used();
+            let used = rt.client.quota_used();
             let q = rt.client.quota;
-            m.set_quota(rt.slug, "second", Some(u64::from(q.per_second)), second);
-            m.set_quota(rt.slug, "day", q.per_day.map(u64::from), day);
+            m.set_quota(
+                rt.slug,
+                "second",
+                Some(u64::from(q.per_second)),
+                used.second,
+            );
+            m.set_quota(rt.slug, "minute", q.per_minute.map(u64::from), used.minute);
+            m.set_quota(rt.slug, "hour", q.per_hour.map(u64::from), used.hour);
+            m.set_quota(rt.slug, "day", q.per_day.map(u64::from), used.day);
             m.set_paused(rt.slug, rt.client.paused_for());
             m.poll_queue
                 .with_label_values(&[rt.slug])

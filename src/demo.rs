@@ -158,6 +158,8 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     // the simulator still counts any violation).
     let quota = Quota {
         per_second: args.per_second,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     };
     let (sim, running) = start_simulator(
@@ -173,8 +175,12 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let base = Config::load(None, std::env::vars())
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     let mut cfg = config_for_simulator(base, &running, &creds);
+    // The compressed world's carriers grant `per_second` and no minute, hour or
+    // day caps (those would stretch with the time scale).
     for c in cfg.carriers.values_mut() {
         c.per_second = Some(args.per_second);
+        c.per_minute = Some(u32::MAX);
+        c.per_hour = Some(u32::MAX);
         c.per_day = Some(u32::MAX);
     }
     fast_polling(&mut cfg, args.poll_every);

@@ -169,7 +169,7 @@ impl Metrics {
             quota_limit: gauge(
                 &r,
                 "trackd_quota_limit",
-                "Configured request quota per window (second, day); no day series when unlimited.",
+                "Configured request quota per window (second, minute, hour, day); no series for a window the carrier does not limit.",
                 &["carrier", "window"],
             ),
             quota_used: gauge(

@@ -268,6 +268,10 @@ async fn stream_matches_simulated_journeys() {
             "{slug}: per-second quota violated"
         );
         assert_eq!(
+            s.quota_violations_per_window, 0,
+            "{slug}: minute/hour quota violated"
+        );
+        assert_eq!(
             s.quota_violations_per_day, 0,
             "{slug}: per-day quota violated"
         );

@@ -33,7 +33,7 @@ fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
     }
     for (slug, url) in &running.base_urls {
         toml.push_str(&format!(
-            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\naccount = \"1234567890\"\nper_second = 200\nper_day = 4294967295\n"
+            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\naccount = \"1234567890\"\nper_second = 200\nper_minute = 4294967295\nper_hour = 4294967295\nper_day = 4294967295\n"
         ));
     }
     std::fs::write(path, toml).unwrap();

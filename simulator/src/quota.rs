@@ -5,13 +5,15 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use trackd_carrier_sdk::Quota;
 
-const DAY: Duration = Duration::from_secs(86_400);
-
 /// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// The token bucket was empty.
     PerSecond,
+    /// The rolling 60 s budget was spent.
+    PerMinute,
+    /// The rolling hour budget was spent.
+    PerHour,
     /// The rolling 24 h budget was spent.
     PerDay,
 }
@@ -33,36 +35,99 @@ impl Denied {
     }
 }
 
+/// A rolling-window budget (minute, hour or day): accepted requests grouped by
+/// whole second since the epoch.
+#[derive(Debug)]
+struct Window {
+    limit: Limit,
+    secs: u64,
+    max: u32,
+    log: VecDeque<(u64, u32)>,
+    count: u64,
+}
+
+impl Window {
+    fn new(limit: Limit, secs: u64, max: Option<u32>) -> Option<Window> {
+        max.map(|max| Window {
+            limit,
+            secs,
+            max,
+            log: VecDeque::new(),
+            count: 0,
+        })
+    }
+
+    /// Drops what left the window by second `sec`; refuses when it is full. A
+    /// request made in second s leaves at s + len: never later than `len` after
+    /// it was made, so a compliant client is never refused.
+    fn check(&mut self, sec: u64, epoch: Instant, now: Instant) -> Result<(), Denied> {
+        while let Some(&(s, n)) = self.log.front() {
+            if s + self.secs <= sec {
+                self.log.pop_front();
+                self.count -= u64::from(n);
+            } else {
+                break;
+            }
+        }
+        if self.count >= u64::from(self.max) {
+            let len = Duration::from_secs(self.secs);
+            let wait = match self.log.front() {
+                Some(&(s, _)) => {
+                    (epoch + Duration::from_secs(s) + len).saturating_duration_since(now)
+                }
+                None => len,
+            };
+            return Err(Denied {
+                limit: self.limit,
+                wait,
+            });
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, sec: u64) {
+        match self.log.back_mut() {
+            Some((s, n)) if *s == sec => *n += 1,
+            _ => self.log.push_back((sec, 1)),
+        }
+        self.count += 1;
+    }
+}
+
 /// Quota state for one carrier; the caller passes the instant, so the math is
 /// unit-tested without sleeping.
 #[derive(Debug)]
 pub struct QuotaState {
     per_second: u32,
-    per_day: Option<u32>,
     tokens: f64,
     last_refill: Instant,
-    /// Accepted requests of the last 24 h, grouped by whole second since `epoch`.
-    day_log: VecDeque<(u64, u32)>,
-    day_count: u64,
+    /// Minute, hour and day budgets the carrier enforces.
+    windows: Vec<Window>,
     epoch: Instant,
 }
 
 impl QuotaState {
     /// A full bucket at `now`; `per_second == 0` means no per-second limit and
-    /// `per_day == Some(0)` refuses everything.
+    /// a window of `Some(0)` refuses everything.
     pub fn new(quota: Quota, now: Instant) -> QuotaState {
         QuotaState {
             per_second: quota.per_second,
-            per_day: quota.per_day,
             tokens: f64::from(quota.per_second),
             last_refill: now,
-            day_log: VecDeque::new(),
-            day_count: 0,
+            windows: [
+                Window::new(Limit::PerMinute, 60, quota.per_minute),
+                Window::new(Limit::PerHour, 3_600, quota.per_hour),
+                Window::new(Limit::PerDay, 86_400, quota.per_day),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             epoch: now,
         }
     }
 
     /// Takes one request's worth of quota at `now`, or says how long to wait.
+    /// A refused request consumes nothing.
     pub fn try_acquire(&mut self, now: Instant) -> Result<(), Denied> {
         if self.per_second > 0 {
             let rate = f64::from(self.per_second);
@@ -82,35 +147,12 @@ impl QuotaState {
                 });
             }
         }
-        if let Some(limit) = self.per_day {
-            let sec = now.saturating_duration_since(self.epoch).as_secs();
-            // A request made in second s leaves the window at s + 86 400; never later
-            // than 24 h after it was made, so a compliant client is never refused.
-            while let Some(&(s, n)) = self.day_log.front() {
-                if s + DAY.as_secs() <= sec {
-                    self.day_log.pop_front();
-                    self.day_count -= u64::from(n);
-                } else {
-                    break;
-                }
-            }
-            if self.day_count >= u64::from(limit) {
-                let wait = match self.day_log.front() {
-                    Some(&(s, _)) => {
-                        (self.epoch + Duration::from_secs(s) + DAY).saturating_duration_since(now)
-                    }
-                    None => DAY,
-                };
-                return Err(Denied {
-                    limit: Limit::PerDay,
-                    wait,
-                });
-            }
-            match self.day_log.back_mut() {
-                Some((s, n)) if *s == sec => *n += 1,
-                _ => self.day_log.push_back((sec, 1)),
-            }
-            self.day_count += 1;
+        let sec = now.saturating_duration_since(self.epoch).as_secs();
+        for w in &mut self.windows {
+            w.check(sec, self.epoch, now)?;
+        }
+        for w in &mut self.windows {
+            w.record(sec);
         }
         if self.per_second > 0 {
             self.tokens -= 1.0;
@@ -120,7 +162,10 @@ impl QuotaState {
 
     /// Requests counted in the current 24 h window (for stats and tests).
     pub fn day_count(&self) -> u64 {
-        self.day_count
+        self.windows
+            .iter()
+            .find(|w| w.limit == Limit::PerDay)
+            .map_or(0, |w| w.count)
     }
 }
 
@@ -128,9 +173,13 @@ impl QuotaState {
 mod tests {
     use super::*;
 
+    const DAY: Duration = Duration::from_secs(86_400);
+
     fn q(per_second: u32, per_day: Option<u32>) -> Quota {
         Quota {
             per_second,
+            per_minute: None,
+            per_hour: None,
             per_day,
         }
     }
@@ -223,5 +272,30 @@ mod tests {
             none.try_acquire(t0).map_err(|d| d.limit),
             Err(Limit::PerDay)
         );
+    }
+
+    #[test]
+    fn minute_and_hour_windows_roll() {
+        let t0 = Instant::now();
+        let mut s = QuotaState::new(
+            Quota {
+                per_second: 100,
+                per_minute: Some(2),
+                per_hour: Some(3),
+                per_day: None,
+            },
+            t0,
+        );
+        assert!(s.try_acquire(t0).is_ok());
+        assert!(s.try_acquire(t0 + Duration::from_secs(1)).is_ok());
+        let denied = s.try_acquire(t0 + Duration::from_secs(2)).unwrap_err();
+        assert_eq!(denied.limit, Limit::PerMinute);
+        assert_eq!(denied.wait, Duration::from_secs(58));
+        // A minute later the first request has left the minute window...
+        assert!(s.try_acquire(t0 + Duration::from_secs(60)).is_ok());
+        // ...but the hour holds three.
+        let denied = s.try_acquire(t0 + Duration::from_secs(200)).unwrap_err();
+        assert_eq!(denied.limit, Limit::PerHour);
+        assert!(s.try_acquire(t0 + Duration::from_secs(3_600)).is_ok());
     }
 }

@@ -216,6 +216,7 @@ async fn track(ctx: &Ctx, numbers: Vec<String>, credential: SimCredential) -> Ht
     if let Err(denied) = denied {
         let counter = match denied.limit {
             Limit::PerSecond => &c.counters.quota_violations_per_second,
+            Limit::PerMinute | Limit::PerHour => &c.counters.quota_violations_per_window,
             Limit::PerDay => &c.counters.quota_violations_per_day,
         };
         bump(counter);

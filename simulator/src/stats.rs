@@ -30,6 +30,8 @@ pub struct CarrierStats {
     pub responses_by_status: BTreeMap<u16, u64>,
     /// Track calls refused because the per-second bucket was empty.
     pub quota_violations_per_second: u64,
+    /// Track calls refused because a rolling minute or hour budget was spent.
+    pub quota_violations_per_window: u64,
     /// Track calls refused because the rolling 24 h budget was spent.
     pub quota_violations_per_day: u64,
     /// Faults the simulator chose to inject (including injected 429s).
@@ -50,6 +52,7 @@ pub(crate) struct Counters {
     pub numbers_asked: AtomicU64,
     pub auth_failures: AtomicU64,
     pub quota_violations_per_second: AtomicU64,
+    pub quota_violations_per_window: AtomicU64,
     pub quota_violations_per_day: AtomicU64,
     pub faults_injected: AtomicU64,
     pub bad_requests: AtomicU64,
@@ -65,6 +68,7 @@ impl Default for Counters {
             numbers_asked: AtomicU64::new(0),
             auth_failures: AtomicU64::new(0),
             quota_violations_per_second: AtomicU64::new(0),
+            quota_violations_per_window: AtomicU64::new(0),
             quota_violations_per_day: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
             bad_requests: AtomicU64::new(0),
@@ -109,6 +113,7 @@ impl Counters {
             auth_failures: get(&self.auth_failures),
             responses_by_status,
             quota_violations_per_second: get(&self.quota_violations_per_second),
+            quota_violations_per_window: get(&self.quota_violations_per_window),
             quota_violations_per_day: get(&self.quota_violations_per_day),
             faults_injected: get(&self.faults_injected),
             bad_requests: get(&self.bad_requests),

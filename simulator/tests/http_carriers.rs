@@ -21,6 +21,8 @@ fn creds() -> Credentials {
 fn roomy() -> Quota {
     Quota {
         per_second: 10_000,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     }
 }

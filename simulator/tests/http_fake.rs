@@ -23,6 +23,8 @@ fn setup(slug: &'static str, auth: AuthKind, quota: Quota) -> CarrierSetup {
 fn roomy() -> Quota {
     Quota {
         per_second: 10_000,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     }
 }
@@ -286,6 +288,8 @@ async fn exceeding_the_per_second_quota_gets_429_with_retry_after() {
     let fake = FakeCarrier::new("fake", AuthKind::ApiKey);
     let quota = Quota {
         per_second: 1,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     };
     let (sim, running) = start(vec![setup("fake", AuthKind::ApiKey, quota)]).await;
@@ -331,6 +335,8 @@ async fn daily_budget_refusal_says_when_it_frees_up() {
     let fake = FakeCarrier::new("fake", AuthKind::ApiKey);
     let quota = Quota {
         per_second: 0,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(3),
     };
     let (sim, running) = start(vec![setup("fake", AuthKind::ApiKey, quota)]).await;
@@ -358,6 +364,8 @@ async fn token_calls_do_not_use_the_tracking_quota() {
     let fake = FakeCarrier::new("fake", AuthKind::OAuth2ClientCredentials);
     let quota = Quota {
         per_second: 0,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(1),
     };
     let (sim, running) = start(vec![setup(

@@ -59,6 +59,8 @@ pub async fn start_sim(opts: &Options) -> (Simulator, RunningSim) {
     // configured with the same numbers and must never exceed them.
     let quota = Quota {
         per_second: opts.per_second,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     };
     start_simulator(
@@ -82,6 +84,8 @@ pub fn test_config(running: &RunningSim, dir: &std::path::Path, opts: &Options) 
     for c in cfg.carriers.values_mut() {
         c.per_second = Some(opts.per_second);
         // The simulated carriers enforce no daily cap in tests (see start_sim).
+        c.per_minute = Some(u32::MAX);
+        c.per_hour = Some(u32::MAX);
         c.per_day = Some(u32::MAX);
     }
     cfg.server.listen = "127.0.0.1:0".parse().unwrap();

@@ -40,10 +40,12 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // Track Items: "The request must contain 10 or less AP article ids,
     // consignment ids, or barcode ids" (error 51101).
     batch_size: 10,
-    // Australia Post limits Track Items to 10 requests per minute per API key;
-    // the SDK counts per second and per day: 1/s and 10 × 60 × 24 per day.
+    // Australia Post limits Track Items to 10 requests per minute per API key:
+    // a rolling-minute cap, at most 1/s, and 10 × 60 × 24 per day.
     quota: Quota {
         per_second: 1,
+        per_minute: Some(10),
+        per_hour: None,
         per_day: Some(14_400),
     },
     default_base_url: "https://digitalapi.auspost.com.au",

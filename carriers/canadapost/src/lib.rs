@@ -43,10 +43,12 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // Get Tracking Details takes exactly one PIN per call.
     batch_size: 1,
     // Throttle group E (Get Tracking Summary/Details) allows 20 calls per minute
-    // per API key by default; the SDK counts per second, so 1/s plus the
+    // per API key by default: a rolling-minute cap, at most 1/s, and the
     // equivalent daily ceiling (20 × 60 × 24). See README "Quotas".
     quota: Quota {
         per_second: 1,
+        per_minute: Some(20),
+        per_hour: None,
         per_day: Some(28_800),
     },
     default_base_url: "https://soa-gw.canadapost.ca",

@@ -47,6 +47,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // Documented initial service level: 250 calls per day, at most 1 per second.
     quota: Quota {
         per_second: 1,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(250),
     },
     default_base_url: "https://api-eu.dhl.com",

@@ -55,6 +55,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // operators raise if their DPD contract allows (README "Quotas").
     quota: Quota {
         per_second: 2,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     },
     default_base_url: "https://public-ws.dpd.com",

@@ -40,6 +40,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // requests per day per project. See README "Quotas".
     quota: Quota {
         per_second: 140,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(100_000),
     },
     default_base_url: "https://apis.fedex.com",

@@ -45,6 +45,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // figure is published, so 1/s is a conservative default.
     quota: Quota {
         per_second: 1,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(500),
     },
     default_base_url: "https://api.gls-group.net",

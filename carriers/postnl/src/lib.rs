@@ -35,6 +35,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // to poll "in useful intervals"; conservative defaults (README "Quotas").
     quota: Quota {
         per_second: 5,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(50_000),
     },
     default_base_url: "https://api.postnl.nl",

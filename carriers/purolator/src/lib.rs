@@ -53,6 +53,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // No public rate limit: 1 call/s (up to 10 PINs) is a conservative default.
     quota: Quota {
         per_second: 1,
+        per_minute: None,
+        per_hour: None,
         per_day: None,
     },
     default_base_url: "https://webservices.purolator.com",

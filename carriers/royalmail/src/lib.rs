@@ -42,6 +42,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // 5 s (= 20/s) as the reference plan (README "Quotas").
     quota: Quota {
         per_second: 20,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(200_000),
     },
     default_base_url: "https://api.royalmail.net",

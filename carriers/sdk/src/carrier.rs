@@ -35,6 +35,10 @@ impl AuthKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub per_second: u32,
+    /// Rolling-minute cap, for carriers that count per minute (Canada Post 20/min).
+    pub per_minute: Option<u32>,
+    /// Rolling-hour cap, for carriers that count per hour (USPS 60/h).
+    pub per_hour: Option<u32>,
     pub per_day: Option<u32>,
 }
 

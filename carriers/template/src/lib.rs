@@ -49,6 +49,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // The carrier's documented quota; operators may lower it in config.
     quota: Quota {
         per_second: 5,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(50_000),
     },
     default_base_url: "https://api.example.com",

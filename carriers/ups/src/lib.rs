@@ -40,6 +40,8 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     // Requests"); conservative defaults, see README "Quotas".
     quota: Quota {
         per_second: 10,
+        per_minute: None,
+        per_hour: None,
         per_day: Some(100_000),
     },
     default_base_url: "https://onlinetools.ups.com",

@@ -42,10 +42,12 @@ static DESCRIPTOR: CarrierDescriptor = CarrierDescriptor {
     batch_size: BATCH_SIZE,
     // USPS assigns quotas per application "per hour" (USPS API FAQ); new
     // applications get 60 calls/hour across all v3 APIs, token calls included
-    // (see README). The SDK quota has no per-hour field: 1/s bursts and
-    // 60 × 24 per day, which operators must lower or raise in config.
+    // (see README): a rolling-hour cap of 60, at most 1/s, 60 × 24 per day;
+    // operators with a granted higher quota raise `per_hour` in config.
     quota: Quota {
         per_second: 1,
+        per_minute: None,
+        per_hour: Some(60),
         per_day: Some(1_440),
     },
     default_base_url: "https://apis.usps.com",

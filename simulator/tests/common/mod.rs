@@ -37,6 +37,8 @@ impl FakeCarrier {
                 batch_size: 5,
                 quota: Quota {
                     per_second: 1000,
+                    per_minute: None,
+                    per_hour: None,
                     per_day: None,
                 },
                 default_base_url: "http://fake.invalid",
