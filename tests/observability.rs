@@ -1,9 +1,9 @@
 //! The SRE view is proven, not just shipped: the alert rules pass `promtool`
 //! (syntax and unit tests), the Grafana dashboards follow the import rules
 //! (datasource variable, `$__rate_interval`, units), every metric a dashboard or
-//! rule names is exported by trackd, and a real Prometheus scraping a running
-//! daemon evaluates every panel and alert expression (each parses; each panel
-//! returns data unless it is on the written allow-list below).
+//! rule names is exported by trackd, and a real Prometheus scraping the
+//! `trackd demo` binary evaluates every panel and alert expression (each parses;
+//! each panel returns data unless it is on the written allow-list below).
 //!
 //! CI installs Debian's `prometheus` package (promtool and the server); locally
 //! the tools are optional and the tests say so when they are missing.
@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use trackd_simulator::FaultConfig;
 
 /// Carrier the drill-down dashboard is evaluated for (it gets injected faults).
 const DRILL_CARRIER: &str = "canadapost";
@@ -536,25 +535,20 @@ async fn a_real_prometheus_evaluates_every_panel_and_alert() {
     if !have("prometheus") {
         return;
     }
-    // A lower quota than the default so quota waits and a poll backlog show up,
-    // and faults on the drill-down carrier so the error panels have something.
-    let h = busy_harness(Options {
-        per_second: 20,
-        ..Options::default()
-    })
-    .await;
-    h.sim
-        .set_faults(
-            DRILL_CARRIER,
-            FaultConfig {
-                server_error: 0.05,
-                rate_limited: 0.05,
-                malformed: 0.03,
-                ..FaultConfig::default()
-            },
-        )
+    // `trackd demo` itself, as an SRE would first try it: the daemon and its
+    // simulated carriers on embedded defaults. A lower quota than the demo's
+    // default makes quota waits and a poll backlog show up; faults on the
+    // drill-down carrier (through the simulator's control API) give the error
+    // panels something to show.
+    let demo = Demo::spawn(&["--per-second", "20"]).await;
+    let resp = reqwest::Client::new()
+        .put(format!("{}/_sim/faults/{DRILL_CARRIER}", demo.control))
+        .json(&json!({ "server_error": 0.05, "rate_limited": 0.05, "malformed": 0.03 }))
+        .send()
+        .await
         .unwrap();
-    let consumer = Consumer::connect(&h.url, Some(0), "").await;
+    assert_eq!(resp.status().as_u16(), 204, "faults injected");
+    let consumer = Consumer::connect(&demo.url, Some(0), "").await;
 
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -562,7 +556,7 @@ async fn a_real_prometheus_evaluates_every_panel_and_alert() {
         .local_addr()
         .unwrap()
         .port();
-    let target = h.url.trim_start_matches("http://").to_string();
+    let target = demo.url.trim_start_matches("http://").to_string();
     let rules = root().join("prometheus/trackd.rules.yml");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: trackd\n    static_configs:\n      - targets: [\"{target}\"]\n",
@@ -713,5 +707,57 @@ async fn a_real_prometheus_evaluates_every_panel_and_alert() {
 
     child.kill().await.unwrap();
     consumer.abort();
-    h.stop().await;
+    demo.stop().await;
+}
+
+/// A running `trackd demo` process and the URLs it printed.
+struct Demo {
+    child: tokio::process::Child,
+    url: String,
+    control: String,
+}
+
+impl Demo {
+    /// Starts `trackd demo` on an OS-chosen port and reads its URLs from stdout.
+    async fn spawn(args: &[&str]) -> Demo {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_trackd"))
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("trackd demo starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut control) = (None, None);
+        while url.is_none() || control.is_none() {
+            let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+                .await
+                .expect("demo prints its URLs within 2 minutes")
+                .unwrap()
+                .expect("demo stdout open");
+            let found = |marker: &str, suffix: &str| {
+                line.contains(marker)
+                    .then(|| line.split_whitespace().find(|w| w.starts_with("http://")))
+                    .flatten()
+                    .and_then(|w| w.strip_suffix(suffix))
+                    .map(str::to_string)
+            };
+            url = url.or_else(|| found("event stream:", "/v1/events/stream"));
+            control = control.or_else(|| found("simulator:", "/_sim/stats"));
+        }
+        // Keep draining stdout (progress lines) so the demo never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Demo {
+            child,
+            url: url.unwrap(),
+            control: control.unwrap(),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+    }
 }
