@@ -2,8 +2,8 @@
 //! normalized result (insta JSON snapshots), plus explicit checks of statuses,
 //! zoned times, per-number errors and whole-response errors.
 
-use serde_json::{Value, json};
 use trackd_carrier_australiapost::AustraliaPost;
+use trackd_carrier_sdk::testkit::outcome_json as view;
 use trackd_carrier_sdk::{
     Carrier, CarrierError, HttpResponse, NumberResult, RetryAfter, Snapshot, Status, Timestamp,
 };
@@ -24,28 +24,6 @@ fn resp(status: u16, body: &[u8]) -> HttpResponse {
 
 fn parse(numbers: &[&str], status: u16, body: &[u8]) -> Result<Vec<NumberResult>, CarrierError> {
     AustraliaPost.parse_track(numbers, &resp(status, body))
-}
-
-fn err_view(e: &CarrierError) -> Value {
-    json!({ "kind": e.kind(), "error": format!("{e:?}") })
-}
-
-/// A stable JSON view of a parse result, for snapshots.
-fn view(r: &Result<Vec<NumberResult>, CarrierError>) -> Value {
-    match r {
-        Ok(rs) => Value::Array(
-            rs.iter()
-                .map(|n| {
-                    let outcome = match &n.outcome {
-                        Ok(s) => json!({ "snapshot": s }),
-                        Err(e) => json!({ "error": err_view(e) }),
-                    };
-                    json!({ "tracking_number": n.tracking_number, "outcome": outcome })
-                })
-                .collect(),
-        ),
-        Err(e) => json!({ "response_error": err_view(e) }),
-    }
 }
 
 fn zoned(s: &str) -> Timestamp {

@@ -1,8 +1,8 @@
 //! Every fixture in `fixtures/` parses to the reviewed normalized result (insta
 //! JSON snapshots), plus hand-written assertions on the tricky parts.
 
-use serde_json::{Value, json};
 use trackd_carrier_postnl::PostNl;
+use trackd_carrier_sdk::testkit::outcome_json as view;
 use trackd_carrier_sdk::{Carrier, CarrierError, Eta, HttpResponse, NumberResult, Status};
 
 const COMPLETE: &[u8] = include_bytes!("../fixtures/completestatus.firstred.json");
@@ -19,28 +19,6 @@ fn parse(number: &str, status: u16, body: &[u8]) -> Result<Vec<NumberResult>, Ca
         &[number],
         &HttpResponse::new(status, "application/json", body.to_vec()),
     )
-}
-
-fn err_view(e: &CarrierError) -> Value {
-    json!({ "kind": e.kind(), "error": format!("{e:?}") })
-}
-
-/// A stable JSON view of a parse result, for snapshots.
-fn view(r: &Result<Vec<NumberResult>, CarrierError>) -> Value {
-    match r {
-        Ok(rs) => Value::Array(
-            rs.iter()
-                .map(|n| {
-                    let outcome = match &n.outcome {
-                        Ok(s) => json!({ "snapshot": s }),
-                        Err(e) => json!({ "error": err_view(e) }),
-                    };
-                    json!({ "tracking_number": n.tracking_number, "outcome": outcome })
-                })
-                .collect(),
-        ),
-        Err(e) => json!({ "response_error": err_view(e) }),
-    }
 }
 
 #[test]

@@ -442,3 +442,30 @@ pub fn conformance_with<C: Carrier>(carrier: &C, fidelity: Fidelity, carries: Ca
         d.slug
     );
 }
+
+/// A stable JSON view of a carrier error, for fixture snapshots.
+pub fn error_json(e: &CarrierError) -> serde_json::Value {
+    serde_json::json!({ "kind": e.kind(), "error": format!("{e:?}") })
+}
+
+/// A stable JSON view of a whole parse result (per-number snapshots or errors,
+/// or the whole-response error), so every carrier's fixture snapshots read alike.
+pub fn outcome_json(
+    r: &Result<Vec<crate::carrier::NumberResult>, CarrierError>,
+) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match r {
+        Ok(rs) => Value::Array(
+            rs.iter()
+                .map(|n| {
+                    let outcome = match &n.outcome {
+                        Ok(s) => json!({ "snapshot": s }),
+                        Err(e) => json!({ "error": error_json(e) }),
+                    };
+                    json!({ "tracking_number": n.tracking_number, "outcome": outcome })
+                })
+                .collect(),
+        ),
+        Err(e) => json!({ "response_error": error_json(e) }),
+    }
+}

@@ -1,7 +1,7 @@
 //! Every fixture in `fixtures/` parses to the reviewed normalized result (insta
 //! JSON snapshots), plus hand-written assertions on the fields that matter most.
 
-use serde_json::{Value, json};
+use trackd_carrier_sdk::testkit::outcome_json as view;
 use trackd_carrier_sdk::{
     Carrier, CarrierError, Eta, HttpResponse, NumberResult, Status, Timestamp,
 };
@@ -21,28 +21,6 @@ fn resp(status: u16, body: &[u8]) -> HttpResponse {
 
 fn parse(number: &str, status: u16, body: &[u8]) -> Result<Vec<NumberResult>, CarrierError> {
     Ups.parse_track(&[number], &resp(status, body))
-}
-
-fn err_view(e: &CarrierError) -> Value {
-    json!({ "kind": e.kind(), "error": format!("{e:?}") })
-}
-
-/// A stable JSON view of a parse result, for snapshots.
-fn view(r: &Result<Vec<NumberResult>, CarrierError>) -> Value {
-    match r {
-        Ok(rs) => Value::Array(
-            rs.iter()
-                .map(|n| {
-                    let outcome = match &n.outcome {
-                        Ok(s) => json!({ "snapshot": s }),
-                        Err(e) => json!({ "error": err_view(e) }),
-                    };
-                    json!({ "tracking_number": n.tracking_number, "outcome": outcome })
-                })
-                .collect(),
-        ),
-        Err(e) => json!({ "response_error": err_view(e) }),
-    }
 }
 
 fn naive(s: &str) -> Timestamp {

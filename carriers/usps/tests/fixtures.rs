@@ -2,10 +2,8 @@
 //! JSON snapshots), plus hand-written assertions on statuses, times, ETAs and
 //! errors.
 
-use serde_json::{Value, json};
-use trackd_carrier_sdk::{
-    Carrier, CarrierError, Eta, HttpResponse, NumberResult, RetryAfter, Status, Timestamp,
-};
+use trackd_carrier_sdk::testkit::outcome_json as view;
+use trackd_carrier_sdk::{Carrier, CarrierError, Eta, HttpResponse, RetryAfter, Status, Timestamp};
 use trackd_carrier_usps::Usps;
 
 const REALISTIC: &[u8] =
@@ -18,28 +16,6 @@ const ERROR_SCHEMA: &[u8] = include_bytes!("../fixtures/error_response_schema.ka
 
 fn resp(status: u16, body: &[u8]) -> HttpResponse {
     HttpResponse::new(status, "application/json", body.to_vec())
-}
-
-fn err_view(e: &CarrierError) -> Value {
-    json!({ "kind": e.kind(), "error": format!("{e:?}") })
-}
-
-/// A stable JSON view of a parse result, for snapshots.
-fn view(r: &Result<Vec<NumberResult>, CarrierError>) -> Value {
-    match r {
-        Ok(rs) => Value::Array(
-            rs.iter()
-                .map(|n| {
-                    let outcome = match &n.outcome {
-                        Ok(s) => json!({ "snapshot": s }),
-                        Err(e) => json!({ "error": err_view(e) }),
-                    };
-                    json!({ "tracking_number": n.tracking_number, "outcome": outcome })
-                })
-                .collect(),
-        ),
-        Err(e) => json!({ "response_error": err_view(e) }),
-    }
 }
 
 fn ts(s: &str) -> Timestamp {
