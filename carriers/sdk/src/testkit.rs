@@ -402,6 +402,26 @@ pub fn conformance_with<C: Carrier>(carrier: &C, fidelity: Fidelity, carries: Ca
             parcel.signed_by = None;
         }
         round_trip(carrier, &parcel, fidelity, carries.places);
+        // The carrier's own words are kept, and the mapping says which rule fired.
+        let number = parcel.tracking_number.as_str();
+        let resp = carrier.sim_render_track(&[SimReply::Known(&parcel)]);
+        let parsed = carrier.parse_track(&[number], &resp);
+        let snap = parsed
+            .as_ref()
+            .ok()
+            .and_then(|rs| rs.first())
+            .and_then(|r| r.outcome.as_ref().ok())
+            .unwrap_or_else(|| panic!("{}: {step:?} did not parse: {parsed:?}", d.slug));
+        assert!(
+            snap.carrier_status_code.is_some() || snap.carrier_status_text.is_some(),
+            "{}: {step:?} keeps the carrier's raw code or text",
+            d.slug
+        );
+        assert!(
+            !snap.status_rule.is_empty(),
+            "{}: {step:?} names the mapping rule",
+            d.slug
+        );
     }
     let valid = carrier.sim_render_track(&[SimReply::Known(&base)]);
     assert_malformed_is_typed(carrier, &[minted[1].as_str()], &valid);
