@@ -1,8 +1,10 @@
-//! Talking to one carrier: quotas (per second and per day), OAuth token cache,
-//! timeouts, retries with back-off and jitter, and carrier-wide pauses on 429.
-//! The plugin decides what to send and what it means; this module sends it.
+//! Talking to one carrier: quotas (per second, minute, hour and day), OAuth
+//! token cache, timeouts, retries with back-off and jitter, and carrier-wide
+//! pauses on 429. The plugin decides what to send and what it means; this
+//! module sends it.
 
 use crate::metrics::Metrics;
+use crate::quota::{Admission, Caps, Ledger, LedgerStore, Refused, SavedLedger, unix_now};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota as GovQuota, RateLimiter};
 use rand::Rng;
@@ -44,16 +46,23 @@ pub struct CarrierClient {
     creds: Credentials,
     http: reqwest::Client,
     token: tokio::sync::Mutex<Option<CachedToken>>,
-    per_second: DefaultDirectRateLimiter,
-    /// Rolling minute and hour caps (short waits, taken in line like the per-second one).
-    per_window: Vec<DefaultDirectRateLimiter>,
-    per_day: Option<DefaultDirectRateLimiter>,
+    /// Pacing limiters by window, narrowest cap first and the per-second rate
+    /// last (see `acquire` for why that order).
+    pacing: Vec<(&'static str, DefaultDirectRateLimiter)>,
     paused_until: Mutex<Option<Instant>>,
+    /// The hard minute/hour/day caps, durable across restarts.
+    ledger: Mutex<Ledger>,
+    /// Serializes the durable reservations of `ledger`.
+    reserving: tokio::sync::Mutex<()>,
+    ledger_store: Arc<dyn LedgerStore>,
     usage: Mutex<QuotaUsage>,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     pub quota: EffectiveQuota,
 }
+
+/// Longest pacing wait taken inside a poll; longer ones reschedule the poll.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
 
 /// Headroom kept under a carrier's quota so network jitter never pushes two
 /// requests into one of the carrier's windows.
@@ -79,33 +88,58 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
+/// A client's quota: its limits, the durable store its usage lives in, and
+/// what a previous process left there.
+pub struct QuotaSetup {
+    pub limits: EffectiveQuota,
+    pub store: Arc<dyn LedgerStore>,
+    pub restored: Option<SavedLedger>,
+}
+
 impl CarrierClient {
     pub fn new(
         plugin: Arc<dyn Carrier>,
         base_url: String,
         creds: Credentials,
         http: reqwest::Client,
-        quota: EffectiveQuota,
+        quota_setup: QuotaSetup,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
     ) -> CarrierClient {
+        let quota = quota_setup.limits;
         let slug = plugin.descriptor().slug;
         let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
         let burst = nz(quota.per_second / 2);
-        let per_second = RateLimiter::direct(
+        let per_second: DefaultDirectRateLimiter = RateLimiter::direct(
             GovQuota::with_period(period)
                 .unwrap_or(GovQuota::per_second(nz(1)))
                 .allow_burst(burst),
         );
+        // Start with the burst spent: a process restarted within the same
+        // second as its predecessor must not add a second burst to its.
+        let _ = per_second.check_n(burst);
         // Never more than `per_day` in any rolling day: an hour's worth of burst,
-        // the rest spread evenly.
-        let per_day = quota.per_day.map(|n| rolling_window(n, 86_400, 24));
-        // Minute and hour caps the same way, with a tenth of the window as
-        // burst: steady polling matters more here than a burst at start-up.
-        let per_window = [(quota.per_minute, 60), (quota.per_hour, 3_600)]
-            .into_iter()
-            .filter_map(|(n, secs)| n.map(|n| rolling_window(n, secs, 10)))
-            .collect();
+        // the rest spread evenly. Minute and hour caps the same way, with a
+        // tenth of the window as burst: steady polling matters more here than
+        // a burst at start-up.
+        let mut pacing: Vec<(&'static str, DefaultDirectRateLimiter)> = [
+            ("minute", quota.per_minute, 60, 10),
+            ("hour", quota.per_hour, 3_600, 10),
+            ("day", quota.per_day, 86_400, 24),
+        ]
+        .into_iter()
+        .filter_map(|(name, n, secs, divisor)| n.map(|n| (name, rolling_window(n, secs, divisor))))
+        .collect();
+        pacing.push(("second", per_second));
+        let mut ledger = Ledger::new(Caps {
+            per_minute: quota.per_minute,
+            per_hour: quota.per_hour,
+            per_day: quota.per_day,
+            per_second: quota.per_second,
+        });
+        if let Some(saved) = &quota_setup.restored {
+            ledger.restore(saved, unix_now());
+        }
         metrics.init_carrier(slug);
         CarrierClient {
             plugin,
@@ -114,10 +148,11 @@ impl CarrierClient {
             creds,
             http,
             token: tokio::sync::Mutex::new(None),
-            per_second,
-            per_window,
-            per_day,
+            pacing,
             paused_until: Mutex::new(None),
+            ledger: Mutex::new(ledger),
+            reserving: tokio::sync::Mutex::new(()),
+            ledger_store: quota_setup.store,
             usage: Mutex::new(QuotaUsage::new()),
             retry,
             metrics,
@@ -152,12 +187,21 @@ impl CarrierClient {
             })
     }
 
-    /// Quota spent in each window.
+    /// Quota spent in each window (minute, hour and day include what the
+    /// previous process spent, restored from the store).
     pub fn quota_used(&self) -> QuotaUsed {
-        self.usage
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .used(Instant::now())
+        let now = unix_now();
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        QuotaUsed {
+            second: self
+                .usage
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .busiest_second(Instant::now()),
+            minute: ledger.used("minute", now),
+            hour: ledger.used("hour", now),
+            day: ledger.used("day", now),
+        }
     }
 
     async fn wait_unpaused(&self) {
@@ -170,29 +214,32 @@ impl CarrierClient {
         }
     }
 
-    /// Waits for one request's worth of quota. Returns `Err(wait)` when the daily
-    /// budget is spent, so the caller reschedules instead of holding a slot for hours.
-    pub async fn acquire(&self) -> Result<(), Duration> {
+    /// Waits for one request's worth of quota. Returns `Err` when the daily
+    /// budget is spent or a rolling window's cap is reached, so the caller
+    /// reschedules instead of holding a slot for minutes or hours.
+    ///
+    /// A slot taken from one limiter is not given back when a later one
+    /// refuses, so the narrowest (cheapest) caps are asked first: a poll sent
+    /// back by the day never spends more than a minute slot, and the day's
+    /// budget is never spent on a poll that a minute cap sends back. The
+    /// per-second rate comes last, since its wait is always short.
+    pub async fn acquire(&self) -> Result<(), Refused> {
         self.wait_unpaused().await;
-        if let Some(day) = &self.per_day
-            && let Err(not_until) = day.check()
-        {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            self.metrics
-                .rate_limit_waits
-                .with_label_values(&[self.slug, "day"])
-                .inc();
-            return Err(wait);
-        }
         let started = Instant::now();
         let mut waited = false;
-        for (window, limiter) in self.windows() {
-            if limiter.check().is_err() {
-                waited = true;
+        for (window, limiter) in &self.pacing {
+            if let Err(not_until) = limiter.check() {
                 self.metrics
                     .rate_limit_waits
                     .with_label_values(&[self.slug, window])
                     .inc();
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                if wait > MAX_INLINE_WAIT {
+                    // Minutes or hours of pacing: reschedule rather than hold a
+                    // poll slot (and a graceful shutdown) that long.
+                    return Err(Refused { window, wait });
+                }
+                waited = true;
                 limiter.until_ready().await;
             }
         }
@@ -202,6 +249,7 @@ impl CarrierClient {
                 .with_label_values(&[self.slug])
                 .observe(started.elapsed().as_secs_f64());
         }
+        self.admit_durably().await?;
         self.usage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -209,22 +257,56 @@ impl CarrierClient {
         Ok(())
     }
 
-    /// The short-window limiters, widest first: a request takes a minute or hour
-    /// slot before its per-second one, so it never holds a second slot while
-    /// waiting for the minute.
-    fn windows(&self) -> impl Iterator<Item = (&'static str, &DefaultDirectRateLimiter)> {
-        let names = match (self.quota.per_minute, self.quota.per_hour) {
-            (Some(_), Some(_)) => &["minute", "hour"][..],
-            (Some(_), None) => &["minute"][..],
-            (None, Some(_)) => &["hour"][..],
-            (None, None) => &[][..],
+    /// The ledger's verdict for one request, making a reservation durable first
+    /// when the current one is spent (a write every few requests, never per
+    /// request). A store that cannot write holds requests back: a quota is a
+    /// contract, so trackd fails closed.
+    async fn admit_durably(&self) -> Result<(), Refused> {
+        let admit = || {
+            self.ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .admit(unix_now())
         };
-        names
-            .iter()
-            .copied()
-            .zip(&self.per_window)
-            .rev()
-            .chain(std::iter::once(("second", &self.per_second)))
+        loop {
+            let saved = match admit() {
+                Admission::Granted => return Ok(()),
+                Admission::Refused(r) => {
+                    self.metrics
+                        .quota_refusals
+                        .with_label_values(&[self.slug, r.window])
+                        .inc();
+                    return Err(r);
+                }
+                Admission::Reserve(_) => {
+                    let _one_writer = self.reserving.lock().await;
+                    // Another request may have reserved while this one waited.
+                    match admit() {
+                        Admission::Reserve(saved) => saved,
+                        _ => continue,
+                    }
+                }
+            };
+            if let Err(e) = self.ledger_store.save(self.slug, saved.clone()).await {
+                tracing::error!(carrier = self.slug, error = %e, "cannot make quota usage durable; holding requests back");
+                self.metrics
+                    .quota_refusals
+                    .with_label_values(&[self.slug, "ledger"])
+                    .inc();
+                return Err(Refused {
+                    window: "ledger",
+                    wait: Duration::from_secs(1),
+                });
+            }
+            self.metrics
+                .quota_ledger_writes
+                .with_label_values(&[self.slug])
+                .inc();
+            self.ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .reserved(&saved);
+        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -316,7 +398,7 @@ impl CarrierClient {
             return Ok(None);
         };
         // Token calls count against the carrier's quota too (USPS counts them).
-        self.acquire().await.map_err(FetchError::DailyQuotaSpent)?;
+        self.acquire().await.map_err(FetchError::QuotaSpent)?;
         let resp = self
             .send(&req, "token")
             .await
@@ -349,8 +431,8 @@ impl CarrierClient {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
-            if let Err(wait) = self.acquire().await {
-                return Err(FetchError::DailyQuotaSpent(wait));
+            if let Err(refused) = self.acquire().await {
+                return Err(FetchError::QuotaSpent(refused));
             }
             let token = self.bearer(false).await?;
             let req = self
@@ -403,12 +485,11 @@ impl CarrierClient {
     }
 }
 
-/// Requests admitted by the quota, counted per second (last hour) and per
-/// minute (last 24 h) for the quota gauges.
+/// Requests admitted per whole second over the last 10 s, for the per-second
+/// gauge (the longer windows are counted by the durable [`Ledger`]).
 struct QuotaUsage {
     epoch: Instant,
     seconds: std::collections::VecDeque<(u64, u64)>,
-    minutes: std::collections::VecDeque<(u64, u64)>,
 }
 
 impl QuotaUsage {
@@ -416,52 +497,28 @@ impl QuotaUsage {
         QuotaUsage {
             epoch: Instant::now(),
             seconds: Default::default(),
-            minutes: Default::default(),
-        }
-    }
-
-    fn bump(q: &mut std::collections::VecDeque<(u64, u64)>, slot: u64, keep: u64) {
-        match q.back_mut() {
-            Some((s, n)) if *s == slot => *n += 1,
-            _ => q.push_back((slot, 1)),
-        }
-        while q.front().is_some_and(|(s, _)| *s + keep <= slot) {
-            q.pop_front();
         }
     }
 
     fn record(&mut self, now: Instant) {
         let sec = now.saturating_duration_since(self.epoch).as_secs();
-        Self::bump(&mut self.seconds, sec, 3_600);
-        Self::bump(&mut self.minutes, sec / 60, 1440);
+        match self.seconds.back_mut() {
+            Some((s, n)) if *s == sec => *n += 1,
+            _ => self.seconds.push_back((sec, 1)),
+        }
+        while self.seconds.front().is_some_and(|(s, _)| *s + 10 <= sec) {
+            self.seconds.pop_front();
+        }
     }
 
-    fn used(&self, now: Instant) -> QuotaUsed {
+    fn busiest_second(&self, now: Instant) -> u64 {
         let sec = now.saturating_duration_since(self.epoch).as_secs();
-        let within = |window: u64| -> u64 {
-            self.seconds
-                .iter()
-                .filter(|(s, _)| s + window > sec)
-                .map(|(_, n)| *n)
-                .sum()
-        };
-        QuotaUsed {
-            second: self
-                .seconds
-                .iter()
-                .filter(|(s, _)| s + 10 > sec)
-                .map(|(_, n)| *n)
-                .max()
-                .unwrap_or(0),
-            minute: within(60),
-            hour: within(3_600),
-            day: self
-                .minutes
-                .iter()
-                .filter(|(m, _)| m + 1440 > sec / 60)
-                .map(|(_, n)| *n)
-                .sum(),
-        }
+        self.seconds
+            .iter()
+            .filter(|(s, _)| s + 10 > sec)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -470,11 +527,11 @@ impl QuotaUsage {
 pub struct QuotaUsed {
     /// Busiest whole second of the last 10 s.
     pub second: u64,
-    /// Requests in the trailing 60 s.
+    /// Requests in the trailing 60 s (an upper bound: counted in whole buckets).
     pub minute: u64,
-    /// Requests in the trailing hour.
+    /// Requests in the trailing hour (upper bound, 30 s buckets).
     pub hour: u64,
-    /// Requests in the trailing 24 h.
+    /// Requests in the trailing 24 h (upper bound, 10 min buckets).
     pub day: u64,
 }
 
@@ -482,8 +539,9 @@ pub struct QuotaUsed {
 #[derive(Debug, Clone)]
 pub enum FetchError {
     Carrier(CarrierError),
-    /// Our own daily budget is spent; try again after this long.
-    DailyQuotaSpent(Duration),
+    /// A quota window (the day, a rolling minute or hour) is spent, or its usage
+    /// cannot be made durable; try again after `wait`.
+    QuotaSpent(Refused),
 }
 
 #[cfg(test)]

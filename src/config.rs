@@ -72,6 +72,8 @@ pub struct StorageConfig {
     /// How often expired events are deleted (default 10m).
     #[serde(serialize_with = "ser_duration")]
     pub retention_sweep_interval: Duration,
+    /// When a commit counts as durable (default full: fsync'd before any event is streamed).
+    pub synchronous: crate::store::Synchronous,
 }
 
 /// API access and limits.
@@ -650,10 +652,12 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         let data_dir = s.get("data_dir", |r| non_empty(r).map(PathBuf::from));
         let event_retention = s.get("event_retention", positive_duration);
         let retention_sweep_interval = s.get("retention_sweep_interval", positive_duration);
+        let synchronous = s.get("synchronous", synchronous);
         Some(StorageConfig {
             data_dir: data_dir?,
             event_retention: event_retention?,
             retention_sweep_interval: retention_sweep_interval?,
+            synchronous: synchronous?,
         })
     });
     let api = s.section("api", |s| {
@@ -920,6 +924,12 @@ fn log_format(raw: Raw<'_>) -> Result<LogFormat, String> {
     }
 }
 
+fn synchronous(raw: Raw<'_>) -> Result<crate::store::Synchronous, String> {
+    let s = text(raw)?;
+    crate::store::Synchronous::parse(s)
+        .ok_or_else(|| format!("invalid synchronous mode {s:?}: expected \"full\" or \"normal\""))
+}
+
 fn log_level(raw: Raw<'_>) -> Result<String, String> {
     let level = non_empty(raw)?;
     match tracing_subscriber::EnvFilter::try_new(&level) {
@@ -1062,6 +1072,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn storage_synchronous_takes_full_or_normal() {
+        let cfg = load_str("[storage]\nsynchronous = \"NORMAL\"\n", &[]).expect("loads");
+        assert_eq!(cfg.storage.synchronous, crate::store::Synchronous::Normal);
+        let errors = errors_of(load_str("[storage]\nsynchronous = \"off\"\n", &[]));
+        assert_eq!(
+            message_for(&errors, "storage.synchronous"),
+            "invalid synchronous mode \"off\": expected \"full\" or \"normal\""
+        );
+    }
+
     fn defaults() -> Config {
         Config::load(None, Vec::new()).expect("defaults load")
     }
@@ -1086,6 +1107,7 @@ mod tests {
                 data_dir: PathBuf::from("./data"),
                 event_retention: hours(30 * 24),
                 retention_sweep_interval: mins(10),
+                synchronous: crate::store::Synchronous::Full,
             },
             api: ApiConfig {
                 read_tokens: vec![],

@@ -2,7 +2,7 @@
 //! server, and shuts down gracefully (in-flight polls finish, events flush,
 //! streams close with a final cursor).
 
-use crate::carrier_client::{CarrierClient, EffectiveQuota, RetryPolicy};
+use crate::carrier_client::{CarrierClient, EffectiveQuota, QuotaSetup, RetryPolicy};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::diff::DiffPolicy;
@@ -130,8 +130,12 @@ impl Daemon {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(65_536);
         hub.set_observer(metrics.clone());
-        let store = Store::open(&config.storage.data_dir, hub.clone())
-            .with_context(|| format!("opening storage in {}", config.storage.data_dir.display()))?;
+        let store = Store::open(
+            &config.storage.data_dir,
+            config.storage.synchronous,
+            hub.clone(),
+        )
+        .with_context(|| format!("opening storage in {}", config.storage.data_dir.display()))?;
         let (last_id, _) = store.cursors().await?;
         hub.init_last_id(last_id);
 
@@ -149,6 +153,9 @@ impl Daemon {
             base_delay: config.poll.retry_base_delay,
             max_delay: config.poll.retry_max_delay,
         };
+        // What earlier processes spent of each carrier's minute/hour/day caps.
+        let mut saved_ledgers: std::collections::HashMap<String, crate::quota::SavedLedger> =
+            store.quota_ledgers_blocking()?.into_iter().collect();
         let mut carriers = BTreeMap::new();
         for (slug, cc) in &config.carriers {
             let plugin = plugins
@@ -174,7 +181,11 @@ impl Daemon {
                 base_url,
                 credentials(cc),
                 http.clone(),
-                quota,
+                QuotaSetup {
+                    limits: quota,
+                    store: Arc::new(store.clone()),
+                    restored: saved_ledgers.remove(slug.as_str()),
+                },
                 retry,
                 metrics.clone(),
             );

@@ -5,6 +5,7 @@
 //! - `config`: the TOML file + `TRACKD_*` overrides, validated all at once
 //! - `carriers`: the plugin registry and number detection
 //! - `carrier_client`: HTTP to one carrier (quotas, OAuth, retries, 429 pauses)
+//! - `quota`: rolling minute/hour/day windows made durable, so restarts never exceed a cap
 //! - `scheduler`: per-carrier due-time queues
 //! - `poller`: workers that fetch, then ingest (diff → store → stream)
 //! - `diff`: the pure change engine (events of design §3)
@@ -28,6 +29,7 @@ pub mod diff;
 pub mod events;
 pub mod metrics;
 pub mod poller;
+pub mod quota;
 pub mod scheduler;
 pub mod store;
 pub mod stream;

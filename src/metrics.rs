@@ -15,6 +15,8 @@ pub struct Metrics {
     pub carrier_requests: IntCounterVec,
     pub carrier_request_duration: HistogramVec,
     pub rate_limit_waits: IntCounterVec,
+    pub quota_refusals: IntCounterVec,
+    pub quota_ledger_writes: IntCounterVec,
     pub rate_limit_wait_seconds: HistogramVec,
     pub carrier_rate_limited: IntCounterVec,
     pub carrier_paused_seconds: CounterVec,
@@ -127,6 +129,18 @@ impl Metrics {
                 "trackd_rate_limit_waits_total",
                 "Requests that had to wait for the per-carrier quota.",
                 &["carrier", "window"],
+            ),
+            quota_refusals: counter(
+                &r,
+                "trackd_quota_refusals_total",
+                "Polls deferred because a durable rolling window (minute, hour, day) was at its cap, or its usage could not be recorded (window=\"ledger\").",
+                &["carrier", "window"],
+            ),
+            quota_ledger_writes: counter(
+                &r,
+                "trackd_quota_ledger_writes_total",
+                "Durable quota reservations written to the store (one per few requests, never per request).",
+                &["carrier"],
             ),
             rate_limit_wait_seconds: histogram(
                 &r,
@@ -352,6 +366,10 @@ impl Metrics {
         for window in ["second", "day"] {
             self.rate_limit_waits.with_label_values(&[carrier, window]);
         }
+        for window in ["minute", "hour", "day", "ledger"] {
+            self.quota_refusals.with_label_values(&[carrier, window]);
+        }
+        self.quota_ledger_writes.with_label_values(&[carrier]);
         self.set_paused(carrier, std::time::Duration::ZERO);
     }
 

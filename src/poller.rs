@@ -93,12 +93,25 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
     let now = core.clock.now();
     let resp = match fetched {
         Ok(resp) => resp,
-        Err(FetchError::DailyQuotaSpent(wait)) => {
-            tracing::warn!(
-                carrier = rt.slug,
-                wait_s = wait.as_secs(),
-                "daily quota spent; deferring polls"
-            );
+        Err(FetchError::QuotaSpent(refused)) => {
+            let wait = refused.wait;
+            // Minute and hour caps are reached in normal pacing; the day (or a
+            // store that cannot record usage) is worth an operator's attention.
+            if matches!(refused.window, "day" | "ledger") {
+                tracing::warn!(
+                    carrier = rt.slug,
+                    window = refused.window,
+                    wait_s = wait.as_secs(),
+                    "quota spent; deferring polls"
+                );
+            } else {
+                tracing::debug!(
+                    carrier = rt.slug,
+                    window = refused.window,
+                    wait_s = wait.as_secs(),
+                    "quota window full; deferring polls"
+                );
+            }
             for e in &entries {
                 rt.queue
                     .schedule(e.subject.tracker_id, Instant::now() + wait);

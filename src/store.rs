@@ -3,6 +3,7 @@
 //! durable in the log before anyone can stream it.
 
 use crate::events::{EventDraft, EventType, StoredEvent, Subject};
+use crate::quota::SavedLedger;
 use crate::trackers::TrackerState;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -33,6 +34,8 @@ pub enum StoreError {
     Corrupt(u64, String),
     #[error("the store writer has stopped")]
     WriterGone,
+    #[error("stored quota ledger of carrier {0} is corrupt: {1}")]
+    CorruptLedger(String, String),
 }
 
 trait Ctx<T> {
@@ -42,6 +45,36 @@ trait Ctx<T> {
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, context: &'static str) -> Result<T, StoreError> {
         self.map_err(|source| StoreError::Sqlite { context, source })
+    }
+}
+
+/// SQLite's `synchronous` mode for the writer: when a commit counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// The WAL is fsync'd at every group commit, before its events are published:
+    /// a streamed event survives an OS crash or power loss.
+    Full,
+    /// fsync at checkpoints only: cheaper commits, but the last ones can roll back
+    /// after an OS crash or power loss (a process crash alone loses nothing).
+    Normal,
+}
+
+impl Synchronous {
+    /// The config spelling (`full`, `normal`).
+    pub fn parse(s: &str) -> Option<Synchronous> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(Synchronous::Full),
+            "normal" => Some(Synchronous::Normal),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
     }
 }
 
@@ -120,6 +153,15 @@ enum WriteOp {
     Flush {
         reply: oneshot::Sender<()>,
     },
+    SaveLedger {
+        carrier: &'static str,
+        saved: SavedLedger,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Reads the writer connection's `PRAGMA synchronous` (0 off, 1 normal, 2 full).
+    Durability {
+        reply: oneshot::Sender<Result<i64, StoreError>>,
+    },
 }
 
 /// Handle to the store; cheap to clone.
@@ -166,28 +208,40 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quota_ledger (
+    carrier TEXT PRIMARY KEY,
+    saved_at INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
 ";
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).ctx("opening the database")?;
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;",
-    )
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;",
+        synchronous.pragma()
+    ))
     .ctx("setting pragmas")?;
     Ok(conn)
 }
 
 impl Store {
-    /// Opens (creating if needed) `data_dir/trackd.sqlite` and starts the writer.
-    pub fn open(data_dir: &Path, sink: Arc<dyn EventSink>) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) `data_dir/trackd.sqlite` and starts the writer,
+    /// whose commits are durable as `synchronous` says.
+    pub fn open(
+        data_dir: &Path,
+        synchronous: Synchronous,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
         let path = data_dir.join("trackd.sqlite");
-        let wconn = open(&path)?;
+        let wconn = open(&path, synchronous)?;
         wconn.execute_batch(SCHEMA).ctx("creating the schema")?;
-        let rconn = open(&path)?;
+        // The reader never writes; its durability mode does not matter.
+        let rconn = open(&path, Synchronous::Normal)?;
         let (tx, rx) = mpsc::channel();
         let mut writer = Writer::new(wconn, sink)?;
         std::thread::Builder::new()
@@ -253,6 +307,35 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.send(WriteOp::Retention { older_than, reply })?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// The writer's `PRAGMA synchronous` as SQLite reports it (2 = full), for tests and `/readyz`-style checks.
+    pub async fn durability(&self) -> Result<i64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Durability { reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Every carrier's saved quota ledger (start-up restores them).
+    pub fn quota_ledgers_blocking(&self) -> Result<Vec<(String, SavedLedger)>, StoreError> {
+        self.read_blocking(|c| {
+            let mut stmt = c
+                .prepare("SELECT carrier, json FROM quota_ledger")
+                .ctx("loading quota ledgers")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .ctx("loading quota ledgers")?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (carrier, json) = row.ctx("loading quota ledgers")?;
+                match serde_json::from_str(&json) {
+                    Ok(saved) => out.push((carrier, saved)),
+                    // Unreadable usage must not start a fresh window: refuse to start.
+                    Err(e) => return Err(StoreError::CorruptLedger(carrier, e.to_string())),
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// Waits until everything queued before it is committed and published.
@@ -370,6 +453,25 @@ impl Store {
                 .ctx("pinging the store")
         })
         .await
+    }
+}
+
+impl crate::quota::LedgerStore for Store {
+    fn save(
+        &self,
+        carrier: &'static str,
+        saved: SavedLedger,
+    ) -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.send(WriteOp::SaveLedger {
+            carrier,
+            saved,
+            reply,
+        });
+        Box::pin(async move {
+            sent?;
+            rx.await.map_err(|_| StoreError::WriterGone)?
+        })
     }
 }
 
@@ -643,6 +745,34 @@ impl Writer {
                             let _ = reply.send(());
                         }));
                     }
+                    WriteOp::SaveLedger {
+                        carrier,
+                        saved,
+                        reply,
+                    } => {
+                        let json = serde_json::to_string(&saved).map_err(|e| {
+                            StoreError::CorruptLedger(carrier.into(), e.to_string())
+                        })?;
+                        tx.prepare_cached(
+                            "INSERT INTO quota_ledger (carrier, saved_at, json) VALUES (?1, ?2, ?3)
+                             ON CONFLICT(carrier) DO UPDATE SET saved_at = excluded.saved_at, json = excluded.json",
+                        )
+                        .ctx("preparing the quota ledger upsert")?
+                        .execute(params![carrier, saved.saved_at as i64, json])
+                        .ctx("saving a quota ledger")?;
+                        replies.push(Box::new(move |err| {
+                            let _ = reply.send(match err {
+                                None => Ok(()),
+                                Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                            });
+                        }));
+                    }
+                    WriteOp::Durability { reply } => {
+                        let mode = tx
+                            .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                            .ctx("reading the synchronous mode");
+                        let _ = reply.send(mode);
+                    }
                 }
             }
             if self.last_event_id != last_before {
@@ -810,4 +940,88 @@ fn commit_in(
         }
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::{LedgerStore, SavedWindow};
+
+    struct NoSink;
+    impl EventSink for NoSink {
+        fn publish(&self, _events: Vec<StoredEvent>) {}
+    }
+
+    fn open_in(dir: &Path, mode: Synchronous) -> Store {
+        Store::open(dir, mode, Arc::new(NoSink)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_default_configuration_fsyncs_every_commit() {
+        let cfg = crate::config::Config::load(None, Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(cfg.storage.synchronous, Synchronous::Full);
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path(), cfg.storage.synchronous);
+        assert_eq!(
+            store.durability().await.unwrap(),
+            2,
+            "PRAGMA synchronous=FULL"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path(), Synchronous::Normal);
+        assert_eq!(
+            store.durability().await.unwrap(),
+            1,
+            "PRAGMA synchronous=NORMAL"
+        );
+    }
+
+    #[tokio::test]
+    async fn quota_ledgers_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = SavedLedger {
+            saved_at: 1_700_000_000,
+            reserved: 3,
+            windows: vec![SavedWindow {
+                secs: 3_600,
+                bucket_secs: 30,
+                buckets: vec![(56_666_666, 2), (56_666_667, 1)],
+            }],
+        };
+        {
+            let store = open_in(dir.path(), Synchronous::Full);
+            store.save("dhl", saved.clone()).await.unwrap();
+            let mut newer = saved.clone();
+            newer.reserved = 4;
+            store.save("dhl", newer).await.unwrap();
+            store.save("ups", saved.clone()).await.unwrap();
+        }
+        let store = open_in(dir.path(), Synchronous::Full);
+        let mut all = store.quota_ledgers_blocking().unwrap();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, "dhl");
+        assert_eq!(all[0].1.reserved, 4, "the last write wins");
+        assert_eq!(all[1], ("ups".to_string(), saved));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ledger_is_an_error_not_a_fresh_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path(), Synchronous::Full);
+        store
+            .read_blocking(|c| {
+                c.execute(
+                    "INSERT INTO quota_ledger (carrier, saved_at, json) VALUES ('dhl', 0, '{not json')",
+                    [],
+                )
+                .ctx("corrupting")
+            })
+            .unwrap();
+        let err = store.quota_ledgers_blocking().unwrap_err();
+        assert!(
+            matches!(err, StoreError::CorruptLedger(ref c, _) if c == "dhl"),
+            "{err}"
+        );
+    }
 }

@@ -7,10 +7,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use trackd_carrier_sdk::Timestamp;
 
 fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
@@ -37,36 +34,6 @@ fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
         ));
     }
     std::fs::write(path, toml).unwrap();
-}
-
-/// Starts `trackd run` and returns the child and its API URL (read from stdout).
-async fn spawn_daemon(config: &Path, data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .env("TEST_CARRIER_SECRET", "test-secret")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("trackd binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("daemon prints its address within a minute")
-        .unwrap()
-        .expect("a line");
-    let url = line
-        .strip_prefix("trackd listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
 }
 
 async fn get_json(url: &str) -> Value {

@@ -163,10 +163,19 @@ impl EventSink for CountingSink {
     }
 }
 
-/// A real store in a fresh temporary directory (kept alive by the returned guard).
+/// A real store in a fresh temporary directory (kept alive by the returned
+/// guard), with the default durability (every commit fsync'd).
 pub fn temp_store(sink: Arc<dyn EventSink>) -> (Store, tempfile::TempDir) {
+    temp_store_with(sink, trackd::store::Synchronous::Full)
+}
+
+/// [`temp_store`] with a chosen `storage.synchronous` mode.
+pub fn temp_store_with(
+    sink: Arc<dyn EventSink>,
+    mode: trackd::store::Synchronous,
+) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(dir.path(), sink).expect("store opens");
+    let store = Store::open(dir.path(), mode, sink).expect("store opens");
     (store, dir)
 }
 

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 use trackd::config::{Config, Secret};
 use trackd::daemon::Daemon;
 use trackd::demo::{config_for_simulator, fast_polling, start_simulator};
@@ -186,6 +187,40 @@ impl Harness {
             r.shutdown().await;
         }
     }
+}
+
+/// Starts `trackd run` as a child process (so tests can SIGKILL it) and returns
+/// the child and its API URL (read from stdout).
+pub async fn spawn_daemon(
+    config: &std::path::Path,
+    data: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .env("TEST_CARRIER_SECRET", "test-secret")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("trackd binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("daemon prints its address within a minute")
+        .unwrap()
+        .expect("a line");
+    let url = line
+        .strip_prefix("trackd listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
 }
 
 /// Polls `cond` until true or the deadline passes (then panics with `what`).
