@@ -231,6 +231,7 @@ pub fn snapshot(s: &Shipment) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snap.finish())
 }

@@ -301,6 +301,7 @@ pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snap.finish())
 }

@@ -385,6 +385,7 @@ fn package_snapshot(p: &Package<'_>) -> Snapshot {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     snap = finish_in_carrier_order(snap);
     if snap.status == Status::Delivered {

@@ -355,6 +355,7 @@ fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snapshot.finish())
 }
