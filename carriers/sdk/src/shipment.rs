@@ -161,6 +161,20 @@ fn recency(a: &Snapshot, b: &Snapshot) -> Ordering {
 /// Carrier ids decide when both have one; otherwise a shared scan proves it
 /// (a carrier's history only grows), and then equal start dates.
 pub fn same_shipment(prev: &Snapshot, next: &Snapshot) -> Option<bool> {
+    same_shipment_given(prev, next, || {
+        let ids: HashSet<u64> = prev.checkpoints.iter().map(|c| c.identity()).collect();
+        next.checkpoints.iter().any(|c| ids.contains(&c.identity()))
+    })
+}
+
+/// [`same_shipment`] for a caller that already holds both checkpoint
+/// identity sets (the diff engine): `share_a_scan` answers whether the two
+/// snapshots have a checkpoint in common, and is only asked when needed.
+pub fn same_shipment_given(
+    prev: &Snapshot,
+    next: &Snapshot,
+    share_a_scan: impl FnOnce() -> bool,
+) -> Option<bool> {
     let next_sh = next.shipment.as_ref()?;
     if prev.shipment.is_none() && prev.checkpoints.is_empty() {
         return None;
@@ -171,11 +185,8 @@ pub fn same_shipment(prev: &Snapshot, next: &Snapshot) -> Option<bool> {
     ) {
         return Some(a == b);
     }
-    if !prev.checkpoints.is_empty() && !next.checkpoints.is_empty() {
-        let ids: HashSet<u64> = prev.checkpoints.iter().map(|c| c.identity()).collect();
-        if next.checkpoints.iter().any(|c| ids.contains(&c.identity())) {
-            return Some(true);
-        }
+    if !prev.checkpoints.is_empty() && !next.checkpoints.is_empty() && share_a_scan() {
+        return Some(true);
     }
     match (since(prev), since(next)) {
         (Some(a), Some(b)) => Some(a == b),
