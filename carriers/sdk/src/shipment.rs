@@ -110,6 +110,9 @@ pub struct Hint<'a> {
 }
 
 /// The outcome of choosing with a [`Hint`].
+// Returned by value once per poll and consumed at once, never stored: boxing
+// the snapshot would only add an allocation to every poll.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selection {
     /// The snapshot to diff against the stored one (alternatives dropped).
