@@ -242,7 +242,9 @@ fn number_result(
                 .collect();
             shipment::current(cands).ok_or_else(|| CarrierError::malformed("no candidate shipment"))
         }
-        _ => match ships
+        // The package carrying the asked number is its answer.
+        (Some(only), None) => Ok(package_snapshot(only)),
+        (None, _) => match ships
             .iter()
             .find(|s| answers_for(s, number))
             .or(by_position)
@@ -419,14 +421,6 @@ fn package_snapshot(p: &Package<'_>) -> Snapshot {
         shipment: None,
     };
     snap = finish_in_carrier_order(snap);
-    // UPS gives no shipment id or ship date: a shipment began with its oldest
-    // activity (the label, "Shipper created a label"), which never moves.
-    let since = snap
-        .checkpoints
-        .iter()
-        .map(|c| c.occurred_at)
-        .min_by(|a, b| a.chrono_cmp(b));
-    snap.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
     if snap.status == Status::Delivered {
         snap.delivered_at = snap
             .checkpoints
@@ -444,16 +438,29 @@ fn package_snapshot(p: &Package<'_>) -> Snapshot {
 /// `updated_at`. Sorting naive local times by wall clock would reorder a journey
 /// that crosses time zones (departed Atlanta 22:00 EST, arrived Los Angeles
 /// 20:30 PST), and UPS gives no offset to sort them by.
+///
+/// It also names the shipment: UPS gives no shipment id or ship date, so a
+/// shipment began with its oldest activity (the label, "Shipper created a
+/// label"), which never moves.
 fn finish_in_carrier_order(mut snap: Snapshot) -> Snapshot {
     if snap
         .checkpoints
         .is_sorted_by(|a, b| a.occurred_at.chrono_cmp(&b.occurred_at).is_le())
     {
-        return snap.finish();
+        let mut snap = snap.finish();
+        let since = snap.checkpoints.first().map(|c| c.occurred_at);
+        snap.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
+        return snap;
     }
     if snap.updated_at.is_none() {
         snap.updated_at = snap.checkpoints.last().map(|c| c.occurred_at);
     }
+    let since = snap
+        .checkpoints
+        .iter()
+        .map(|c| c.occurred_at)
+        .min_by(|a, b| a.chrono_cmp(b));
+    snap.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
     snap
 }
 
