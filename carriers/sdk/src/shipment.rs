@@ -207,16 +207,14 @@ fn eligible(s: &Snapshot, registered_at: Option<DateTime<Utc>>) -> bool {
 
 /// The index of the shipment to follow among `cands` (non-empty).
 fn choose(cands: &[Snapshot], hint: &Hint<'_>) -> Option<usize> {
-    let ok: Vec<bool> = cands
-        .iter()
-        .map(|c| eligible(c, hint.registered_at))
-        .collect();
-    let any_ok = ok.iter().any(|b| *b);
+    // No allocation: this runs on every poll of a carrier that names shipments.
+    let ok = |i: usize| eligible(&cands[i], hint.registered_at);
+    let any_ok = (0..cands.len()).any(ok);
     // The most recent eligible one (the first on ties, the carrier's order);
     // when none is eligible (registered long before any label), the earliest.
     let mut best: Option<usize> = None;
     for (i, c) in cands.iter().enumerate() {
-        if any_ok && !ok[i] {
+        if any_ok && !ok(i) {
             continue;
         }
         best = match best {
@@ -238,7 +236,7 @@ fn choose(cands: &[Snapshot], hint: &Hint<'_>) -> Option<usize> {
     {
         // Still listed: stay on it (no flapping) unless a strictly more recent
         // eligible shipment has appeared under the number.
-        Some(p) if ok[p] || !any_ok => {
+        Some(p) if !any_ok || ok(p) => {
             if recency(&cands[best], &cands[p]).is_gt() && any_ok {
                 Some(best)
             } else {
@@ -308,6 +306,18 @@ pub fn reselect(mut next: Snapshot, hint: &Hint<'_>) -> Selection {
     }
     if alternatives.is_empty() {
         // One shipment: nothing to choose, but never back to an older one.
+        // Only an older start needs the (costlier) same-shipment test.
+        let older = match (hint.previous, since(&next)) {
+            (Some(prev), Some(offered))
+                if prev.shipment.is_some() || !prev.checkpoints.is_empty() =>
+            {
+                since(prev).is_some_and(|followed| offered.chrono_cmp(&followed).is_lt())
+            }
+            _ => false,
+        };
+        if !older {
+            return Selection::Chosen(next);
+        }
         return match choose(std::slice::from_ref(&next), hint) {
             Some(_) => Selection::Chosen(next),
             None => Selection::Stale,
@@ -484,6 +494,29 @@ mod tests {
         let mut untagged = b.clone();
         untagged.shipment = None;
         assert_eq!(same_shipment(&a, &untagged), None);
+    }
+
+    #[test]
+    fn an_earlier_start_of_the_followed_shipment_is_not_stale() {
+        let followed = ship("A", None, 5, 3);
+        let hint = Hint {
+            previous: Some(&followed),
+            registered_at: None,
+        };
+        // The carrier now dates the same shipment a day earlier: same scans.
+        let mut again = ship("A", None, 5, 4);
+        again.shipment = Some(Shipment::of(ShipmentRef {
+            id: None,
+            since: Some(at(4, 0)),
+        }));
+        assert!(matches!(reselect(again, &hint), Selection::Chosen(_)));
+        // Another, older shipment alone is stale.
+        assert_eq!(reselect(ship("Z", None, 1, 2), &hint), Selection::Stale);
+        // A newer one alone is a switch to diff.
+        assert!(matches!(
+            reselect(ship("N", None, 9, 1), &hint),
+            Selection::Chosen(_)
+        ));
     }
 
     #[test]
