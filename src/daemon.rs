@@ -69,6 +69,7 @@ impl Core {
             body_hash: 0,
             eta_deadline: row.eta_deadline,
             last_change_at: row.last_change_at,
+            registered_at: row.created_at.timestamp(),
             in_flight: false,
         }
     }

@@ -6,6 +6,7 @@ use crate::events::{EventDraft, EventType, fact};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashSet;
+use trackd_carrier_sdk::shipment::{self, Hint, Selection};
 use trackd_carrier_sdk::{Eta, Snapshot, Status, Timestamp};
 
 /// Knobs of change detection that operators tune.
@@ -33,6 +34,37 @@ fn eta_wire(eta: &Option<Eta>) -> String {
     eta.as_ref()
         .and_then(|e| serde_json::to_string(e).ok())
         .unwrap_or_default()
+}
+
+/// Applies a plugin's answer for a tracker registered at `registered_at`:
+/// first the SDK's shipment rule chooses, among the shipments the carrier
+/// listed under the number, the one this tracker follows (see
+/// `trackd_carrier_sdk::shipment`), then [`apply`] diffs it. An answer that
+/// only offers a shipment older than the followed one is stale.
+pub fn apply_answer(
+    prev: &Snapshot,
+    next: Snapshot,
+    registered_at: Option<DateTime<Utc>>,
+    fetched_at: DateTime<Utc>,
+    policy: &DiffPolicy,
+) -> Applied {
+    let hint = Hint {
+        previous: Some(prev),
+        registered_at,
+    };
+    match shipment::reselect(next, &hint) {
+        Selection::Chosen(next) => apply(prev, next, fetched_at, policy),
+        Selection::Stale => {
+            let mut kept = prev.clone();
+            kept.fetched_at = Some(fetched_at);
+            Applied {
+                snapshot: kept,
+                events: Vec::new(),
+                changed: false,
+                stale: true,
+            }
+        }
+    }
 }
 
 /// Applies a freshly parsed answer `next` on top of `prev`.
@@ -70,6 +102,12 @@ pub fn apply(
     let next_ids: Vec<u64> = next.checkpoints.iter().map(|c| c.identity()).collect();
     let next_set: HashSet<u64> = next_ids.iter().copied().collect();
     let prev_ids: Vec<u64> = prev.checkpoints.iter().map(|c| c.identity()).collect();
+    // Another shipment under the same (recycled) number: never merged with
+    // the one we followed; it replaces it wholesale.
+    let shares_scan = || prev_ids.iter().any(|id| next_set.contains(id));
+    if shipment::same_shipment_given(prev, &next, shares_scan) == Some(false) {
+        return switched(prev, next, &next_ids, fetched_at);
+    }
     let missing: Vec<_> = prev
         .checkpoints
         .iter()
@@ -186,12 +224,7 @@ pub fn apply(
     }
 
     if next.status.is_terminal() && !prev.status.is_terminal() {
-        events.push(EventDraft {
-            kind: EventType::TrackerCompleted,
-            occurred_at: next.delivered_at.unwrap_or(updated_at),
-            fact: fact(&["tracker.completed", next.status.as_str()]),
-            data: json!({ "status": next.status, "delivered_at": next.delivered_at, "signed_by": next.signed_by }),
-        });
+        events.push(completed(&next, updated_at));
     }
 
     let changed = !next.carrier_facts_eq(prev)
@@ -200,6 +233,123 @@ pub fn apply(
         snapshot: next,
         events,
         changed,
+        stale: false,
+    }
+}
+
+/// `tracker.completed`. Its fact names the shipment when the carrier
+/// identifies shipments, so a recycled number's new shipment completes too
+/// after the tracker followed an older one to its end.
+fn completed(next: &Snapshot, updated_at: Timestamp) -> EventDraft {
+    let key = next
+        .shipment
+        .as_ref()
+        .map(|s| s.current.key())
+        .filter(|k| !k.is_empty());
+    let fact = match &key {
+        Some(k) => fact(&["tracker.completed", next.status.as_str(), k]),
+        None => fact(&["tracker.completed", next.status.as_str()]),
+    };
+    EventDraft {
+        kind: EventType::TrackerCompleted,
+        occurred_at: next.delivered_at.unwrap_or(updated_at),
+        fact,
+        data: json!({ "status": next.status, "delivered_at": next.delivered_at, "signed_by": next.signed_by }),
+    }
+}
+
+/// The carrier's answer now shows another shipment than the one the tracker
+/// followed: `shipment.switched` (previous and current shipment), then the
+/// new shipment's facts as if first seen (every checkpoint, the status move,
+/// its ETA, its completion). The status move is a `status.changed`, never a
+/// `status.corrected` (it is another parcel, not a regression), the first
+/// promised ETA restarts from the new shipment's, and nothing of the old
+/// shipment is kept.
+fn switched(
+    prev: &Snapshot,
+    mut next: Snapshot,
+    next_ids: &[u64],
+    fetched_at: DateTime<Utc>,
+) -> Applied {
+    next.original_estimated_delivery = next.estimated_delivery;
+    let from = shipment::ref_of(prev);
+    let to = shipment::ref_of(&next);
+    let updated_at = next
+        .updated_at
+        .unwrap_or(Timestamp::Zoned(fetched_at.fixed_offset()));
+    let updated_wire = updated_at.to_wire();
+    let others = next
+        .shipment
+        .as_ref()
+        .map(|s| s.others.clone())
+        .unwrap_or_default();
+    let mut events = vec![EventDraft {
+        kind: EventType::ShipmentSwitched,
+        occurred_at: to.since.unwrap_or(updated_at),
+        fact: fact(&["shipment.switched", &from.key(), &to.key()]),
+        data: json!({
+            "previous": from,
+            "current": to,
+            "previous_status": prev.status,
+            "status": next.status,
+            "others": others,
+        }),
+    }];
+    for (cp, id) in next.checkpoints.iter().zip(next_ids) {
+        events.push(EventDraft {
+            kind: EventType::CheckpointAdded,
+            occurred_at: cp.occurred_at,
+            fact: fact(&["checkpoint", &id.to_string()]),
+            data: json!({ "checkpoint": cp }),
+        });
+    }
+    if next.status != prev.status {
+        events.push(EventDraft {
+            kind: EventType::StatusChanged,
+            occurred_at: updated_at,
+            fact: fact(&[
+                EventType::StatusChanged.as_str(),
+                next.status.as_str(),
+                &updated_wire,
+                next.carrier_status_code.as_deref().unwrap_or(""),
+            ]),
+            data: json!({
+                "from": prev.status,
+                "to": next.status,
+                "detail": next.status_detail,
+                "carrier_status_code": next.carrier_status_code,
+                "carrier_status_text": next.carrier_status_text,
+                "status_rule": next.status_rule,
+            }),
+        });
+    }
+    if next.estimated_delivery != prev.estimated_delivery
+        && let Some(new_eta) = next.estimated_delivery
+    {
+        events.push(EventDraft {
+            kind: EventType::EtaChanged,
+            occurred_at: updated_at,
+            fact: fact(&[
+                "eta.changed",
+                &eta_wire(&prev.estimated_delivery),
+                &eta_wire(&next.estimated_delivery),
+                &updated_wire,
+            ]),
+            // Another shipment's promise: no slip against the old one.
+            data: json!({
+                "previous": prev.estimated_delivery,
+                "new": new_eta,
+                "slip_seconds": null,
+            }),
+        });
+    }
+    if next.status.is_terminal() && !prev.status.is_terminal() {
+        events.push(completed(&next, updated_at));
+    }
+    Applied {
+        snapshot: next,
+        events,
+        changed: true,
         stale: false,
     }
 }
@@ -247,7 +397,7 @@ mod tests {
     use super::*;
     use chrono::{Duration, NaiveDate, TimeZone};
     use proptest::prelude::*;
-    use trackd_carrier_sdk::{Address, Checkpoint};
+    use trackd_carrier_sdk::{Address, Checkpoint, Shipment, ShipmentRef};
 
     const POLICY: DiffPolicy = DiffPolicy {
         eta_slip_tolerance_secs: 7200,
@@ -407,6 +557,124 @@ mod tests {
         assert!(eta_missed(&done, Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()).is_none());
     }
 
+    // ---- recycled numbers: shipment switches ----
+
+    fn tagged(mut s: Snapshot, id: &str, since: Timestamp) -> Snapshot {
+        s.shipment = Some(Shipment::of(ShipmentRef {
+            id: Some(id.into()),
+            since: Some(since),
+        }));
+        s
+    }
+
+    /// Shipment `tag` with checkpoints starting `start_min` minutes into the day.
+    fn shipment_of(tag: &str, start_min: i64, statuses: &[Status], eta: Option<Eta>) -> Snapshot {
+        let cps: Vec<Checkpoint> = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, st)| cp(start_min + i as i64 * 30, *st, &format!("{tag}{i}")))
+            .collect();
+        let since = cps[0].occurred_at;
+        tagged(snap(cps, eta), tag, since)
+    }
+
+    #[test]
+    fn a_switch_replaces_the_shipment_and_is_announced_first() {
+        // Followed: an old shipment stuck in transit with an ETA on the 4th.
+        let old = shipment_of(
+            "A",
+            0,
+            &[Status::InfoReceived, Status::InTransit],
+            Some(day(4)),
+        );
+        let s1 = apply(&Snapshot::pending(), old, t0(), &POLICY);
+        // The carrier now shows the current shipment, already delivered.
+        let new = shipment_of(
+            "B",
+            600,
+            &[Status::InTransit, Status::OutForDelivery, Status::Delivered],
+            Some(day(9)),
+        );
+        let s2 = apply(&s1.snapshot, new.clone(), t0(), &POLICY);
+        assert_eq!(
+            kinds(&s2),
+            vec![
+                EventType::ShipmentSwitched,
+                EventType::CheckpointAdded,
+                EventType::CheckpointAdded,
+                EventType::CheckpointAdded,
+                EventType::StatusChanged,
+                EventType::EtaChanged,
+                EventType::TrackerCompleted,
+            ]
+        );
+        let sw = &s2.events[0];
+        assert_eq!(sw.data["previous"]["id"], "A");
+        assert_eq!(sw.data["current"]["id"], "B");
+        // Wholesale: nothing of the old shipment is merged in.
+        assert_eq!(s2.snapshot.checkpoints, new.checkpoints);
+        // The first promise restarts from the new shipment's, no slip against the old.
+        assert_eq!(s2.snapshot.original_estimated_delivery, Some(day(9)));
+        assert!(!kinds(&s2).contains(&EventType::EtaSlipped));
+        assert_eq!(s2.events[5].data["slip_seconds"], serde_json::Value::Null);
+        assert!(s2.changed && !s2.stale);
+        // Re-polled: nothing new, the switch is announced once.
+        let s3 = apply(&s2.snapshot, new, t0(), &POLICY);
+        assert!(s3.events.is_empty() && !s3.changed);
+    }
+
+    #[test]
+    fn switching_away_from_a_delivered_shipment_is_no_correction() {
+        let old = shipment_of("A", 0, &[Status::InTransit, Status::Delivered], None);
+        let s1 = apply(&Snapshot::pending(), old, t0(), &POLICY);
+        let new = shipment_of("B", 600, &[Status::InTransit], None);
+        let s2 = apply(&s1.snapshot, new, t0(), &POLICY);
+        assert!(!s2.stale);
+        assert_eq!(s2.snapshot.status, Status::InTransit);
+        let k = kinds(&s2);
+        assert!(k.contains(&EventType::StatusChanged));
+        assert!(!k.contains(&EventType::StatusCorrected));
+        // Completing the new shipment later is its own fact, not the old one's.
+        let done = shipment_of("B", 600, &[Status::InTransit, Status::Delivered], None);
+        let s3 = apply(&s2.snapshot, done, t0(), &POLICY);
+        let old_done = s1
+            .events
+            .iter()
+            .find(|e| e.kind == EventType::TrackerCompleted);
+        let new_done = s3
+            .events
+            .iter()
+            .find(|e| e.kind == EventType::TrackerCompleted);
+        assert_ne!(old_done.unwrap().fact, new_done.unwrap().fact);
+    }
+
+    #[test]
+    fn answers_choose_the_registered_shipment_and_never_go_back() {
+        let reg = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let old = shipment_of("A", 0, &[Status::InTransit, Status::Delivered], None);
+        let mut old_early = old.clone();
+        // The old shipment began long before registration; the new one at 10:00.
+        if let Some(sh) = &mut old_early.shipment {
+            sh.current.since = Some(Timestamp::Zoned(
+                Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
+                    .unwrap()
+                    .fixed_offset(),
+            ));
+        }
+        let new = shipment_of("B", 600, &[Status::InTransit], None);
+        let both = shipment::current(vec![old_early.clone(), new.clone()]).unwrap();
+        let s1 = apply_answer(&Snapshot::pending(), both.clone(), Some(reg), t0(), &POLICY);
+        assert_eq!(s1.snapshot.checkpoints, new.checkpoints);
+        assert!(!kinds(&s1).contains(&EventType::ShipmentSwitched));
+        // A lagging replica shows only the old shipment: stale, no switch back.
+        let s2 = apply_answer(&s1.snapshot, old_early, Some(reg), t0(), &POLICY);
+        assert!(s2.stale && s2.events.is_empty());
+        assert_eq!(s2.snapshot.checkpoints, new.checkpoints);
+        // Both again: same shipment, nothing to say.
+        let s3 = apply_answer(&s1.snapshot, both, Some(reg), t0(), &POLICY);
+        assert!(s3.events.is_empty() && !s3.changed);
+    }
+
     // ---- properties ----
 
     fn arb_status() -> impl Strategy<Value = Status> {
@@ -490,6 +758,58 @@ mod tests {
                 }
                 cur = a.snapshot;
             }
+        }
+
+        /// A recycled number: an old shipment A and the current one B, answers
+        /// showing growing prefixes of either or both in any order (lagging
+        /// replicas included). The kept snapshot is always one shipment
+        /// wholesale, the tracker only ever switches forward (A to B, at most
+        /// once), and no checkpoint or switch is proposed twice.
+        #[test]
+        fn recycled_numbers_never_mix_and_switch_once(
+            a_hist in arb_history(),
+            b_hist in arb_history(),
+            polls in prop::collection::vec((0usize..3, 1usize..12, 1usize..12), 1..16),
+            registered in any::<bool>(),
+        ) {
+            let a_all = shipment_of("A", 0, &a_hist.iter().map(|h| h.0).collect::<Vec<_>>(), None);
+            let b_all = shipment_of("B", 2000, &b_hist.iter().map(|h| h.0).collect::<Vec<_>>(), None);
+            let prefix = |s: &Snapshot, n: usize| {
+                let mut p = s.clone();
+                p.checkpoints.truncate(n.min(s.checkpoints.len()));
+                p.status = p.checkpoints.last().map_or(Status::Pending, |c| c.status);
+                p.carrier_status_code = p.checkpoints.last().map(|c| c.code.clone());
+                p.updated_at = p.checkpoints.last().map(|c| c.occurred_at);
+                p
+            };
+            let reg = registered.then(t0);
+            let mut cur = Snapshot::pending();
+            let mut facts = HashSet::new();
+            let mut switches = 0;
+            for (which, na, nb) in polls {
+                let answer = match which {
+                    0 => prefix(&a_all, na),
+                    1 => prefix(&b_all, nb),
+                    _ => shipment::current(vec![prefix(&a_all, na), prefix(&b_all, nb)]).unwrap(),
+                };
+                let a = apply_answer(&cur, answer, reg, t0(), &POLICY);
+                for e in &a.events {
+                    // Checkpoints and switches are one-off facts (a completion may
+                    // recur after a confirmed correction; the store keeps the first).
+                    if matches!(e.kind, EventType::CheckpointAdded | EventType::ShipmentSwitched) {
+                        prop_assert!(facts.insert(e.fact), "fact proposed twice: {:?}", e.kind);
+                    }
+                    if e.kind == EventType::ShipmentSwitched {
+                        switches += 1;
+                        prop_assert_eq!(&e.data["previous"]["id"], "A");
+                        prop_assert_eq!(&e.data["current"]["id"], "B");
+                    }
+                }
+                let tags: HashSet<char> = a.snapshot.checkpoints.iter().filter_map(|c| c.code.chars().next()).collect();
+                prop_assert!(tags.len() <= 1, "checkpoints of two shipments mixed: {:?}", tags);
+                cur = a.snapshot;
+            }
+            prop_assert!(switches <= 1, "switched {} times", switches);
         }
 
         #[test]

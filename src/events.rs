@@ -31,10 +31,12 @@ pub enum EventType {
     EtaMissed,
     #[serde(rename = "carrier.error")]
     CarrierError,
+    #[serde(rename = "shipment.switched")]
+    ShipmentSwitched,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::TrackerCreated,
         EventType::TrackerExpired,
         EventType::TrackerCompleted,
@@ -45,6 +47,7 @@ impl EventType {
         EventType::EtaSlipped,
         EventType::EtaMissed,
         EventType::CarrierError,
+        EventType::ShipmentSwitched,
     ];
 
     /// Wire name (`event:` field of SSE, `type` in JSON, metrics label).
@@ -60,6 +63,7 @@ impl EventType {
             EventType::EtaSlipped => "eta.slipped",
             EventType::EtaMissed => "eta.missed",
             EventType::CarrierError => "carrier.error",
+            EventType::ShipmentSwitched => "shipment.switched",
         }
     }
 

@@ -312,7 +312,21 @@ async fn ingest(
     match outcome {
         Ok(next) => {
             core.metrics.polls.with_label_values(&[rt.slug, "ok"]).inc();
-            let applied = diff::apply(&prev, next, now, &core.policy);
+            let registered_at = DateTime::from_timestamp(entry.registered_at, 0);
+            let applied = diff::apply_answer(&prev, next, registered_at, now, &core.policy);
+            if let Some(e) = applied
+                .events
+                .iter()
+                .find(|e| e.kind == EventType::ShipmentSwitched)
+            {
+                tracing::info!(
+                    carrier = rt.slug,
+                    tracking_number = %entry.subject.tracking_number,
+                    previous = %e.data["previous"],
+                    current = %e.data["current"],
+                    "the carrier's answer switched to another shipment under this number"
+                );
+            }
             if applied.stale {
                 core.metrics
                     .polls

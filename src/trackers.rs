@@ -61,6 +61,9 @@ pub struct Entry {
     pub eta_deadline: Option<i64>,
     /// Carrier-world time of the last carrier change (unix seconds), for expiry.
     pub last_change_at: i64,
+    /// Carrier-world registration time (unix seconds): which of a recycled
+    /// number's shipments is this tracker's (`trackd_carrier_sdk::shipment`).
+    pub registered_at: i64,
     /// A poll is running: a second one (e.g. a refresh) must wait, so one
     /// tracker's events are always derived in order.
     pub in_flight: bool,

@@ -3,7 +3,7 @@
 
 use crate::journey::{Journey, Scenario, step_name};
 use crate::server::base_url;
-use crate::{FaultConfig, SimError, Simulator};
+use crate::{FaultConfig, PreviousShipment, Recycled, SimError, Simulator};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -105,6 +105,19 @@ struct CreateParcels {
     count: usize,
     #[serde(default)]
     scenario: Option<String>,
+    /// Opt-in: the carrier also lists an older shipment under each number.
+    #[serde(default)]
+    recycled: Option<RecycledSpec>,
+}
+
+/// `"recycled": {"previous": "delivered"|"stuck", "label_in_hours": N}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecycledSpec {
+    #[serde(default)]
+    previous: Option<String>,
+    #[serde(default)]
+    label_in_hours: u32,
 }
 
 async fn create_parcels(State(sim): State<Simulator>, body: Bytes) -> Response {
@@ -134,9 +147,32 @@ async fn create_parcels(State(sim): State<Simulator>, body: Bytes) -> Response {
             );
         }
     };
-    let created = match scenario {
-        Some(s) => sim.create_parcels_with_scenario(&req.carrier, req.count, s),
-        None => sim.create_parcels(&req.carrier, req.count),
+    let recycled = match &req.recycled {
+        None => None,
+        Some(r) => {
+            let previous = match r.previous.as_deref() {
+                None | Some("delivered") => PreviousShipment::Delivered,
+                Some("stuck") => PreviousShipment::Stuck,
+                Some(other) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "unknown_previous",
+                        format!("unknown recycled.previous {other:?}; known: delivered, stuck"),
+                    );
+                }
+            };
+            Some(Recycled {
+                previous,
+                label_in: chrono::Duration::hours(i64::from(r.label_in_hours)),
+            })
+        }
+    };
+    let created = match (scenario, recycled) {
+        (s, Some(r)) => {
+            sim.create_recycled_parcels(&req.carrier, req.count, s.unwrap_or(Scenario::OnTime), r)
+        }
+        (Some(s), None) => sim.create_parcels_with_scenario(&req.carrier, req.count, s),
+        (None, None) => sim.create_parcels(&req.carrier, req.count),
     };
     match created {
         Ok(numbers) => (

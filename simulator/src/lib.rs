@@ -138,6 +138,52 @@ impl Default for SimConfig {
     }
 }
 
+/// How an opted-in parcel's number is recycled: the carrier still lists an
+/// older shipment under it (see `trackd_carrier_sdk::shipment`). Opt-in per
+/// parcel, so ordinary parcels answer exactly as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recycled {
+    /// How the older shipment ended.
+    pub previous: PreviousShipment,
+    /// How long after creation the current shipment's label appears; until
+    /// then the carrier shows the older shipment alone.
+    pub label_in: chrono::Duration,
+}
+
+/// The older shipment under a recycled number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousShipment {
+    /// Delivered long ago.
+    Delivered,
+    /// Its record stopped mid-journey (a lost parcel never closed).
+    Stuck,
+}
+
+/// How long before the current parcel the older shipment began: beyond any
+/// registration lead, as carriers reuse numbers after months or years.
+const PREVIOUS_SHIPMENT_AGE_DAYS: i64 = 400;
+
+impl Recycled {
+    /// The older shipment as the carrier shows it: its own seeded journey
+    /// (another seed stream), planned [`PREVIOUS_SHIPMENT_AGE_DAYS`] ago.
+    pub(crate) fn previous_shipment(
+        &self,
+        seed: u64,
+        carrier: &str,
+        number: &str,
+        now: DateTime<Utc>,
+    ) -> Option<SimParcel> {
+        let start = now - chrono::Duration::days(PREVIOUS_SHIPMENT_AGE_DAYS);
+        let old =
+            Journey::plan_scenario(seed ^ 0x5ec0_11ed, carrier, number, start, Scenario::OnTime);
+        let n = match self.previous {
+            PreviousShipment::Delivered => old.events.len(),
+            PreviousShipment::Stuck => (old.events.len() / 2).max(1),
+        };
+        old.parcel_with(n)
+    }
+}
+
 /// Why a simulator call could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SimError {
@@ -285,11 +331,34 @@ impl Simulator {
         self.create(carrier_slug, count, Some(scenario))
     }
 
+    /// Like [`Simulator::create_parcels_with_scenario`] for numbers the
+    /// carrier reused: it also lists an older shipment under each (see
+    /// [`Recycled`]), rendered by the plugin's `sim_render_track_recycled`.
+    pub fn create_recycled_parcels(
+        &self,
+        carrier_slug: &str,
+        count: usize,
+        scenario: Scenario,
+        recycled: Recycled,
+    ) -> Result<Vec<String>, SimError> {
+        self.create_with(carrier_slug, count, Some(scenario), Some(&recycled))
+    }
+
     fn create(
         &self,
         slug: &str,
         count: usize,
         scenario: Option<Scenario>,
+    ) -> Result<Vec<String>, SimError> {
+        self.create_with(slug, count, scenario, None)
+    }
+
+    fn create_with(
+        &self,
+        slug: &str,
+        count: usize,
+        scenario: Option<Scenario>,
+        recycled: Option<&Recycled>,
     ) -> Result<Vec<String>, SimError> {
         let c = self
             .inner
@@ -302,6 +371,7 @@ impl Simulator {
             count,
             scenario,
             self.inner.cfg.number_filter.as_ref(),
+            recycled,
         )?;
         tracing::info!(carrier = %slug, count, scenario = ?scenario, "created simulated parcels");
         Ok(numbers)
@@ -314,6 +384,16 @@ impl Simulator {
             .iter()
             .find_map(|c| c.parcel(number))
             .map(|p| p.journey.clone())
+    }
+
+    /// The older shipment a recycled number still lists (see [`Recycled`]);
+    /// `None` for ordinary parcels.
+    pub fn previous_shipment(&self, number: &str) -> Option<SimParcel> {
+        self.inner
+            .carriers
+            .iter()
+            .find_map(|c| c.parcel(number))
+            .and_then(|p| p.previous.as_deref().cloned())
     }
 
     /// What the carrier shows for `number` at sim time `at`; `None` for unknown

@@ -18,7 +18,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackd_carrier_sdk::sim::{SimCall, SimCredential, SimFault};
-use trackd_carrier_sdk::{HttpRequest, HttpResponse, Method, SimReply, SimRequestError};
+use trackd_carrier_sdk::{HttpRequest, HttpResponse, Method, SimParcel, SimReply, SimRequestError};
 
 /// Largest request body the simulator reads (carrier track calls are small).
 const MAX_BODY: usize = 1024 * 1024;
@@ -268,22 +268,39 @@ async fn track(ctx: &Ctx, numbers: Vec<String>, credential: SimCredential) -> Ht
     }
 
     let now = ctx.sim.clock.now();
-    let views: Vec<_> = numbers
+    let entries: Vec<_> = numbers.iter().map(|n| c.parcel(n)).collect();
+    let views: Vec<_> = entries
         .iter()
-        .map(|n| c.parcel(n).and_then(|p| p.view(now)))
+        .map(|e| e.as_ref().and_then(|p| p.view(now)))
+        .collect();
+    // A recycled number's older shipment: listed beside the current one, or
+    // alone while the current label does not exist yet.
+    let olds: Vec<Option<&SimParcel>> = entries
+        .iter()
+        .map(|e| e.as_ref().and_then(|p| p.previous.as_deref()))
         .collect();
     let replies: Vec<SimReply<'_>> = numbers
         .iter()
-        .zip(&views)
-        .map(|(n, v)| match v {
-            Some(p) => SimReply::Known(p),
-            None => SimReply::Unknown(n),
+        .zip(views.iter().zip(&olds))
+        .map(|(n, (v, old))| match (v, old) {
+            (Some(p), _) => SimReply::Known(p),
+            (None, Some(old)) => SimReply::Known(old),
+            (None, None) => SimReply::Unknown(n),
         })
         .collect();
     for (n, v) in numbers.iter().zip(&views) {
         tracing::trace!(carrier = %c.slug, tracking_number = %n, known = v.is_some(), "tracked");
     }
-    let mut resp = plugin.sim_render_track(&replies);
+    let beside: Vec<Option<&SimParcel>> = views
+        .iter()
+        .zip(&olds)
+        .map(|(v, old)| v.as_ref().and(*old))
+        .collect();
+    let mut resp = if beside.iter().any(Option::is_some) {
+        plugin.sim_render_track_recycled(&replies, &beside)
+    } else {
+        plugin.sim_render_track(&replies)
+    };
     if let Some(mut rng) = cut_rng {
         faults::garble(&mut resp.body, &mut rng);
     }

@@ -22,13 +22,17 @@ use trackd_carrier_sdk::{Carrier, Credentials, SimParcel};
 /// parcel does not rebuild (clone) its event list.
 pub(crate) struct ParcelEntry {
     pub journey: Journey,
+    /// An older shipment under the same (recycled) number, as the carrier
+    /// still shows it (its journey ended long ago, so it never changes).
+    pub previous: Option<Arc<SimParcel>>,
     cache: Mutex<Option<Arc<SimParcel>>>,
 }
 
 impl ParcelEntry {
-    fn new(journey: Journey) -> ParcelEntry {
+    fn new(journey: Journey, previous: Option<Arc<SimParcel>>) -> ParcelEntry {
         ParcelEntry {
             journey,
+            previous,
             cache: Mutex::new(None),
         }
     }
@@ -151,6 +155,7 @@ impl CarrierState {
         count: usize,
         scenario: Option<Scenario>,
         accept: Option<&crate::NumberFilter>,
+        recycled: Option<&crate::Recycled>,
     ) -> Result<Vec<String>, SimError> {
         let mut next = self.next_serial.lock();
         // Capacity is capped so an absurd count fails by running out, not by a panic.
@@ -185,12 +190,14 @@ impl CarrierState {
         let entries: Vec<(String, Arc<ParcelEntry>)> = numbers
             .iter()
             .map(|n| {
+                let start = now + recycled.map_or(chrono::Duration::zero(), |r| r.label_in);
                 let journey = match scenario {
-                    Some(s) => Journey::plan_scenario(seed, &self.slug, n, now, s),
-                    None => Journey::plan(seed, &self.slug, n, now),
+                    Some(s) => Journey::plan_scenario(seed, &self.slug, n, start, s),
+                    None => Journey::plan(seed, &self.slug, n, start),
                 };
-                tracing::debug!(carrier = %self.slug, tracking_number = %n, scenario = journey.scenario.as_str(), "planned journey");
-                (n.clone(), Arc::new(ParcelEntry::new(journey)))
+                let previous = recycled.and_then(|r| r.previous_shipment(seed, &self.slug, n, now));
+                tracing::debug!(carrier = %self.slug, tracking_number = %n, scenario = journey.scenario.as_str(), recycled = previous.is_some(), "planned journey");
+                (n.clone(), Arc::new(ParcelEntry::new(journey, previous.map(Arc::new))))
             })
             .collect();
         self.parcels.write().extend(entries);

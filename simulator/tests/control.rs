@@ -218,3 +218,53 @@ async fn bad_input_gets_json_errors() {
     assert_error(&v, "method_not_allowed");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn recycled_parcels_list_an_older_shipment() {
+    let (sim, running, url) = start().await;
+    let post = |body: &'static str| {
+        call(
+            reqwest::Method::POST,
+            format!("{url}/_sim/parcels"),
+            Some(body),
+        )
+    };
+    let (status, v) =
+        post(r#"{"carrier":"fake","count":2,"recycled":{"previous":"stuck","label_in_hours":48}}"#)
+            .await;
+    assert_eq!(status, 201, "{v}");
+    let numbers: Vec<String> = v["tracking_numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    for n in &numbers {
+        let old = sim.previous_shipment(n).expect("an older shipment");
+        assert_eq!(&old.tracking_number, n);
+        let cur = sim.journey(n).unwrap();
+        // Long before the current one, which starts 48 h after creation.
+        assert!(old.events.last().unwrap().at.to_utc() < t0() - chrono::Duration::days(300));
+        assert_eq!(cur.created_at, t0() + chrono::Duration::hours(48));
+        // Stuck: its record stops mid-journey.
+        assert!(!old.current().unwrap().step.status().is_terminal());
+    }
+    let (status, v) = post(r#"{"carrier":"fake","count":1,"recycled":{}}"#).await;
+    assert_eq!(status, 201, "{v}");
+    let n = v["tracking_numbers"][0].as_str().unwrap();
+    let old = sim.previous_shipment(n).unwrap();
+    assert!(
+        old.current().unwrap().step.status().is_terminal(),
+        "delivered by default"
+    );
+    let (status, v) = post(r#"{"carrier":"fake","count":1,"recycled":{"previous":"lost"}}"#).await;
+    assert_eq!(status, 400);
+    assert_error(&v, "unknown_previous");
+    let (status, v) = post(r#"{"carrier":"fake","count":1,"recycled":{"again":true}}"#).await;
+    assert_eq!(status, 400, "unknown fields are rejected");
+    assert_error(&v, "bad_json");
+    // Ordinary parcels have none.
+    let plain = sim.create_parcels("fake", 1).unwrap();
+    assert!(sim.previous_shipment(&plain[0]).is_none());
+    running.shutdown().await;
+}

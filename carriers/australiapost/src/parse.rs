@@ -251,6 +251,7 @@ pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snap.finish())
 }

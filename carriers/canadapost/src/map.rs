@@ -353,6 +353,7 @@ pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
         checkpoints: steps.into_iter().map(|s| s.checkpoint).collect(),
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     }
     .finish())
 }

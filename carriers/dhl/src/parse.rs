@@ -5,6 +5,7 @@ use crate::mapping::{Mapped, apply_return_flag, map_status};
 use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use trackd_carrier_sdk::model::{clean, order_checkpoints};
+use trackd_carrier_sdk::shipment::{self, ShipmentRef};
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
 };
@@ -231,8 +232,18 @@ pub fn snapshot(s: &Shipment) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at,
         fetched_at: None,
+        shipment: None,
     };
-    Ok(snap.finish())
+    let mut snap = snap.finish();
+    // The Unified API gives no ship date and its `id` is the tracking number
+    // itself: a shipment began with its oldest event.
+    let since = snap
+        .checkpoints
+        .iter()
+        .map(|c| c.occurred_at)
+        .min_by(|a, b| a.chrono_cmp(b));
+    snap.shipment = Some(shipment::Shipment::of(ShipmentRef { id: None, since }));
+    Ok(snap)
 }
 
 fn problem(resp: &HttpResponse) -> Option<Problem> {
@@ -300,6 +311,31 @@ fn error_status(numbers: &[&str], resp: &HttpResponse) -> Result<Vec<NumberResul
     }
 }
 
+/// The outcome for one number's shipments. The Unified API lists several
+/// `shipments[]` under one number (paginated, `limit=5`) when DHL services or
+/// reuses share it: each readable one is a candidate and the SDK's shipment
+/// rule picks the current one; a shipment that cannot be read only counts
+/// when none can.
+fn outcome(found: &[&Shipment]) -> Result<Snapshot, CarrierError> {
+    match found {
+        [one] => snapshot(one),
+        several => {
+            let mut first_err = None;
+            let cands: Vec<Snapshot> = several
+                .iter()
+                .filter_map(|s| {
+                    snapshot(s)
+                        .map_err(|e| first_err.get_or_insert(e).clone())
+                        .ok()
+                })
+                .collect();
+            shipment::current(cands).ok_or_else(|| {
+                first_err.unwrap_or_else(|| CarrierError::malformed("no candidate shipment"))
+            })
+        }
+    }
+}
+
 /// Parses a track answer (see the crate docs for the error mapping).
 pub fn parse_answer(
     numbers: &[&str],
@@ -315,38 +351,53 @@ pub fn parse_answer(
         ))
     })?;
     let id_of = |s: &Shipment| s.id.as_ref().map(|i| i.text()).unwrap_or_default();
-    if numbers.is_empty() {
-        return Ok(answer
-            .shipments
-            .iter()
-            .map(|s| NumberResult {
-                tracking_number: id_of(s),
-                outcome: snapshot(s),
-            })
-            .collect());
-    }
     let norm = |s: &str| -> String {
         s.chars()
             .filter(|c| !c.is_whitespace())
             .collect::<String>()
             .to_ascii_uppercase()
     };
+    if numbers.is_empty() {
+        // Every id once: the shipments DHL lists under one number are one result.
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for s in &answer.shipments {
+            let id = norm(&id_of(s));
+            if seen.contains(&id) {
+                continue;
+            }
+            let same: Vec<&Shipment> = answer
+                .shipments
+                .iter()
+                .filter(|t| norm(&id_of(t)) == id)
+                .collect();
+            seen.push(id);
+            out.push(NumberResult {
+                tracking_number: id_of(s),
+                outcome: outcome(&same),
+            });
+        }
+        return Ok(out);
+    }
     Ok(numbers
         .iter()
         .map(|n| {
-            let by_id = answer.shipments.iter().find(|s| norm(&id_of(s)) == norm(n));
+            let mut found: Vec<&Shipment> = answer
+                .shipments
+                .iter()
+                .filter(|s| norm(&id_of(s)) == norm(n))
+                .collect();
             // One number per call: DHL may answer with its own id (a waybill
-            // for a piece id), so a lone answer is this number's.
-            let found = by_id.or_else(|| {
-                (numbers.len() == 1)
-                    .then(|| answer.shipments.first())
-                    .flatten()
-            });
+            // for a piece id), so a lone call's shipments are this number's.
+            if found.is_empty() && numbers.len() == 1 {
+                found = answer.shipments.iter().collect();
+            }
             NumberResult {
                 tracking_number: n.to_string(),
-                outcome: match found {
-                    Some(s) => snapshot(s),
-                    None => Err(not_found(n, format!("the answer holds no shipment {n}"))),
+                outcome: if found.is_empty() {
+                    Err(not_found(n, format!("the answer holds no shipment {n}")))
+                } else {
+                    outcome(&found)
                 },
             }
         })

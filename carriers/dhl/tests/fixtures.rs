@@ -231,3 +231,27 @@ fn rate_limit_and_outage() {
         other => panic!("expected Malformed, got {other:?}"),
     }
 }
+
+const RECYCLED: &[u8] = include_bytes!("../fixtures/shipments_recycled_number.synth.json");
+
+#[test]
+fn recycled_number_shows_the_current_shipment() {
+    // Two `shipments[]` under one parcel-de number: January 2025 (delivered,
+    // listed first) and October 2026 (in transit).
+    let r = parse("00340434161094042557", 200, RECYCLED);
+    insta::assert_json_snapshot!("recycled_number", view(&r));
+    let rs = r.unwrap();
+    assert_eq!(rs.len(), 1);
+    let s = rs[0].outcome.as_ref().unwrap();
+    assert_eq!(s.status, Status::InTransit);
+    assert_eq!(s.checkpoints.len(), 2);
+    assert_eq!(s.delivered_at, None);
+    let sh = s.shipment.as_ref().unwrap();
+    assert_eq!(sh.current.since, Some(ts("2026-10-07T08:00:00+02:00")));
+    assert_eq!(sh.others.len(), 1);
+    assert_eq!(sh.others[0].since, Some(ts("2025-01-07T18:40:00+01:00")));
+    assert_eq!(sh.alternatives[0].status, Status::Delivered);
+    let all = Dhl.parse_track(&[], &resp(200, RECYCLED)).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].outcome.as_ref().unwrap(), s);
+}

@@ -11,6 +11,9 @@ mod sim;
 mod times;
 mod wire;
 
+/// The simulator's `trackingNumberUniqueId` for a shipment (tests compare against it).
+pub use sim::unique_id as sim_unique_id;
+
 pub use mapping::{CODES, DE_REASONS, Mapped, StepWire, classify, step_wire};
 
 use trackd_carrier_sdk::carrier::{
@@ -18,7 +21,7 @@ use trackd_carrier_sdk::carrier::{
 };
 use trackd_carrier_sdk::http::percent_encode;
 use trackd_carrier_sdk::model::Fnv;
-use trackd_carrier_sdk::sim::{SimCall, SimFault, SimReply, SimRequestError};
+use trackd_carrier_sdk::sim::{SimCall, SimFault, SimParcel, SimReply, SimRequestError};
 use trackd_carrier_sdk::{CarrierError, HttpRequest, HttpResponse, NumberResult};
 
 /// OAuth token endpoint (APIAuthorization-Resource).
@@ -200,6 +203,14 @@ impl Carrier for Fedex {
 
     fn sim_render_track(&self, replies: &[SimReply<'_>]) -> HttpResponse {
         sim::render_track(replies)
+    }
+
+    fn sim_render_track_recycled(
+        &self,
+        replies: &[SimReply<'_>],
+        previous: &[Option<&SimParcel>],
+    ) -> HttpResponse {
+        sim::render_track_recycled(replies, previous)
     }
 
     fn sim_render_token(&self, token: &str, expires_in_secs: u64) -> HttpResponse {

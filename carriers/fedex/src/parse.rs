@@ -5,8 +5,10 @@ use crate::mapping::{Mapped, classify};
 use crate::times;
 use crate::wire::{self, ApiError, CompleteTrackResult, TrackAnswer, TrackResult};
 use trackd_carrier_sdk::model::clean;
+use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
-    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status,
+    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Shipment, ShipmentRef,
+    Snapshot, Status,
 };
 
 fn txt(s: &Option<String>) -> &str {
@@ -209,6 +211,32 @@ fn eta(r: &TrackResult) -> Option<Eta> {
         .or_else(|| window_of(&r.standard_transit_time_window))
 }
 
+/// `dateAndTimes` types that say when a shipment began, those known earliest
+/// first (so a shipment's start date rarely moves between polls): the ship
+/// date printed on the label, the label data reaching FedEx, the planned and
+/// the actual tender, the pickup.
+const START_DATES: [&str; 5] = [
+    "SHIP",
+    "SHIPMENT_DATA_RECEIVED",
+    "ANTICIPATED_TENDER",
+    "ACTUAL_TENDER",
+    "ACTUAL_PICKUP",
+];
+
+/// The shipment's identity: `trackingNumberUniqueId` ("used to distinguish
+/// duplicate FedEx tracking numbers") and its start date, else its oldest scan.
+fn shipment_ref(r: &TrackResult, checkpoints: &[Checkpoint]) -> ShipmentRef {
+    let id = r
+        .tracking_number_info
+        .as_ref()
+        .and_then(|i| clean(txt(&i.tracking_number_unique_id)));
+    let since = START_DATES
+        .iter()
+        .find_map(|k| date_of(r, k).and_then(times::moment))
+        .or_else(|| checkpoints.first().map(|c| c.occurred_at));
+    ShipmentRef { id, since }
+}
+
 /// One shipment with data → snapshot.
 pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
     let events = r.scan_events.as_deref().unwrap_or_default();
@@ -285,6 +313,7 @@ pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
         .or_else(|| contact_address(&r.recipient_information))
         .or_else(|| location_address(&r.destination_location));
 
+    let shipment = Some(Shipment::of(shipment_ref(r, &checkpoints)));
     let snap = Snapshot {
         status: mapped.status,
         status_detail: mapped.detail,
@@ -301,18 +330,39 @@ pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment,
     };
     Ok(snap.finish())
 }
 
-/// The outcome for one `completeTrackResults[]` entry. FedEx may return several
-/// `trackResults` for a number shared by operating companies: the first with
-/// data wins; with none, the first error. Data wins over an `error` in the same
-/// result (FedEx's full-schema example fills both).
+/// The outcome for one `completeTrackResults[]` entry. FedEx returns several
+/// `trackResults` for a number it has reused (each its own
+/// `trackingNumberUniqueId` and ship date) or that operating companies share:
+/// each one with data is a candidate shipment and the SDK's shipment rule picks
+/// the current one ([`shipment::current`], the others travel along for the
+/// daemon); with no data at all, the first error. Data wins over an `error` in
+/// the same result (FedEx's full-schema example fills both).
 fn outcome(c: &CompleteTrackResult) -> Result<Snapshot, CarrierError> {
     let results = c.track_results.as_deref().unwrap_or_default();
-    if let Some(r) = results.iter().find(|r| r.has_data()) {
-        return snapshot(r);
+    let mut with_data = results.iter().filter(|r| r.has_data());
+    if let Some(first) = with_data.next() {
+        let Some(second) = with_data.next() else {
+            return snapshot(first);
+        };
+        // A shipment FedEx sent unreadable does not hide the readable ones.
+        let mut first_err = None;
+        let cands: Vec<Snapshot> = [first, second]
+            .into_iter()
+            .chain(with_data)
+            .filter_map(|r| {
+                snapshot(r)
+                    .map_err(|e| first_err.get_or_insert(e).clone())
+                    .ok()
+            })
+            .collect();
+        return shipment::current(cands).ok_or_else(|| {
+            first_err.unwrap_or_else(|| CarrierError::malformed("no candidate shipment"))
+        });
     }
     if let Some(e) = results.iter().find_map(|r| r.error.as_ref()) {
         return Err(number_error(e));

@@ -201,10 +201,27 @@ fn contact(a: &Address) -> Option<ContactAndAddress> {
     })
 }
 
+/// `trackingNumberUniqueId` in FedEx's `<serial>~<number>~<opco>` form: one
+/// per shipment, so a reused number's shipments differ (the label day).
+pub fn unique_id(p: &SimParcel) -> String {
+    let day = p
+        .events
+        .first()
+        .map_or_else(|| "0".to_string(), |e| e.at.format("%Y%m%d").to_string());
+    format!("{day}~{}~FDEG", p.tracking_number)
+}
+
 fn track_result(p: &SimParcel) -> TrackResult {
     let current = p.current();
     let delivered = current.filter(|c| c.step == JourneyStep::Delivered);
     let mut dates = Vec::new();
+    // The ship date on the label: the day the label was created.
+    if let Some(first) = p.events.first() {
+        dates.push(DateAndTime {
+            date_time: Some(iso(&first.at)),
+            kind: s("SHIP"),
+        });
+    }
     if let Some(pu) = p.events.iter().find(|e| e.step == JourneyStep::PickedUp) {
         dates.push(DateAndTime {
             date_time: Some(iso(&pu.at)),
@@ -234,7 +251,7 @@ fn track_result(p: &SimParcel) -> TrackResult {
         tracking_number_info: Some(TrackingNumberInfo {
             tracking_number: Some(p.tracking_number.clone()),
             carrier_code: s("FDXE"),
-            tracking_number_unique_id: Some(format!("12024~{}~FDEG", p.tracking_number)),
+            tracking_number_unique_id: Some(unique_id(p)),
         }),
         service_detail: Some(ServiceDetail {
             description: Some(p.service.clone()),
@@ -290,15 +307,31 @@ fn json_response(status: u16, body: &impl serde::Serialize) -> HttpResponse {
 /// A 200 answer: data for known parcels, FedEx's documented
 /// `TRACKING.TRACKINGNUMBER.NOTFOUND` error for unknown numbers.
 pub fn render_track(replies: &[SimReply<'_>]) -> HttpResponse {
+    render_track_recycled(replies, &[])
+}
+
+/// The Track API answer when some numbers were reused: FedEx lists each older
+/// shipment as its own `trackResults` entry, first, with its own
+/// `trackingNumberUniqueId` ([`unique_id`]) and `SHIP` date.
+pub fn render_track_recycled(
+    replies: &[SimReply<'_>],
+    previous: &[Option<&SimParcel>],
+) -> HttpResponse {
     let mut seed = String::new();
     let entries = replies
         .iter()
-        .map(|r| match r {
+        .enumerate()
+        .map(|(i, r)| match r {
             SimReply::Known(p) => {
                 seed.push_str(&p.tracking_number);
+                let mut results = Vec::with_capacity(2);
+                if let Some(old) = previous.get(i).copied().flatten() {
+                    results.push(track_result(old));
+                }
+                results.push(track_result(p));
                 CompleteTrackResult {
                     tracking_number: Some(p.tracking_number.clone()),
-                    track_results: Some(vec![track_result(p)]),
+                    track_results: Some(results),
                 }
             }
             SimReply::Unknown(n) => {

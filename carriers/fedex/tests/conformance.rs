@@ -379,7 +379,9 @@ fn rendered_answer_looks_like_fedex() {
         tr["estimatedDeliveryTimeWindow"]["window"]["begins"],
         "2024-03-04T09:00:00-05:00"
     );
-    assert_eq!(tr["dateAndTimes"][0]["type"], "ACTUAL_PICKUP");
+    // The label day is the ship date, then the pickup.
+    assert_eq!(tr["dateAndTimes"][0]["type"], "SHIP");
+    assert_eq!(tr["dateAndTimes"][1]["type"], "ACTUAL_PICKUP");
     assert_eq!(tr["recipientInformation"]["address"]["city"], "ATLANTA");
     let nf = &results[1]["trackResults"][0]["error"];
     assert_eq!(nf["code"], "TRACKING.TRACKINGNUMBER.NOTFOUND");
@@ -525,4 +527,39 @@ fn empty_status_objects_do_not_hide_an_error() {
 #[test]
 fn sdk_conformance_suite() {
     trackd_carrier_sdk::testkit::conformance(&Fedex, FIDELITY);
+}
+
+#[test]
+fn recycled_numbers_render_every_shipment_and_parse_to_the_current_one() {
+    let old = parcel(&[
+        JourneyStep::LabelCreated,
+        JourneyStep::PickedUp,
+        JourneyStep::Delivered,
+    ]);
+    let mut cur = parcel(&[JourneyStep::LabelCreated, JourneyStep::PickedUp]);
+    // The same number, a year later.
+    for e in &mut cur.events {
+        e.at += chrono::Duration::days(365);
+    }
+    let resp = Fedex.sim_render_track_recycled(&[SimReply::Known(&cur)], &[Some(&old)]);
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    let trs = v["output"]["completeTrackResults"][0]["trackResults"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trs.len(), 2, "the older shipment is listed too");
+    assert_ne!(
+        trs[0]["trackingNumberInfo"]["trackingNumberUniqueId"],
+        trs[1]["trackingNumberInfo"]["trackingNumberUniqueId"]
+    );
+    let rs = Fedex.parse_track(&[&cur.tracking_number], &resp).unwrap();
+    let s = rs[0].outcome.as_ref().unwrap();
+    assert_eq!(s.checkpoints.len(), cur.events.len());
+    assert_eq!(s.status, cur.current().unwrap().step.status());
+    let sh = s.shipment.as_ref().unwrap();
+    assert_eq!(
+        sh.current.id.as_deref(),
+        Some(trackd_carrier_fedex::sim_unique_id(&cur).as_str())
+    );
+    assert_eq!(sh.others.len(), 1);
+    assert_eq!(sh.alternatives[0].checkpoints.len(), old.events.len());
 }

@@ -309,3 +309,50 @@ fn token_answer() {
         3600
     );
 }
+
+const RECYCLED: &[u8] = include_bytes!("../fixtures/track_recycled_number.synth.json");
+
+#[test]
+fn recycled_number_shows_the_current_shipment() {
+    // FedEx reused 790535312317: a 2023 Ground shipment, stuck "in transit",
+    // is listed first; the 2024 2Day shipment is delivered.
+    let r = parse(&["790535312317"], 200, RECYCLED);
+    insta::assert_json_snapshot!("recycled_number", view(&r));
+    let rs = r.unwrap();
+    assert_eq!(rs.len(), 1);
+    let s = rs[0].outcome.as_ref().unwrap();
+    assert_eq!(s.status, Status::Delivered);
+    assert_eq!(s.service.as_deref(), Some("FedEx 2Day"));
+    assert_eq!(s.signed_by.as_deref(), Some("J.SMITH"));
+    // One shipment wholesale: none of the 2023 scans.
+    assert_eq!(s.checkpoints.len(), 2);
+    assert!(
+        s.checkpoints
+            .iter()
+            .all(|c| c.occurred_at.local().date() >= date("2024-03-04"))
+    );
+    let sh = s.shipment.as_ref().unwrap();
+    assert_eq!(sh.current.id.as_deref(), Some("12025~790535312317~FDEG"));
+    assert_eq!(sh.current.since, Some(ts("2024-03-04T00:00:00-06:00")));
+    assert_eq!(sh.others.len(), 1);
+    assert_eq!(sh.others[0].id.as_deref(), Some("12023~790535312317~FDEG"));
+    assert_eq!(sh.alternatives.len(), 1);
+    assert_eq!(sh.alternatives[0].status, Status::InTransit);
+    // The daemon, for a tracker registered in April 2023, follows the 2023 one.
+    let reg = chrono::DateTime::parse_from_rfc3339("2023-04-28T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let hint = trackd_carrier_sdk::shipment::Hint {
+        previous: None,
+        registered_at: Some(reg),
+    };
+    match trackd_carrier_sdk::shipment::reselect(s.clone(), &hint) {
+        trackd_carrier_sdk::shipment::Selection::Chosen(old) => {
+            assert_eq!(old.status, Status::InTransit);
+            let sh = old.shipment.unwrap();
+            assert_eq!(sh.current.id.as_deref(), Some("12023~790535312317~FDEG"));
+            assert!(sh.alternatives.is_empty());
+        }
+        other => panic!("expected a choice, got {other:?}"),
+    }
+}

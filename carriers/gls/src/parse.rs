@@ -221,6 +221,7 @@ pub fn snapshot(p: &Parcel) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snap.finish())
 }

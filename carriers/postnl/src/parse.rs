@@ -420,6 +420,7 @@ pub fn snapshot(s: &Value) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at,
         fetched_at: None,
+        shipment: None,
     })
 }
 

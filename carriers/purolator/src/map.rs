@@ -360,6 +360,7 @@ pub fn snapshot(info: &RawInfo) -> Result<Snapshot, CarrierError> {
         updated_at: newest.map(|s| s.checkpoint.occurred_at),
         checkpoints: steps.into_iter().map(|s| s.checkpoint).collect(),
         fetched_at: None,
+        shipment: None,
     })
 }
 

@@ -353,6 +353,7 @@ pub fn snapshot(mp: &MailPieces) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     Ok(snap.finish())
 }

@@ -3,7 +3,7 @@
 use crate::error::CarrierError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::model::Snapshot;
-use crate::sim::{SimCall, SimFault, SimReply, SimRequestError};
+use crate::sim::{SimCall, SimFault, SimParcel, SimReply, SimRequestError};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -195,6 +195,20 @@ pub trait Carrier: Send + Sync + 'static {
 
     /// Simulator: renders a successful track answer for the requested numbers.
     fn sim_render_track(&self, replies: &[SimReply<'_>]) -> HttpResponse;
+
+    /// Simulator: renders a track answer in which some numbers were reused:
+    /// `previous[i]`, when set, is an older shipment under `replies[i]`'s
+    /// number that the carrier still lists beside the current one (recycled
+    /// numbers, see `shipment`). Formats that hold several shipments per number
+    /// override this; the default shows the current shipments only.
+    fn sim_render_track_recycled(
+        &self,
+        replies: &[SimReply<'_>],
+        previous: &[Option<&SimParcel>],
+    ) -> HttpResponse {
+        let _ = previous;
+        self.sim_render_track(replies)
+    }
 
     /// Simulator: renders a token answer (OAuth2 carriers).
     fn sim_render_token(&self, token: &str, expires_in_secs: u64) -> HttpResponse {

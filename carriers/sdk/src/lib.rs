@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod shipment;
 pub mod sim;
 pub mod status;
 #[cfg(feature = "testkit")]
@@ -22,6 +23,7 @@ pub use carrier::{
 pub use error::CarrierError;
 pub use http::{HttpRequest, HttpResponse, Method, RetryAfter};
 pub use model::{Address, Checkpoint, Eta, Snapshot};
+pub use shipment::{Shipment, ShipmentRef};
 pub use sim::{JourneyStep, SimEvent, SimParcel, SimReply, SimRequestError};
 pub use status::Status;
 pub use time::Timestamp;

@@ -1,5 +1,6 @@
 //! The normalized tracking model (design contract §2) that every carrier maps into.
 
+use crate::shipment::Shipment;
 use crate::status::Status;
 use crate::time::Timestamp;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -141,6 +142,10 @@ pub struct Snapshot {
     /// Our poll time; filled by the daemon, never by a parser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched_at: Option<DateTime<Utc>>,
+    /// Which shipment this is, for carriers that can answer several under one
+    /// (recycled) number; see [`crate::shipment`]. `None` for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<Shipment>,
 }
 
 impl Snapshot {
@@ -162,6 +167,7 @@ impl Snapshot {
             checkpoints: Vec::new(),
             updated_at: None,
             fetched_at: None,
+            shipment: None,
         }
     }
 
@@ -196,6 +202,7 @@ impl Snapshot {
             checkpoints,
             updated_at,
             fetched_at: _,
+            shipment,
         } = self;
         *status == other.status
             && *estimated_delivery == other.estimated_delivery
@@ -210,6 +217,7 @@ impl Snapshot {
             && *origin == other.origin
             && *destination == other.destination
             && *checkpoints == other.checkpoints
+            && *shipment == other.shipment
     }
 }
 

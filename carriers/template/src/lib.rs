@@ -272,6 +272,7 @@ fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
         updated_at: None,
         // Filled by the daemon, never by a parser.
         fetched_at: None,
+        shipment: None,
     };
     Ok(snapshot.finish())
 }

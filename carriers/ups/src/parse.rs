@@ -2,11 +2,13 @@
 
 use crate::mapping::{Input, Mapped, Rule, classify};
 use crate::times;
-use crate::wire::{self, Message, Package, Shipment, TrackApiResponse, txt};
+use crate::wire::{self, Message, Package, Shipment as WireShipment, TrackApiResponse, txt};
 use chrono::{Duration, NaiveDate, NaiveTime};
 use trackd_carrier_sdk::model::clean;
+use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
-    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
+    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Shipment, ShipmentRef,
+    Snapshot, Status, Timestamp,
 };
 
 /// UPS error codes that mean the credentials or token were refused (UPS error
@@ -174,62 +176,93 @@ fn same_number(a: &str, b: &str) -> bool {
     !a.trim().is_empty() && norm(a).eq(norm(b))
 }
 
-fn shipments(numbers: &[&str], ships: &[Shipment<'_>]) -> Vec<NumberResult> {
+fn shipments(numbers: &[&str], ships: &[WireShipment<'_>]) -> Vec<NumberResult> {
     if numbers.is_empty() {
-        // No numbers given (e.g. `trackd normalize`): report every shipment the
-        // answer contains, under the number UPS echoes.
-        return ships
-            .iter()
-            .map(|s| {
-                let number = s
-                    .package
-                    .0
-                    .first()
-                    .map(|p| txt(&p.tracking_number))
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| txt(&s.inquiry_number))
-                    .to_string();
-                NumberResult {
-                    outcome: shipment_outcome(s, &number),
-                    tracking_number: number,
-                }
-            })
-            .collect();
+        // No numbers given (e.g. `trackd normalize`): report every number the
+        // answer contains, under the number UPS echoes, once each (a reused
+        // number's shipments are one result).
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for s in ships {
+            let number = s
+                .package
+                .0
+                .first()
+                .map(|p| txt(&p.tracking_number))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| txt(&s.inquiry_number));
+            if seen.iter().any(|n| same_number(n, number)) {
+                continue;
+            }
+            seen.push(number);
+            out.push(number_result(ships, number, None));
+        }
+        return out;
     }
     numbers
         .iter()
         .enumerate()
         .map(|(idx, number)| {
-            let ship = ships
-                .iter()
-                .find(|s| {
-                    same_number(txt(&s.inquiry_number), number)
-                        || s.package
-                            .0
-                            .iter()
-                            .any(|p| same_number(txt(&p.tracking_number), number))
-                })
-                .or_else(|| {
-                    (ships.len() == numbers.len())
-                        .then(|| ships.get(idx))
-                        .flatten()
-                });
-            let outcome = match ship {
-                Some(s) => shipment_outcome(s, number),
-                None => Err(CarrierError::malformed(format!(
-                    "UPS answered {} shipment(s), none for {number}",
-                    ships.len()
-                ))),
-            };
-            NumberResult {
-                tracking_number: (*number).to_string(),
-                outcome,
-            }
+            let by_position = (ships.len() == numbers.len())
+                .then(|| ships.get(idx))
+                .flatten();
+            number_result(ships, number, by_position)
         })
         .collect()
 }
 
-fn shipment_outcome(s: &Shipment<'_>, number: &str) -> Result<Snapshot, CarrierError> {
+/// Whether shipment `s` answers for `number`.
+fn answers_for(s: &WireShipment<'_>, number: &str) -> bool {
+    same_number(txt(&s.inquiry_number), number)
+        || s.package
+            .0
+            .iter()
+            .any(|p| same_number(txt(&p.tracking_number), number))
+}
+
+/// The outcome for one number. UPS reuses numbers: when several packages in
+/// the answer carry this number (in one `shipment` or several), each is a
+/// candidate shipment and the SDK's shipment rule picks the current one. The
+/// usual single package costs no more than before: no list is built.
+fn number_result(
+    ships: &[WireShipment<'_>],
+    number: &str,
+    by_position: Option<&WireShipment<'_>>,
+) -> NumberResult {
+    let mut matching = ships
+        .iter()
+        .flat_map(|s| s.package.0.iter())
+        .filter(|p| same_number(txt(&p.tracking_number), number));
+    let outcome = match (matching.next(), matching.next()) {
+        (Some(first), Some(second)) => {
+            let cands = [first, second]
+                .into_iter()
+                .chain(matching)
+                .map(package_snapshot)
+                .collect();
+            shipment::current(cands).ok_or_else(|| CarrierError::malformed("no candidate shipment"))
+        }
+        // The package carrying the asked number is its answer.
+        (Some(only), None) => Ok(package_snapshot(only)),
+        (None, _) => match ships
+            .iter()
+            .find(|s| answers_for(s, number))
+            .or(by_position)
+        {
+            Some(s) => shipment_outcome(s, number),
+            None => Err(CarrierError::malformed(format!(
+                "UPS answered {} shipment(s), none for {number}",
+                ships.len()
+            ))),
+        },
+    };
+    NumberResult {
+        tracking_number: number.to_string(),
+        outcome,
+    }
+}
+
+fn shipment_outcome(s: &WireShipment<'_>, number: &str) -> Result<Snapshot, CarrierError> {
     let pkg = s
         .package
         .0
@@ -385,6 +418,7 @@ fn package_snapshot(p: &Package<'_>) -> Snapshot {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
     snap = finish_in_carrier_order(snap);
     if snap.status == Status::Delivered {
@@ -404,16 +438,29 @@ fn package_snapshot(p: &Package<'_>) -> Snapshot {
 /// `updated_at`. Sorting naive local times by wall clock would reorder a journey
 /// that crosses time zones (departed Atlanta 22:00 EST, arrived Los Angeles
 /// 20:30 PST), and UPS gives no offset to sort them by.
+///
+/// It also names the shipment: UPS gives no shipment id or ship date, so a
+/// shipment began with its oldest activity (the label, "Shipper created a
+/// label"), which never moves.
 fn finish_in_carrier_order(mut snap: Snapshot) -> Snapshot {
     if snap
         .checkpoints
         .is_sorted_by(|a, b| a.occurred_at.chrono_cmp(&b.occurred_at).is_le())
     {
-        return snap.finish();
+        let mut snap = snap.finish();
+        let since = snap.checkpoints.first().map(|c| c.occurred_at);
+        snap.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
+        return snap;
     }
     if snap.updated_at.is_none() {
         snap.updated_at = snap.checkpoints.last().map(|c| c.occurred_at);
     }
+    let since = snap
+        .checkpoints
+        .iter()
+        .map(|c| c.occurred_at)
+        .min_by(|a, b| a.chrono_cmp(b));
+    snap.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
     snap
 }
 

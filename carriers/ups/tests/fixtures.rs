@@ -278,3 +278,32 @@ fn eta_variants() {
         None
     );
 }
+
+const RECYCLED: &[u8] = include_bytes!("../fixtures/track_v1_recycled_number.synth.json");
+
+#[test]
+fn recycled_number_shows_the_current_shipment() {
+    // Two `shipment[]` entries for one inquiry number: a 2022 package
+    // (delivered, listed first) and the 2024 one on its way.
+    let r = parse("1Z5R89390357567127", 200, RECYCLED);
+    insta::assert_json_snapshot!("recycled_number", view(&r));
+    let rs = r.unwrap();
+    assert_eq!(rs.len(), 1);
+    let s = rs[0].outcome.as_ref().unwrap();
+    assert_eq!(s.status, Status::InTransit);
+    assert_eq!(s.checkpoints.len(), 2);
+    assert!(
+        s.checkpoints.iter().all(|c| c.code != "F4"),
+        "2022 scans mixed in"
+    );
+    let sh = s.shipment.as_ref().unwrap();
+    assert_eq!(sh.current.id, None);
+    assert_eq!(sh.current.since, Some(naive("2024-02-11T10:11:12")));
+    assert_eq!(sh.others.len(), 1);
+    assert_eq!(sh.others[0].since, Some(naive("2022-01-25T09:15:00")));
+    assert_eq!(sh.alternatives[0].status, Status::Delivered);
+    // Without numbers (`trackd normalize`) the reused number is one result.
+    let all = Ups.parse_track(&[], &resp(200, RECYCLED)).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].outcome.as_ref().unwrap(), s);
+}

@@ -7,8 +7,10 @@ use crate::times::{LocalTime, event_time, parse_clock, parse_local};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use serde_json::{Map, Value};
 use trackd_carrier_sdk::model::clean;
+use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
-    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
+    Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Shipment, ShipmentRef,
+    Snapshot, Status, Timestamp,
 };
 
 type Obj = Map<String, Value>;
@@ -355,8 +357,18 @@ fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
         checkpoints,
         updated_at: None,
         fetched_at: None,
+        shipment: None,
     };
-    Ok(snapshot.finish())
+    let mut snapshot = snapshot.finish();
+    // `mailingDate` is USPS's own key for "duplicate tracking number
+    // scenarios" (tracking-v3r2 `MailingDate`); without it a shipment began
+    // with its oldest event.
+    let since = txt(item, "mailingDate")
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        .map(|d| Timestamp::naive(d, NaiveTime::MIN))
+        .or_else(|| snapshot.checkpoints.first().map(|c| c.occurred_at));
+    snapshot.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
+    Ok(snapshot)
 }
 
 fn short(v: &Value) -> String {
@@ -371,6 +383,25 @@ fn item_outcome(item: &Obj) -> Result<Snapshot, CarrierError> {
         return Err(item_error(status.as_deref(), usps_error(item)));
     }
     snapshot(item)
+}
+
+/// Several items for one number: USPS reused it (each item is one mailing,
+/// told apart by `mailingDate`). Each item with tracking data is a candidate
+/// and the SDK's shipment rule picks the current one; per-item errors only
+/// count when no item has data.
+fn several_outcome(items: &[&Obj]) -> Result<Snapshot, CarrierError> {
+    let mut first_err = None;
+    let cands: Vec<Snapshot> = items
+        .iter()
+        .filter_map(|i| {
+            item_outcome(i)
+                .map_err(|e| first_err.get_or_insert(e).clone())
+                .ok()
+        })
+        .collect();
+    shipment::current(cands).ok_or_else(|| {
+        first_err.unwrap_or_else(|| CarrierError::malformed("no candidate shipment"))
+    })
 }
 
 fn item_number(item: &Obj) -> Option<String> {
@@ -468,37 +499,65 @@ pub fn parse_answer(
         }
     };
     if numbers.is_empty() {
-        return Ok(items
-            .iter()
-            .map(|i| NumberResult {
-                tracking_number: item_number(i).unwrap_or_default(),
-                outcome: item_outcome(i),
-            })
-            .collect());
+        // Every number in the answer once; a reused number's items are one result.
+        let mut out: Vec<NumberResult> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for i in &items {
+            let Some(number) = item_number(i) else {
+                out.push(NumberResult {
+                    tracking_number: String::new(),
+                    outcome: item_outcome(i),
+                });
+                continue;
+            };
+            if seen.contains(&number) {
+                continue;
+            }
+            let same: Vec<&Obj> = items
+                .iter()
+                .copied()
+                .filter(|j| item_number(j).as_deref() == Some(number.as_str()))
+                .collect();
+            let outcome = match same.as_slice() {
+                [one] => item_outcome(one),
+                several => several_outcome(several),
+            };
+            seen.push(number.clone());
+            out.push(NumberResult {
+                tracking_number: number,
+                outcome,
+            });
+        }
+        return Ok(out);
     }
     Ok(numbers
         .iter()
         .map(|n| {
             let want = n.trim().to_ascii_uppercase();
-            let found = items
+            let matching: Vec<&Obj> = items
                 .iter()
-                .find(|i| item_number(i).as_deref() == Some(want.as_str()))
-                // One number asked, one item back (USPS masks numbers in some answers).
-                .or_else(|| {
-                    items
-                        .first()
-                        .filter(|_| numbers.len() == 1 && items.len() == 1)
-                });
+                .copied()
+                .filter(|i| item_number(i).as_deref() == Some(want.as_str()))
+                .collect();
+            let outcome = match matching.as_slice() {
+                [] => items
+                    .first()
+                    // One number asked, one item back (USPS masks numbers in some answers).
+                    .filter(|_| numbers.len() == 1 && items.len() == 1)
+                    .map_or_else(
+                        || {
+                            Err(CarrierError::malformed(
+                                "the answer does not include this tracking number",
+                            ))
+                        },
+                        |i| item_outcome(i),
+                    ),
+                [one] => item_outcome(one),
+                several => several_outcome(several),
+            };
             NumberResult {
                 tracking_number: n.to_string(),
-                outcome: found.map_or_else(
-                    || {
-                        Err(CarrierError::malformed(
-                            "the answer does not include this tracking number",
-                        ))
-                    },
-                    |i| item_outcome(i),
-                ),
+                outcome,
             }
         })
         .collect())

@@ -219,3 +219,34 @@ fn error_envelope() {
         .unwrap();
     assert!(matches!(nf[0].outcome, Err(CarrierError::NotFound { .. })));
 }
+
+const RECYCLED: &[u8] = include_bytes!("../fixtures/tracking_v3r2_207_recycled_number.synth.json");
+
+#[test]
+fn recycled_number_shows_the_current_mailing() {
+    // Two items for one number, told apart by `mailingDate` (tracking-v3r2:
+    // "used to reconcile duplicate tracking number scenarios"): a 2023
+    // mailing delivered in Madison, listed first, and the 2024 one in transit.
+    let r = Usps.parse_track(
+        &["9202290317456200135409", "9400100000000000000000"],
+        &resp(207, RECYCLED),
+    );
+    insta::assert_json_snapshot!("recycled_number", view(&r));
+    let rs = r.unwrap();
+    assert_eq!(rs.len(), 2);
+    let s = rs[0].outcome.as_ref().unwrap();
+    assert_eq!(s.status, Status::InTransit);
+    assert_eq!(s.checkpoints.len(), 2);
+    assert!(
+        s.checkpoints.iter().all(|c| c.code != "01"),
+        "2023 events mixed in"
+    );
+    let sh = s.shipment.as_ref().unwrap();
+    assert_eq!(sh.current.since, Some(ts("2024-11-23T00:00:00")));
+    assert_eq!(sh.others.len(), 1);
+    assert_eq!(sh.others[0].since, Some(ts("2023-03-02T00:00:00")));
+    assert!(matches!(rs[1].outcome, Err(CarrierError::NotFound { .. })));
+    let all = Usps.parse_track(&[], &resp(207, RECYCLED)).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].outcome.as_ref().unwrap(), s);
+}
