@@ -55,6 +55,8 @@ pub struct CarrierClient {
     /// Serializes the durable reservations of `ledger`.
     reserving: tokio::sync::Mutex<()>,
     ledger_store: Arc<dyn LedgerStore>,
+    /// The window refusing requests since the last grant, if any.
+    refusing: Mutex<Option<&'static str>>,
     usage: Mutex<QuotaUsage>,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
@@ -153,6 +155,7 @@ impl CarrierClient {
             ledger: Mutex::new(ledger),
             reserving: tokio::sync::Mutex::new(()),
             ledger_store: quota_setup.store,
+            refusing: Mutex::new(None),
             usage: Mutex::new(QuotaUsage::new()),
             retry,
             metrics,
@@ -254,7 +257,15 @@ impl CarrierClient {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(Instant::now());
+        *self.refusing.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
+    }
+
+    /// Whether a refusal by `window` is the first since the last granted
+    /// request, so callers report a spent budget once, not once per tracker.
+    pub fn refusal_starts_spell(&self, window: &'static str) -> bool {
+        let mut g = self.refusing.lock().unwrap_or_else(|p| p.into_inner());
+        g.replace(window) != Some(window)
     }
 
     /// The ledger's verdict for one request, making a reservation durable first

@@ -97,7 +97,10 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             let wait = refused.wait;
             // Minute and hour caps are reached in normal pacing; the day (or a
             // store that cannot record usage) is worth an operator's attention.
-            if matches!(refused.window, "day" | "ledger") {
+            // Logged once per spell of refusals, not once per deferred tracker.
+            if matches!(refused.window, "day" | "ledger")
+                && rt.client.refusal_starts_spell(refused.window)
+            {
                 tracing::warn!(
                     carrier = rt.slug,
                     window = refused.window,
