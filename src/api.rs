@@ -874,10 +874,11 @@ async fn events_stream(
     Params(q): Params,
 ) -> Result<Response, ApiError> {
     let filter = event_filter(&q, &["after"])?;
-    let header_cursor = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let after = match header_cursor {
-        Some(h) => cursor_param(Some(h), "Last-Event-ID")?,
-        None => cursor_param(q.get("after").map(String::as_str), "after")?,
+    // Both are checked; the header (set by SSE clients on reconnect) wins.
+    let query_cursor = cursor_param(q.get("after").map(String::as_str), "after")?;
+    let after = match headers.get("last-event-id") {
+        Some(h) => cursor_param(Some(h.to_str().unwrap_or("\u{fffd}")), "Last-Event-ID")?,
+        None => query_cursor,
     };
     let events = core
         .hub
