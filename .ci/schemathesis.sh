@@ -17,6 +17,8 @@ SEED=${SCHEMATHESIS_SEED:-1}
 TARGET=${CARGO_TARGET_DIR:-target}
 VENV=${SCHEMATHESIS_VENV:-$TARGET/schemathesis-venv}
 OUT=$TARGET/schemathesis
+export SCHEMATHESIS_OUT=$OUT
+export HYPOTHESIS_STORAGE_DIRECTORY=$OUT/hypothesis-storage   # not ./.hypothesis
 READ_TOKEN=schemathesis-read
 WRITE_TOKEN=schemathesis-write
 mkdir -p "$OUT"
@@ -83,6 +85,7 @@ set +e
     --seed "$SEED" \
     --workers 1 \
     --request-timeout 20 \
+    --generation-database "$OUT/hypothesis" \
     --no-color \
     --report junit,ndjson --report-dir "$OUT" \
     2>&1 | tee "$OUT/run.log"
