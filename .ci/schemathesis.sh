@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# API contract testing: schemathesis generates requests from docs/openapi.json
+# API contract testing: docs/openapi.json is checked to be valid OpenAPI 3.1
+# (openapi-spec-validator), then schemathesis generates requests from it
 # (fetched from the daemon at /v1/openapi.json) and checks every answer against
 # it: no 5xx, documented status codes, content types, headers and schemas,
 # rejection of invalid input, 405 + Allow for undocumented methods, auth enforced.
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
+SPEC_VALIDATOR_VERSION=0.9.0
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-30}
 SEED=${SCHEMATHESIS_SEED:-1}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -23,11 +25,16 @@ READ_TOKEN=schemathesis-read
 WRITE_TOKEN=schemathesis-write
 mkdir -p "$OUT"
 
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-    echo "== installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
+    || ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $SPEC_VALIDATOR_VERSION$"; then
+    echo "== installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $SPEC_VALIDATOR_VERSION into $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$SPEC_VALIDATOR_VERSION"
 fi
+
+echo "== docs/openapi.json is a valid OpenAPI 3.1 document"
+"$VENV/bin/openapi-spec-validator" docs/openapi.json
 
 echo "== building trackd"
 cargo build --quiet --bin trackd

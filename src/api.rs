@@ -166,7 +166,7 @@ pub fn router(core: Shared) -> Router {
     let guarded = g
         .guarded
         .router
-        .layer(deadline.clone())
+        .layer(deadline)
         .merge(g.stream.router)
         .layer(middleware::from_fn_with_state(core.clone(), authorize));
     g.public
@@ -180,7 +180,7 @@ pub fn router(core: Shared) -> Router {
         .layer(RequestBodyLimitLayer::new(api.max_body_bytes))
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::map_response_with_state(
-            core.clone(),
+            Arc::new(Limits::of(api)),
             error_contract,
         ))
         .with_state(core)
@@ -208,11 +208,27 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
 }
 
+/// The limits the error contract's messages name.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_body_bytes: usize,
+    request_timeout: std::time::Duration,
+}
+
+impl Limits {
+    fn of(api: &crate::config::ApiConfig) -> Limits {
+        Limits {
+            max_body_bytes: api.max_body_bytes,
+            request_timeout: api.request_timeout,
+        }
+    }
+}
+
 /// The one place where answers that did not come from a handler (axum's and
 /// tower-http's rejections: 405, 413, 408, 500 after a panic, ...) are turned
 /// into the `{"error": {code, message, field}}` contract, keeping their status
 /// and headers (`Allow` on a 405).
-async fn error_contract(State(core): State<Shared>, resp: Response) -> Response {
+async fn error_contract(State(limits): State<Arc<Limits>>, resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(resp.headers()) {
         return resp;
@@ -222,20 +238,19 @@ async fn error_contract(State(core): State<Shared>, resp: Response) -> Response 
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
-    let api = &core.config.api;
     let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
             "body_too_large",
             format!(
                 "the request body is larger than api.max_body_bytes ({} bytes)",
-                api.max_body_bytes
+                limits.max_body_bytes
             ),
         ),
         StatusCode::REQUEST_TIMEOUT => (
             "request_timeout",
             format!(
                 "the request was not completed within api.request_timeout ({})",
-                humantime::format_duration(api.request_timeout)
+                humantime::format_duration(limits.request_timeout)
             ),
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
@@ -968,4 +983,79 @@ async fn metrics(State(core): State<Shared>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A router with the same outer layers as `router`, and handlers that fail the ways
+    /// the real ones cannot be made to on purpose.
+    async fn serve_failing() -> String {
+        let limits = Arc::new(Limits {
+            max_body_bytes: 1024,
+            request_timeout: std::time::Duration::from_secs(5),
+        });
+        let app = Router::new()
+            .route(
+                "/panic",
+                axum::routing::get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/teapot",
+                axum::routing::get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
+            )
+            .route(
+                "/unavailable",
+                axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::map_response_with_state(limits, error_contract));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    async fn error_of(url: &str) -> (u16, Value) {
+        let r = reqwest::get(url).await.unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        (status, r.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_500_in_the_error_contract() {
+        let url = serve_failing().await;
+        let (status, body) = error_of(&format!("{url}/panic")).await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            body,
+            json!({ "error": { "code": "internal", "message": "internal error; see the daemon's log", "field": null } })
+        );
+        // The server survived it.
+        let (status, _) = error_of(&format!("{url}/panic")).await;
+        assert_eq!(status, 500);
+    }
+
+    #[tokio::test]
+    async fn other_plain_errors_keep_their_status_and_text() {
+        let url = serve_failing().await;
+        let (status, body) = error_of(&format!("{url}/teapot")).await;
+        assert_eq!(status, 418);
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert_eq!(body["error"]["message"], "short and stout");
+        let (status, body) = error_of(&format!("{url}/unavailable")).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert_eq!(body["error"]["message"], "Service Unavailable");
+        let (status, body) = error_of(&format!("{url}/nothing")).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
 }

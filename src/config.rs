@@ -88,7 +88,7 @@ pub struct ApiConfig {
     pub stream_heartbeat: Duration,
     /// Largest `limit` a client may request on a page (default 10000).
     pub page_limit_max: usize,
-    /// Largest request body accepted, in bytes (default 16 MiB: a full batch with room to spare).
+    /// Largest request body accepted, in bytes (default 16 MiB; a 10000-tracker batch is ~5 MB).
     pub max_body_bytes: usize,
     /// Time allowed for a whole request except the endless event stream (default 30s).
     #[serde(serialize_with = "ser_duration")]
