@@ -298,7 +298,8 @@ async fn error_contract(State(limits): State<Arc<Limits>>, resp: Response) -> Re
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
-/// `Query` whose rejection (a query string that does not decode) is the error contract.
+/// `Query` whose rejection is the error contract rather than axum's plain text (rare:
+/// bad UTF-8 in a query string decodes leniently; handlers then check each value).
 struct Params(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
