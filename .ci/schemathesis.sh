@@ -25,8 +25,8 @@ READ_TOKEN=schemathesis-read
 WRITE_TOKEN=schemathesis-write
 mkdir -p "$OUT"
 
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
-    || ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $SPEC_VALIDATOR_VERSION$"; then
+installed="$("$VENV/bin/schemathesis" --version 2>/dev/null || true) $("$VENV/bin/pip" show openapi-spec-validator 2>/dev/null || true)"
+if [[ "$installed" != *"version $SCHEMATHESIS_VERSION"* || "$installed" != *"Version: $SPEC_VALIDATOR_VERSION"* ]]; then
     echo "== installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $SPEC_VALIDATOR_VERSION into $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
@@ -68,11 +68,12 @@ for _ in $(seq 1 600); do
     sleep 0.2
 done
 [[ -n "$URL" ]] || { cat "$LOG"; echo "trackd demo did not report its URL" >&2; exit 1; }
+ready() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$URL/readyz" 2>/dev/null; }
 for _ in $(seq 1 600); do
-    curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
+    ready && break
     sleep 0.2
 done
-curl -fsS "$URL/readyz" >/dev/null || { cat "$LOG"; echo "trackd is not ready" >&2; exit 1; }
+ready || { cat "$LOG"; echo "trackd is not ready" >&2; exit 1; }
 echo "   daemon at $URL"
 
 # Every check, every phase, every operation. The endless SSE stream is read for
