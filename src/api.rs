@@ -7,12 +7,15 @@ use crate::events::{EventType, StoredEvent, parse_tracker_id, tracker_id_string}
 use crate::store::{EventFilter, NewTracker, TrackerFilter, TrackerRow};
 use crate::stream::SubscribeError;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::handler::Handler;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Serialize;
@@ -20,6 +23,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use trackd_carrier_sdk::Status;
 
 type Shared = Arc<Core>;
@@ -88,26 +94,254 @@ impl From<SubscribeError> for ApiError {
     }
 }
 
-/// All routes, with bearer-token scopes applied.
+/// A set of routes whose (path, method) pairs are recorded as they are added, so
+/// the OpenAPI test can compare the document with what is really served.
+#[derive(Default)]
+struct Routes {
+    router: Router<Shared>,
+    table: Vec<(&'static str, Method)>,
+}
+
+impl Routes {
+    fn on<H, T>(mut self, path: &'static str, method: Method, handler: H) -> Routes
+    where
+        H: Handler<T, Shared>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| panic!("{method} is not a routable method ({path})"));
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push((path, method));
+        self
+    }
+}
+
+/// The served routes in three groups whose layers differ.
+struct RouteGroups {
+    /// Token-guarded requests with a deadline.
+    guarded: Routes,
+    /// The event stream: token-guarded, and never cut by `api.request_timeout`.
+    stream: Routes,
+    /// Open to anyone: health, metrics (scraped without a token) and the API document.
+    public: Routes,
+}
+
+fn route_groups() -> RouteGroups {
+    let guarded = Routes::default()
+        .on("/v1/trackers", Method::POST, register)
+        .on("/v1/trackers", Method::GET, list_trackers)
+        .on("/v1/trackers/{id}", Method::GET, get_tracker)
+        .on("/v1/trackers/{id}", Method::DELETE, delete_tracker)
+        .on("/v1/trackers/{id}/refresh", Method::POST, refresh)
+        .on("/v1/events", Method::GET, events_page)
+        .on("/v1/carriers", Method::GET, list_carriers);
+    let stream = Routes::default().on("/v1/events/stream", Method::GET, events_stream);
+    let public = Routes::default()
+        .on("/v1/openapi.json", Method::GET, openapi)
+        .on("/healthz", Method::GET, healthz)
+        .on("/readyz", Method::GET, readyz)
+        .on("/metrics", Method::GET, metrics);
+    RouteGroups {
+        guarded,
+        stream,
+        public,
+    }
+}
+
+/// Every (path, method) the router serves (GET also answers HEAD), so a test can
+/// hold the OpenAPI document to it.
+pub fn route_table() -> Vec<(&'static str, Method)> {
+    let g = route_groups();
+    [g.guarded.table, g.stream.table, g.public.table].concat()
+}
+
+/// The OpenAPI 3.1 document of this API, compiled in and served at `/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../docs/openapi.json");
+
+/// All routes, with bearer-token scopes, body limit, deadline and the error contract applied.
 pub fn router(core: Shared) -> Router {
-    let v1 = Router::new()
-        .route("/trackers", post(register).get(list_trackers))
-        .route("/trackers/{id}", get(get_tracker).delete(delete_tracker))
-        .route("/trackers/{id}/refresh", post(refresh))
-        .route("/events", get(events_page))
-        .route("/events/stream", get(events_stream))
-        .route("/carriers", get(list_carriers))
+    let api = &core.config.api;
+    let g = route_groups();
+    let deadline = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, api.request_timeout);
+    let guarded = g
+        .guarded
+        .router
+        .layer(deadline)
+        .merge(g.stream.router)
         .layer(middleware::from_fn_with_state(core.clone(), authorize));
-    Router::new()
-        .nest("/v1", v1)
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    g.public
+        .router
+        .layer(deadline)
+        .merge(guarded)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such endpoint") })
+        .layer(CatchPanicLayer::custom(panic_response))
+        // The limit is enforced on the raw body (by Content-Length up front, or while it
+        // streams in), replacing axum's 2 MB default so `api.max_body_bytes` is the one limit.
+        .layer(RequestBodyLimitLayer::new(api.max_body_bytes))
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::map_response_with_state(
+            Arc::new(Limits::of(api)),
+            error_contract,
+        ))
         .with_state(core)
+}
+
+/// A panicking handler answers 500 in the error contract instead of dropping the connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::http::Response<String> {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = what, "a request handler panicked");
+    let mut resp = axum::http::Response::new(String::new());
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
+}
+
+/// The limits the error contract's messages name.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_body_bytes: usize,
+    request_timeout: std::time::Duration,
+}
+
+impl Limits {
+    fn of(api: &crate::config::ApiConfig) -> Limits {
+        Limits {
+            max_body_bytes: api.max_body_bytes,
+            request_timeout: api.request_timeout,
+        }
+    }
+}
+
+/// The one place where answers that did not come from a handler (axum's and
+/// tower-http's rejections: 405, 413, 408, 500 after a panic, ...) are turned
+/// into the `{"error": {code, message, field}}` contract, keeping their status
+/// and headers (`Allow` on a 405).
+async fn error_contract(State(limits): State<Arc<Limits>>, resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(resp.headers()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            format!(
+                "the request body is larger than api.max_body_bytes ({} bytes)",
+                limits.max_body_bytes
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            format!(
+                "the request was not completed within api.request_timeout ({})",
+                humantime::format_duration(limits.request_timeout)
+            ),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not accept that method (see the Allow header)".to_string(),
+        ),
+        StatusCode::INTERNAL_SERVER_ERROR => (
+            "internal",
+            "internal error; see the daemon's log".to_string(),
+        ),
+        other => {
+            let code = match other {
+                StatusCode::BAD_REQUEST => "bad_request",
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::FORBIDDEN => "forbidden",
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+                StatusCode::CONFLICT => "conflict",
+                StatusCode::LENGTH_REQUIRED => "length_required",
+                StatusCode::URI_TOO_LONG => "uri_too_long",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+                StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+                _ if other.is_client_error() => "bad_request",
+                _ => "internal",
+            };
+            let message = if text.is_empty() {
+                other
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_string()
+            } else {
+                text
+            };
+            (code, message)
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = json!({ "error": { "code": code, "message": message, "field": null } });
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// `Query` whose rejection is the error contract rather than axum's plain text (rare:
+/// bad UTF-8 in a query string decodes leniently; handlers then check each value).
+struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| Params(q))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}
+
+/// The `{id}` path segment, whose rejection (it does not decode to UTF-8) is the error contract.
+struct IdPath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| IdPath(id))
+            .map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()).field("id")
+            })
+    }
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -216,6 +450,7 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 const MAX_NUMBER_LEN: usize = 64;
 const MAX_REFERENCE_LEN: usize = 256;
 const MAX_LABELS: usize = 32;
+const MAX_LABEL_LEN: usize = 64;
 
 fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, ApiError> {
     let obj = v
@@ -278,11 +513,11 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
     }
     let reference = match obj.get("reference") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= MAX_REFERENCE_LEN => Some(s.clone()),
+        Some(Value::String(s)) if s.chars().count() <= MAX_REFERENCE_LEN => Some(s.clone()),
         Some(Value::String(_)) => {
             return Err(ApiError::bad(
                 f("reference"),
-                format!("reference is longer than {MAX_REFERENCE_LEN} bytes"),
+                format!("reference is longer than {MAX_REFERENCE_LEN} characters"),
             ));
         }
         Some(_) => return Err(ApiError::bad(f("reference"), "reference must be a string")),
@@ -293,10 +528,12 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
             .iter()
             .enumerate()
             .map(|(i, l)| match l.as_str() {
-                Some(s) if !s.is_empty() && s.len() <= 64 => Ok(s.to_string()),
+                Some(s) if !s.is_empty() && s.chars().count() <= MAX_LABEL_LEN => Ok(s.to_string()),
                 _ => Err(ApiError::bad(
                     format!("{}[{i}]", f("labels")),
-                    "labels must be non-empty strings of at most 64 bytes",
+                    format!(
+                        "labels must be non-empty strings of at most {MAX_LABEL_LEN} characters"
+                    ),
                 )),
             })
             .collect::<Result<_, _>>()?,
@@ -315,7 +552,32 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
     })
 }
 
-async fn register(State(core): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+async fn register(
+    State(core): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is larger than api.max_body_bytes ({} bytes)",
+                    core.config.api.max_body_bytes
+                ),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+        }
+    })?;
     let value = parse_body(&body)?;
     let (items, single): (Vec<(Value, String)>, bool) = match value {
         Value::Array(a) => (
@@ -326,6 +588,13 @@ async fn register(State(core): State<Shared>, body: Bytes) -> Result<Response, A
             false,
         ),
         Value::Object(mut o) if o.contains_key("trackers") => match o.remove("trackers") {
+            _ if !o.is_empty() => {
+                let key = o.keys().next().cloned().unwrap_or_default();
+                return Err(ApiError::bad(
+                    key.clone(),
+                    format!("unknown field {key:?} beside \"trackers\""),
+                ));
+            }
             Some(Value::Array(a)) => (
                 a.into_iter()
                     .enumerate()
@@ -415,7 +684,7 @@ fn tracker_id(s: &str) -> Result<u64, ApiError> {
 
 async fn get_tracker(
     State(core): State<Shared>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<TrackerView>, ApiError> {
     let id = tracker_id(&id)?;
     let row = core
@@ -432,7 +701,7 @@ async fn get_tracker(
 
 async fn list_trackers(
     State(core): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = TrackerFilter::default();
     let mut after = 0;
@@ -481,7 +750,7 @@ async fn list_trackers(
 
 async fn delete_tracker(
     State(core): State<Shared>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     let id = tracker_id(&id)?;
     if !core
@@ -507,7 +776,7 @@ async fn delete_tracker(
 
 async fn refresh(
     State(core): State<Shared>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = tracker_id(&id)?;
     let entry = core
@@ -577,10 +846,7 @@ fn cursor_param(v: Option<&str>, field: &str) -> Result<u64, ApiError> {
     }
 }
 
-async fn events_page(
-    State(core): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
+async fn events_page(State(core): State<Shared>, Params(q): Params) -> Result<Response, ApiError> {
     let filter = event_filter(&q, &["after", "limit"])?;
     let after = cursor_param(q.get("after").map(String::as_str), "after")?;
     let max = core.config.api.page_limit_max;
@@ -621,13 +887,14 @@ fn sse_event(e: &StoredEvent) -> SseEvent {
 async fn events_stream(
     State(core): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
 ) -> Result<Response, ApiError> {
     let filter = event_filter(&q, &["after"])?;
-    let header_cursor = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let after = match header_cursor {
-        Some(h) => cursor_param(Some(h), "Last-Event-ID")?,
-        None => cursor_param(q.get("after").map(String::as_str), "after")?,
+    // Both are checked; the header (set by SSE clients on reconnect) wins.
+    let query_cursor = cursor_param(q.get("after").map(String::as_str), "after")?;
+    let after = match headers.get("last-event-id") {
+        Some(h) => cursor_param(Some(h.to_str().unwrap_or("\u{fffd}")), "Last-Event-ID")?,
+        None => query_cursor,
     };
     let events = core
         .hub
@@ -717,4 +984,79 @@ async fn metrics(State(core): State<Shared>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A router with the same outer layers as `router`, and handlers that fail the ways
+    /// the real ones cannot be made to on purpose.
+    async fn serve_failing() -> String {
+        let limits = Arc::new(Limits {
+            max_body_bytes: 1024,
+            request_timeout: std::time::Duration::from_secs(5),
+        });
+        let app = Router::new()
+            .route(
+                "/panic",
+                axum::routing::get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/teapot",
+                axum::routing::get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
+            )
+            .route(
+                "/unavailable",
+                axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::map_response_with_state(limits, error_contract));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    async fn error_of(url: &str) -> (u16, Value) {
+        let r = reqwest::get(url).await.unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        (status, r.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_500_in_the_error_contract() {
+        let url = serve_failing().await;
+        let (status, body) = error_of(&format!("{url}/panic")).await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            body,
+            json!({ "error": { "code": "internal", "message": "internal error; see the daemon's log", "field": null } })
+        );
+        // The server survived it.
+        let (status, _) = error_of(&format!("{url}/panic")).await;
+        assert_eq!(status, 500);
+    }
+
+    #[tokio::test]
+    async fn other_plain_errors_keep_their_status_and_text() {
+        let url = serve_failing().await;
+        let (status, body) = error_of(&format!("{url}/teapot")).await;
+        assert_eq!(status, 418);
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert_eq!(body["error"]["message"], "short and stout");
+        let (status, body) = error_of(&format!("{url}/unavailable")).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert_eq!(body["error"]["message"], "Service Unavailable");
+        let (status, body) = error_of(&format!("{url}/nothing")).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
 }

@@ -90,6 +90,11 @@ pub struct ApiConfig {
     pub stream_heartbeat: Duration,
     /// Largest `limit` a client may request on a page (default 10000).
     pub page_limit_max: usize,
+    /// Largest request body accepted, in bytes (default 16 MiB; a 10000-tracker batch is ~5 MB).
+    pub max_body_bytes: usize,
+    /// Time allowed for a whole request except the endless event stream (default 30s).
+    #[serde(serialize_with = "ser_duration")]
+    pub request_timeout: Duration,
 }
 
 /// Logging settings.
@@ -667,12 +672,16 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         let max_batch = s.get("max_batch", |r| int_in(r, 1..=100_000));
         let stream_heartbeat = s.get("stream_heartbeat", positive_duration);
         let page_limit_max = s.get("page_limit_max", |r| int_in(r, 1..=i64::MAX));
+        let max_body_bytes = s.get("max_body_bytes", |r| int_in(r, 1024..=1 << 30));
+        let request_timeout = s.get("request_timeout", positive_duration);
         Some(ApiConfig {
             read_tokens: read_tokens?,
             write_tokens: write_tokens?,
             max_batch: max_batch?,
             stream_heartbeat: stream_heartbeat?,
             page_limit_max: page_limit_max?,
+            max_body_bytes: max_body_bytes?,
+            request_timeout: request_timeout?,
         })
     });
     let log = s.section("log", |s| {
@@ -1115,6 +1124,8 @@ mod tests {
                 max_batch: 10_000,
                 stream_heartbeat: Duration::from_secs(15),
                 page_limit_max: 10_000,
+                max_body_bytes: 16 * 1024 * 1024,
+                request_timeout: Duration::from_secs(30),
             },
             log: LogConfig {
                 format: LogFormat::Text,
@@ -1677,5 +1688,28 @@ mod tests {
             "expected a table, found integer"
         );
         assert_eq!(errors.len(), 4, "{errors:#?}");
+    }
+
+    #[test]
+    fn api_body_limit_and_request_timeout_are_validated() {
+        let errors = errors_of(load_str(
+            "[api]\nmax_body_bytes = 100\nrequest_timeout = \"0s\"\n",
+            &[],
+        ));
+        assert_eq!(
+            message_for(&errors, "api.max_body_bytes"),
+            "must be >= 1024 (got 100)"
+        );
+        assert_eq!(message_for(&errors, "api.request_timeout"), "must be > 0");
+        let config = load_str(
+            "",
+            &[
+                ("TRACKD_API__MAX_BODY_BYTES", "2048"),
+                ("TRACKD_API__REQUEST_TIMEOUT", "250ms"),
+            ],
+        )
+        .expect("valid overrides");
+        assert_eq!(config.api.max_body_bytes, 2048);
+        assert_eq!(config.api.request_timeout, Duration::from_millis(250));
     }
 }

@@ -149,6 +149,83 @@ pub fn fast_polling(cfg: &mut Config, every: Duration) {
     }
 }
 
+/// Unknown numbers per carrier in the demo, so `carrier.error` events show too.
+const TYPOS_PER_CARRIER: usize = 3;
+
+/// Registers trackers through `POST /v1/trackers` in requests of at most
+/// `batch` items (the daemon's `api.max_batch`), printing progress, so a demo of
+/// any size fits the API's batch and body limits.
+pub struct Registrar {
+    http: reqwest::Client,
+    endpoint: String,
+    token: Option<Secret>,
+    batch: usize,
+    total: usize,
+    pending: Vec<serde_json::Value>,
+    sent: usize,
+}
+
+impl Registrar {
+    /// `total` is only for the progress lines; `token` is a write token when the API wants one.
+    pub fn new(base_url: &str, token: Option<Secret>, batch: usize, total: usize) -> Registrar {
+        let batch = batch.max(1);
+        Registrar {
+            http: reqwest::Client::new(),
+            endpoint: format!("{base_url}/v1/trackers"),
+            token,
+            batch,
+            total,
+            pending: Vec::with_capacity(batch.min(total)),
+            sent: 0,
+        }
+    }
+
+    /// Queues one tracker; sends a request once a batch is full.
+    pub async fn push(&mut self, tracker: serde_json::Value) -> anyhow::Result<()> {
+        self.pending.push(tracker);
+        if self.pending.len() >= self.batch {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is queued; returns how many trackers were registered in all.
+    pub async fn finish(mut self) -> anyhow::Result<usize> {
+        self.flush().await?;
+        Ok(self.sent)
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut self.pending);
+        let n = items.len();
+        let mut req = self
+            .http
+            .post(&self.endpoint)
+            .json(&serde_json::json!({ "trackers": items }));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t.expose());
+        }
+        let resp = req.send().await.with_context(|| {
+            format!("registering demo parcels {}..{}", self.sent, self.sent + n)
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            anyhow::bail!(
+                "registering demo parcels {}..{} failed with {status}: {body}",
+                self.sent,
+                self.sent + n
+            );
+        }
+        self.sent += n;
+        println!("registered {}/{}", self.sent, self.total.max(self.sent));
+        Ok(())
+    }
+}
+
 /// Runs the demo until Ctrl-C.
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let plugins = crate::carriers::builtin();
@@ -206,9 +283,16 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         })?;
     let url = daemon.url();
 
-    // Register parcels through the public API, like a retailer's backend would.
+    // Register parcels through the public API, like a retailer's backend would:
+    // one carrier's parcels at a time, sent in requests of at most `api.max_batch`.
     let per_carrier = (args.parcels / plugins.len().max(1)).max(1);
-    let mut body = Vec::new();
+    let total = plugins.len() * (per_carrier + TYPOS_PER_CARRIER);
+    let mut registrar = Registrar::new(
+        &url,
+        daemon.core().config.api.write_tokens.first().cloned(),
+        daemon.core().config.api.max_batch,
+        total,
+    );
     for p in &plugins {
         let slug = p.descriptor().slug;
         for (i, number) in sim
@@ -218,27 +302,21 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         {
             // Half with an explicit carrier, half detected from the number.
             let carrier = (i % 2 == 0).then_some(slug);
-            body.push(serde_json::json!({ "tracking_number": number, "carrier": carrier, "reference": format!("order-{slug}-{i}") }));
+            registrar
+                .push(serde_json::json!({ "tracking_number": number, "carrier": carrier, "reference": format!("order-{slug}-{i}") }))
+                .await?;
         }
-        for k in 0..3 {
-            body.push(serde_json::json!({ "tracking_number": p.sim_mint_number(900_000 + k), "carrier": slug, "reference": format!("typo-{slug}-{k}") }));
+        for k in 0..TYPOS_PER_CARRIER {
+            registrar
+                .push(serde_json::json!({ "tracking_number": p.sim_mint_number(900_000 + k as u64), "carrier": slug, "reference": format!("typo-{slug}-{k}") }))
+                .await?;
         }
     }
-    let resp = reqwest::Client::new()
-        .post(format!("{url}/v1/trackers"))
-        .json(&serde_json::json!({ "trackers": body }))
-        .send()
-        .await
-        .context("registering demo parcels")?;
-    anyhow::ensure!(
-        resp.status().is_success(),
-        "registering demo parcels failed: {}",
-        resp.text().await.unwrap_or_default()
-    );
+    let registered = registrar.finish().await?;
 
     println!(
         "trackd demo: {} parcels over {} simulated carriers (time x{})",
-        body.len(),
+        registered,
         plugins.len(),
         args.time_scale
     );

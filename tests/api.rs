@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;
 use trackd_simulator::FaultConfig;
@@ -377,5 +378,267 @@ async fn bad_carrier_answers_are_typed_errors_and_lose_nothing() {
             assert!(s.faults_injected > 0, "{slug}: faults were exercised");
         }
     }
+    h.stop().await;
+}
+
+/// A daemon with a small body limit and a short request deadline, so both
+/// rejections can be provoked cheaply.
+async fn limited_daemon(
+    max_body_bytes: usize,
+    request_timeout: Duration,
+) -> (
+    trackd_simulator::Simulator,
+    trackd_simulator::RunningSim,
+    trackd::daemon::Daemon,
+    tempfile::TempDir,
+) {
+    let opts = Options {
+        time_scale: 1.0,
+        ..Options::default()
+    };
+    let (sim, running) = start_sim(&opts).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(&running, dir.path(), &opts);
+    cfg.api.max_body_bytes = max_body_bytes;
+    cfg.api.request_timeout = request_timeout;
+    cfg.api.stream_heartbeat = Duration::from_millis(300);
+    let daemon = trackd::daemon::Daemon::start(cfg, std::sync::Arc::new(sim.clock()))
+        .await
+        .unwrap();
+    (sim, running, daemon, dir)
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    assert_eq!(
+        headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        "application/json",
+        "status {status}: every error is JSON"
+    );
+    (status, headers, r.json().await.unwrap())
+}
+
+/// Sends raw bytes on one connection and reads the whole answer (the server
+/// closes the connection after it answers an unfinished request).
+async fn raw_exchange(url: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), conn.read_to_end(&mut answer))
+        .await
+        .expect("the daemon answers and closes within the deadline")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `raw_exchange`, checked to be a JSON answer: its status and body.
+async fn raw_json_answer(url: &str, request: &[u8]) -> (u16, Value) {
+    let answer = raw_exchange(url, request).await;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("status line in {head}"));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    (
+        status,
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_are_the_json_error_contract() {
+    let (_sim, running, daemon, _dir) = limited_daemon(1024, Duration::from_millis(500)).await;
+    let url = daemon.url();
+    let http = reqwest::Client::new();
+
+    // Wrong method: 405 with its Allow header, in the contract.
+    let (s, h, b) = json_of(http.put(format!("{url}/v1/trackers")).send().await.unwrap()).await;
+    assert_error(s, &b, 405, "method_not_allowed", None);
+    let allow = h["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let (s, _, b) = json_of(http.post(format!("{url}/healthz")).send().await.unwrap()).await;
+    assert_error(s, &b, 405, "method_not_allowed", None);
+
+    // Body over api.max_body_bytes, announced by Content-Length (refused before it is
+    // read) or streamed in chunks (cut while it is read). Raw requests written at once
+    // and small enough for the server's first read, so it never closes on unread bytes.
+    let body = format!(
+        "{{\"trackers\": [{}]}}",
+        vec!["{\"tracking_number\": \"1Z0000000000000000\"}"; 60].join(",")
+    );
+    assert!(body.len() > 1024 && body.len() < 4096);
+    let by_length = format!(
+        "POST /v1/trackers HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let chunked = format!(
+        "POST /v1/trackers HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    for request in [by_length, chunked] {
+        let (s, b) = raw_json_answer(&url, request.as_bytes()).await;
+        assert_error(s, &b, 413, "body_too_large", None);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("api.max_body_bytes (1024 bytes)"),
+            "{b}"
+        );
+    }
+
+    // Not JSON, or no content type at all: 415.
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut req = http
+            .post(format!("{url}/v1/trackers"))
+            .body("{\"tracking_number\": \"1Z\"}");
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let (s, _, b) = json_of(req.send().await.unwrap()).await;
+        assert_error(s, &b, 415, "unsupported_media_type", None);
+    }
+
+    // A path segment that does not decode: 400 naming it.
+    let (s, _, b) = json_of(
+        http.get(format!("{url}/v1/trackers/%FF"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 400, "invalid_path", Some("id"));
+    // Query strings decode leniently (bad UTF-8 becomes U+FFFD); their values are
+    // then checked by the handlers, field by field.
+    let (s, _, b) = json_of(
+        http.get(format!("{url}/v1/trackers?status=%FF"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 422, "invalid_field", Some("status"));
+    let (s, _, b) = json_of(
+        http.get(format!("{url}/v1/events?limit=abc"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(s, &b, 422, "invalid_field", Some("limit"));
+
+    // Unknown route, unknown nested route.
+    for path in ["/nothing", "/v1/trackers/trk_1/nothing"] {
+        let (s, _, b) = json_of(http.get(format!("{url}{path}")).send().await.unwrap()).await;
+        assert_error(s, &b, 404, "no_route", None);
+    }
+
+    // A client that never finishes its body: 408 after api.request_timeout.
+    let (s, b) = raw_json_answer(
+        &url,
+        b"POST /v1/trackers HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"tracking",
+    )
+    .await;
+    assert_error(s, &b, 408, "request_timeout", None);
+
+    // The stream outlives api.request_timeout: heartbeats keep coming long after it.
+    let resp = http
+        .get(format!("{url}/v1/events/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let opened = tokio::time::Instant::now();
+    let mut heartbeats = 0;
+    while heartbeats < 5 {
+        let chunk = tokio::time::timeout(Duration::from_secs(60), stream.next())
+            .await
+            .expect("the stream keeps sending")
+            .expect("the stream stays open")
+            .unwrap();
+        heartbeats += String::from_utf8_lossy(&chunk).matches("heartbeat").count();
+    }
+    assert!(
+        opened.elapsed() > Duration::from_millis(500),
+        "5 heartbeats 300ms apart span more than the 500ms request timeout"
+    );
+
+    // Successful non-JSON answers are left alone.
+    let r = http.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    daemon.shutdown().await.unwrap();
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_with_long_fields_fits_the_default_body_limit() {
+    let h = Harness::start(Options {
+        time_scale: 1.0,
+        ..Options::default()
+    })
+    .await;
+    let core = h.daemon().core().clone();
+    let max = core.config.api.max_batch;
+    assert_eq!(max, 10_000, "the default max_batch");
+    // max_batch trackers with full-length numbers, references and a few labels,
+    // the last one naming an unknown carrier so nothing is registered (and polled).
+    let mut items: Vec<Value> = (0..max)
+        .map(|i| {
+            json!({
+                "tracking_number": format!("{i:0>64}"),
+                "carrier": "ups",
+                "reference": format!("{i:x<256}"),
+                "labels": ["priority", "customer-42", format!("{i:y<64}")],
+            })
+        })
+        .collect();
+    items[max - 1]["carrier"] = json!("pigeon");
+    let body = json!({ "trackers": items }).to_string();
+    assert!(
+        body.len() > 2 * 1024 * 1024,
+        "larger than axum's 2 MB default"
+    );
+    assert!(body.len() < core.config.api.max_body_bytes);
+    let r = h
+        .http
+        .post(format!("{}/v1/trackers", h.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let b: Value = r.json().await.unwrap();
+    // Read and validated to the last item: the body was not cut.
+    assert_error(
+        status,
+        &b,
+        422,
+        "invalid_field",
+        Some(&format!("trackers[{}].carrier", max - 1)),
+    );
     h.stop().await;
 }

@@ -156,3 +156,82 @@ fn shipped_config_file_is_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("configuration OK"));
 }
+
+/// `trackd demo` registers its parcels in requests of at most `api.max_batch`
+/// (with the write token when one is configured), and every parcel is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_registers_in_batches_of_max_batch() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_trackd"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--parcels", "250"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("TRACKD_API__MAX_BATCH", "100")
+        .env("TRACKD_API__WRITE_TOKENS", "demo-write")
+        .env("TRACKD_API__READ_TOKENS", "demo-read")
+        .env("TRACKD_LOG__LEVEL", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut progress = Vec::new();
+    let mut url = None;
+    let mut announced = None;
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(p) = line.strip_prefix("registered ") {
+                let (done, total) = p.split_once('/').unwrap();
+                progress.push((
+                    done.parse::<usize>().unwrap(),
+                    total.parse::<usize>().unwrap(),
+                ));
+            } else if let Some(rest) = line.strip_prefix("trackd demo: ") {
+                announced = Some(rest.split(' ').next().unwrap().parse::<usize>().unwrap());
+            } else if let Some(u) = line.trim().strip_prefix("event stream:  curl -N ") {
+                url = Some(u.trim_end_matches("/v1/events/stream").to_string());
+            } else if line.starts_with("Press Ctrl-C") {
+                return;
+            }
+        }
+        panic!("the demo ended before it was ready");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(300), read)
+        .await
+        .expect("the demo is ready within the deadline");
+    // 250 parcels over 11 carriers: 22 each, plus 3 unknown numbers each.
+    let total = 11 * (22 + 3);
+    assert_eq!(announced, Some(total));
+    let expected: Vec<(usize, usize)> = [100, 200, total].iter().map(|d| (*d, total)).collect();
+    assert_eq!(progress, expected, "one line per request of at most 100");
+
+    let url = url.expect("the demo prints its URL");
+    let v: Value = reqwest::Client::new()
+        .get(format!("{url}/v1/trackers?limit=1000"))
+        .bearer_auth("demo-read")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let trackers = v["trackers"].as_array().unwrap();
+    assert_eq!(trackers.len(), total, "every parcel is registered");
+    let refs: std::collections::BTreeSet<&str> = trackers
+        .iter()
+        .map(|t| t["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs.len(), total, "each parcel once");
+    assert!(refs.contains("order-ups-0") && refs.contains("typo-gls-2"));
+
+    // SIGTERM: the demo shuts down cleanly.
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(120), child.wait())
+        .await
+        .expect("the demo stops after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
