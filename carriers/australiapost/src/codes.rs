@@ -138,33 +138,46 @@ pub const EVENTS: &[EventRule] = &[
     ev("Cancelled", Exact, Status::Cancelled, None),
 ];
 
-/// Lower-cases and collapses whitespace so table matching ignores layout drift.
-fn norm(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// The table-matching form of `s` (words joined by one space, lower-cased),
+/// produced char by char so a lookup allocates nothing: it runs for every
+/// event of every answer.
+fn norm_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.split_whitespace().enumerate().flat_map(|(i, word)| {
+        (i > 0)
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars().flat_map(char::to_lowercase))
+    })
+}
+
+/// `a` and `b` are equal once normalized (case and whitespace layout ignored).
+fn norm_eq(a: &str, b: &str) -> bool {
+    norm_chars(a).eq(norm_chars(b))
+}
+
+/// Normalized `s` starts with normalized `prefix`.
+fn norm_starts_with(s: &str, prefix: &str) -> bool {
+    let mut s = norm_chars(s);
+    norm_chars(prefix).all(|c| s.next() == Some(c))
 }
 
 /// The table row for a documented `status` value.
 pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
-    let v = norm(value);
-    STATUSES.iter().find(|r| norm(r.value) == v)
+    STATUSES.iter().find(|r| norm_eq(r.value, value))
 }
 
 /// The table row for an event description (exact rows first, then the longest
 /// matching prefix, so "Possible delay - severe weather" beats "Possible delay").
 pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
-    let d = norm(description);
     if let Some(r) = EVENTS
         .iter()
-        .find(|r| r.how == Match::Exact && norm(r.text) == d)
+        .find(|r| r.how == Match::Exact && norm_eq(r.text, description))
     {
         return Some(r);
     }
     EVENTS
         .iter()
-        .filter(|r| r.how == Match::Prefix && d.starts_with(&norm(r.text)))
+        .filter(|r| r.how == Match::Prefix && norm_starts_with(description, r.text))
         .max_by_key(|r| r.text.len())
 }
 
@@ -201,6 +214,43 @@ pub fn step_texts(step: JourneyStep) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The allocating definition the matchers must agree with.
+    fn norm(s: &str) -> String {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    }
+
+    #[test]
+    fn table_texts_are_ascii() {
+        // The char-wise matchers equal `str::to_lowercase` on ASCII table text.
+        for t in STATUSES.iter().map(|r| r.value).chain(EVENTS.iter().map(|r| r.text)) {
+            assert!(t.is_ascii(), "{t}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matchers_agree_with_norm(
+            a in "[ a-zA-Z\\-\t\nÀÉßİΣσς\u{212A}]{0,24}",
+            // Table side: ASCII, as `table_texts_are_ascii` checks.
+            b in "[ a-zA-Z\\-\t\n]{0,24}",
+            row in 0..EVENTS.len(),
+        ) {
+            prop_assert_eq!(norm_eq(&a, &b), norm(&a) == norm(&b));
+            prop_assert_eq!(norm_starts_with(&a, &b), norm(&a).starts_with(&norm(&b)));
+            let text = EVENTS[row].text;
+            let joined = format!("{text}{a}");
+            prop_assert_eq!(norm_eq(&joined, text), norm(&joined) == norm(text));
+            prop_assert_eq!(
+                norm_starts_with(&joined, text),
+                norm(&joined).starts_with(&norm(text))
+            );
+        }
+    }
 
     #[test]
     fn rows_are_unique() {
