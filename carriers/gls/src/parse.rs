@@ -14,6 +14,12 @@ use trackd_carrier_sdk::{
 /// time stays naive: inventing a zone would shift it by hours.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
+    crate::iso::parse(s).or_else(|| parse_time_formats(s))
+}
+
+/// Every accepted time shape, through chrono's parsers: the fallback of the
+/// fixed-layout fast path in `iso`.
+pub(crate) fn parse_time_formats(s: &str) -> Option<Timestamp> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(Timestamp::Zoned(dt));
     }
