@@ -88,7 +88,7 @@ pub fn classify(e: &WireError, resp: &HttpResponse) -> CarrierError {
 }
 
 /// A flattened article (leaf) with its own events.
-fn leaves(items: &[WireItem]) -> Vec<&WireItem> {
+fn leaves<'b, 'a>(items: &'b [WireItem<'a>]) -> Vec<&'b WireItem<'a>> {
     let mut out = Vec::new();
     for it in items {
         if it.items.is_empty() {
@@ -101,7 +101,7 @@ fn leaves(items: &[WireItem]) -> Vec<&WireItem> {
 }
 
 /// The events, status value and product that describe `r.tracking_id`.
-fn source(r: &WireResult) -> (Vec<&WireEvent>, Option<&str>, Option<&str>) {
+fn source<'b, 'a>(r: &'b WireResult<'a>) -> (Vec<&'b WireEvent<'a>>, Option<&'b str>, Option<&'b str>) {
     let id = r.tracking_id.trim();
     let all = leaves(r.trackable_items.as_deref().unwrap_or_default());
     let product = all.iter().find_map(|a| a.product_type.as_deref());
@@ -122,7 +122,7 @@ fn source(r: &WireResult) -> (Vec<&WireEvent>, Option<&str>, Option<&str>) {
         return (c.events.iter().collect(), c.status.as_deref(), product);
     }
     // 3. A consignment of articles: every article's events, shared scans once.
-    let mut events: Vec<&WireEvent> = Vec::new();
+    let mut events: Vec<&WireEvent<'_>> = Vec::new();
     for (i, a) in all.iter().enumerate() {
         for ev in &a.events {
             let seen_in_other = all[..i].iter().any(|o| {
@@ -145,7 +145,7 @@ fn source(r: &WireResult) -> (Vec<&WireEvent>, Option<&str>, Option<&str>) {
 }
 
 /// One found result into the normalized snapshot.
-pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
+pub fn snapshot(r: &WireResult<'_>) -> Result<Snapshot, CarrierError> {
     if r.trackable_items.is_none() && r.consignment.is_empty() && r.status.is_none() {
         return Err(CarrierError::malformed(format!(
             "result for {:?} has neither trackable_items, consignment, status nor errors",
@@ -255,7 +255,7 @@ pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
     Ok(snap.finish())
 }
 
-fn outcome(r: &WireResult, resp: &HttpResponse) -> Result<Snapshot, CarrierError> {
+fn outcome(r: &WireResult<'_>, resp: &HttpResponse) -> Result<Snapshot, CarrierError> {
     match r.errors.first() {
         Some(e) => Err(classify(e, resp)),
         None => snapshot(r),
