@@ -4,10 +4,16 @@
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A scalar read as trimmed-later text; `None` for null/absent/non-scalars.
 fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(lenient_text(d)?.map(Cow::into_owned))
+}
+
+/// `lenient`, borrowing the text from the body when it can (event fields).
+fn lenient_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
     d.deserialize_any(Lenient)
 }
 
@@ -18,29 +24,32 @@ fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
 struct Lenient;
 
 impl<'de> Visitor<'de> for Lenient {
-    type Value = Option<String>;
+    type Value = Option<Cow<'de, str>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(v.to_owned()))
+        Ok(Some(Cow::Owned(v.to_owned())))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(v))
+        Ok(Some(Cow::Owned(v)))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        Ok(Some(Cow::Owned(v.to_string())))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(serde_json::Number::from(v).to_string()))
+        Ok(Some(Cow::Owned(serde_json::Number::from(v).to_string())))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(serde_json::Number::from(v).to_string()))
+        Ok(Some(Cow::Owned(serde_json::Number::from(v).to_string())))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         // `Value` turns a non-finite float into null.
-        Ok(serde_json::Number::from_f64(v).map(|n| n.to_string()))
+        Ok(serde_json::Number::from_f64(v).map(|n| Cow::Owned(n.to_string())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
@@ -65,9 +74,9 @@ impl<'de> Visitor<'de> for Lenient {
 /// gateway's `httpCode`/`httpMessage`/`moreInformation` and `errors[]`.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mail_pieces: Option<MailPieces>,
+pub struct Envelope<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub mail_pieces: Option<MailPieces<'a>>,
     #[serde(
         default,
         deserialize_with = "lenient",
@@ -115,7 +124,7 @@ pub struct WireError {
 /// `mailPieces` of the events operation (one item).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MailPieces {
+pub struct MailPieces<'a> {
     #[serde(
         default,
         deserialize_with = "lenient",
@@ -140,8 +149,8 @@ pub struct MailPieces {
     pub signature: Option<Signature>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_delivery: Option<EstimatedDelivery>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Event>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Event<'a>>>,
     /// Per-item error (the summary operation's shape), read if present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<WireError>,
@@ -277,19 +286,24 @@ pub struct EstimatedDelivery {
 /// One entry of `mailPieces.events[]`.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Event {
-    #[serde(default, deserialize_with = "lenient")]
-    pub event_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub event_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub event_date_time: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    pub location_name: Option<String>,
+pub struct Event<'a> {
+    #[serde(default, borrow, deserialize_with = "lenient_text")]
+    pub event_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "lenient_text")]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "lenient_text")]
+    pub event_date_time: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "lenient_text")]
+    pub location_name: Option<Cow<'a, str>>,
 }
 
 /// The text of an optional field, trimmed ("" when absent).
 pub fn txt(s: &Option<String>) -> &str {
+    s.as_deref().map_or("", str::trim)
+}
+
+/// `txt` for a borrowed event field.
+pub fn ctxt<'a>(s: &'a Option<Cow<'_, str>>) -> &'a str {
     s.as_deref().map_or("", str::trim)
 }
 
@@ -312,6 +326,10 @@ mod tests {
     fn via_lenient(json: &str) -> Option<Option<String>> {
         let mut de = serde_json::Deserializer::from_str(json);
         let v = lenient(&mut de).ok()?;
+        de.end().ok()?;
+        let mut de = serde_json::Deserializer::from_str(json);
+        let borrowed = lenient_text(&mut de).ok()?;
+        assert_eq!(borrowed.as_deref(), v.as_deref());
         de.end().ok()?;
         Some(v)
     }
