@@ -320,7 +320,14 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(Timestamp::Zoned(dt));
     }
+    // A format without a `/` literal cannot read a text that has one (no
+    // field consumes it), so DPD's English display time (`8/17/2021 7:11:26
+    // PM`, on every status) goes straight to the `/` formats, in their order.
+    let slashed = s.contains('/');
     for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+        if slashed {
+            break;
+        }
         if let Ok(dt) = DateTime::parse_from_str(s, f) {
             return Some(Timestamp::Zoned(dt));
         }
@@ -341,6 +348,7 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     ];
     NAIVE
         .iter()
+        .filter(|f| !slashed || f.contains('/'))
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .map(Timestamp::Naive)
 }
@@ -576,6 +584,47 @@ fn date_header(resp: &HttpResponse) -> Option<chrono::DateTime<chrono::Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `parse_time` before the `/` shortcut: every format, in order.
+    fn parse_time_ref(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(Timestamp::Zoned(dt));
+        }
+        for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+            if let Ok(dt) = DateTime::parse_from_str(s, f) {
+                return Some(Timestamp::Zoned(dt));
+            }
+        }
+        [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %I:%M %p",
+            "%m/%d/%Y %H:%M:%S",
+            "%m/%d/%Y %H:%M",
+            "%d.%m.%Y, %H:%M:%S",
+            "%d.%m.%Y, %H:%M",
+            "%d.%m.%Y %H:%M:%S",
+            "%d.%m.%Y %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(Timestamp::Naive)
+    }
+
+    proptest! {
+        #[test]
+        fn time_agrees_with_every_format_in_order(
+            s in "[0-9]{1,4}[/.\\-][0-9]{1,2}[/.\\-][0-9]{1,4}[ ,T]{1,2}[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?(\\.[0-9]{1,3})?( ?[AP]M)?([+-][0-9]{2}:?[0-9]{2}|Z)?",
+        ) {
+            let fmt = |t: Option<Timestamp>| t.map(|t| format!("{t:?}"));
+            prop_assert_eq!(fmt(parse_time(&s)), fmt(parse_time_ref(&s)));
+        }
+    }
 
     #[test]
     fn time_forms() {
