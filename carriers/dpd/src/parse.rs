@@ -119,6 +119,11 @@ impl<'a> Sink<'a> for Builder {
             "getAuthResponse" if self.login.is_none() => self.login = Some(Default::default()),
             _ => {}
         }
+        // Only these elements open a record below `trackingresult`; skip the
+        // path search for every other element.
+        if !matches!(last.as_str(), "statusInfo" | "scan" | "shipmentInfo") {
+            return;
+        }
         let Some(i) = xml::find(path, "trackingresult") else {
             return;
         };
@@ -134,6 +139,32 @@ impl<'a> Sink<'a> for Builder {
     }
 
     fn leaf(&mut self, path: &[String], text: Cow<'a, str>) {
+        // Every field below ends in one of these names; other leaves are not
+        // read, so they skip the path searches.
+        if !path.last().is_some_and(|last| {
+            matches!(
+                last.as_str(),
+                "faultcode"
+                    | "faultstring"
+                    | "errorCode"
+                    | "faultCode"
+                    | "errorMessage"
+                    | "message"
+                    | "authToken"
+                    | "authTokenExpires"
+                    | "status"
+                    | "content"
+                    | "label"
+                    | "statusHasBeenReached"
+                    | "isCurrentStatus"
+                    | "location"
+                    | "date"
+                    | "code"
+                    | "name"
+            )
+        }) {
+            return;
+        }
         if xml::find(path, "Fault").is_some() {
             if let Some(f) = self.fault.as_mut() {
                 let slot = match path.last().map(String::as_str) {
