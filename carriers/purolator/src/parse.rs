@@ -284,6 +284,15 @@ fn xsi_type_attr(e: &BytesStart<'_>) -> String {
 impl Visitor for ResponseVisitor {
     fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
+        // Only a few element names open something; the rest skip the suffix
+        // comparisons below, which every branch starts with the last name of.
+        let opens = |last: &[u8]| match path.len() {
+            3 => matches!(last, b"TrackPackagesByPinResponse" | b"Fault" | b"Body"),
+            _ => false,
+        } || matches!(last, b"TrackingInformation" | b"Scan" | b"Error");
+        if !path.last().is_some_and(|last| opens(last)) {
+            return Ok(());
+        }
         if path.len() == 3 && ends(path, &["Envelope", "Body", "TrackPackagesByPinResponse"]) {
             self.response.get_or_insert_with(RawResponse::default);
         } else if path.len() == 3 && ends(path, &["Envelope", "Body", "Fault"]) {
