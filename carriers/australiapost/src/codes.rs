@@ -259,7 +259,11 @@ mod tests {
     #[test]
     fn table_texts_are_ascii_and_normalized() {
         // `is` and `starts` rely on it.
-        for t in STATUSES.iter().map(|r| r.value).chain(EVENTS.iter().map(|r| r.text)) {
+        for t in STATUSES
+            .iter()
+            .map(|r| r.value)
+            .chain(EVENTS.iter().map(|r| r.text))
+        {
             assert!(t.is_ascii(), "{t}");
             assert_eq!(t.to_ascii_lowercase(), norm_ref(t), "{t}");
         }

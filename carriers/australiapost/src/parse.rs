@@ -101,7 +101,9 @@ fn leaves<'b, 'a>(items: &'b [WireItem<'a>]) -> Vec<&'b WireItem<'a>> {
 }
 
 /// The events, status value and product that describe `r.tracking_id`.
-fn source<'b, 'a>(r: &'b WireResult<'a>) -> (Vec<&'b WireEvent<'a>>, Option<&'b str>, Option<&'b str>) {
+fn source<'b, 'a>(
+    r: &'b WireResult<'a>,
+) -> (Vec<&'b WireEvent<'a>>, Option<&'b str>, Option<&'b str>) {
     let id = r.tracking_id.trim();
     let all = leaves(r.trackable_items.as_deref().unwrap_or_default());
     let product = all.iter().find_map(|a| a.product_type.as_deref());

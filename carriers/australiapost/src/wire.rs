@@ -3,8 +3,8 @@
 //! (an event without `location`, a result with only `errors`).
 
 use serde::{Deserialize, Deserializer, Serialize};
-use std::borrow::Cow;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// `GET /shipping/v1/track` answer (and the top-level error envelope).
 #[derive(Debug, Default, Serialize, Deserialize)]
