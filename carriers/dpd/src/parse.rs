@@ -389,7 +389,11 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
 
 /// A run of 1..=`max` ASCII digits at the start of `b`: (value, rest).
 fn lead_digits(b: &[u8], max: usize) -> Option<(u32, &[u8])> {
-    let n = b.iter().take(max).take_while(|d| d.is_ascii_digit()).count();
+    let n = b
+        .iter()
+        .take(max)
+        .take_while(|d| d.is_ascii_digit())
+        .count();
     if n == 0 || b.get(n).is_some_and(u8::is_ascii_digit) {
         return None;
     }
@@ -417,7 +421,8 @@ fn english_display_time(s: &str) -> Option<Timestamp> {
         return None;
     };
     let two = |a: u8, b: u8| {
-        (a.is_ascii_digit() && b.is_ascii_digit()).then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+        (a.is_ascii_digit() && b.is_ascii_digit())
+            .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
     };
     let (minute, second) = (two(*m1, *m2)?, two(*s1, *s2)?);
     let pm = match (p.to_ascii_uppercase(), m.to_ascii_uppercase()) {

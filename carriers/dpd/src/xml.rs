@@ -284,7 +284,11 @@ mod tests {
     fn paths_reuse_names_across_siblings() {
         let (root, l) = leaves(b"<r><longname><x>1</x></longname><b><y>2</y><z/></b></r>").unwrap();
         assert_eq!(root, "r");
-        let got: Vec<(&str, &str)> = l.items.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+        let got: Vec<(&str, &str)> = l
+            .items
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.as_str()))
+            .collect();
         assert_eq!(got, [("r/longname/x", "1"), ("r/b/y", "2"), ("r/b/z", "")]);
     }
 
