@@ -31,7 +31,11 @@ pub fn parse(s: &str) -> Option<Timestamp> {
         digits(&b[5..7])?,
         digits(&b[8..10])?,
     )?;
-    let (h, m, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if sec > 59 {
         return None;
     }

@@ -2,8 +2,8 @@
 //! shared by the parser and the simulator renderer.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use std::borrow::Cow;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// `ParcelsResponseDTO`.
 #[derive(Debug, Default, Serialize, Deserialize)]
