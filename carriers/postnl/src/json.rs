@@ -148,7 +148,9 @@ mod tests {
     }
 
     fn same(json: &str) {
-        let node = serde_json::from_str::<Node>(json).map(|n| to_value(&n)).ok();
+        let node = serde_json::from_str::<Node>(json)
+            .map(|n| to_value(&n))
+            .ok();
         assert_eq!(node, serde_json::from_str::<Value>(json).ok(), "{json}");
     }
 

@@ -6,8 +6,8 @@
 //! `Address`, `OldStatus`, `Shipment`) may come as a bare object.
 
 use crate::codes::{self, Map};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use crate::json::Node;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
@@ -73,7 +73,11 @@ fn event_time(s: &str) -> Option<Timestamp> {
         digits(&b[3..5])?,
         digits(&b[..2])?,
     )?;
-    let (h, m, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if sec > 59 {
         return None;
     }
