@@ -282,9 +282,7 @@ pub fn lookup(code: &str) -> Option<(Status, Option<&'static str>)> {
         }
         None => std::borrow::Cow::Owned(code.to_ascii_uppercase().into_bytes()),
     };
-    index()
-        .get(key.as_ref())
-        .map(|&i| (CODES[i].1, CODES[i].2))
+    index().get(key.as_ref()).map(|&i| (CODES[i].1, CODES[i].2))
 }
 
 /// `CODES` by upper-cased code (218 rows, looked up for every event).

@@ -3,8 +3,8 @@
 use crate::codes::{self, Mapped};
 use crate::country;
 use crate::times;
-use std::borrow::Cow;
 use crate::wire::{Envelope, Event, MailPieces, WireError, ctxt, txt};
+use std::borrow::Cow;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, HttpResponse, NumberResult, Snapshot, Status,
