@@ -23,8 +23,8 @@
 mod common;
 
 use chrono::{DateTime, Duration, FixedOffset};
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use trackd_carrier_australiapost::AustraliaPost;
 use trackd_carrier_canadapost::{CanadaPost, TRACK_MEDIA_TYPE};
@@ -237,7 +237,10 @@ fn ups(c: &mut Criterion) {
         case(
             "fixture_karrio_delivered",
             &["1Z1442YY7229014688"],
-            json(200, fixture!("ups", "track_v1_details_delivered.karrio.json")),
+            json(
+                200,
+                fixture!("ups", "track_v1_details_delivered.karrio.json"),
+            ),
         ),
         case(
             "fixture_synth_in_transit",
@@ -314,7 +317,13 @@ fn fedex(c: &mut Criterion) {
         case(
             "fixture_portal_full_schema",
             &["123456789012", "39936862321"],
-            json(200, fixture!("fedex", "trackingnumbers_resp200_full_schema_portal.karrio.json")),
+            json(
+                200,
+                fixture!(
+                    "fedex",
+                    "trackingnumbers_resp200_full_schema_portal.karrio.json"
+                ),
+            ),
         ),
         case(
             "fixture_batch_mixed",
@@ -340,7 +349,10 @@ fn usps(c: &mut Criterion) {
         case(
             "fixture_realistic_delivered",
             &[],
-            json(200, fixture!("usps", "tracking_v3_detail_delivered_realistic.karrio.json")),
+            json(
+                200,
+                fixture!("usps", "tracking_v3_detail_delivered_realistic.karrio.json"),
+            ),
         ),
         case(
             "fixture_207_multistatus",
@@ -381,7 +393,10 @@ fn dhl(c: &mut Criterion) {
         case(
             "fixture_parcel_de_delivered",
             &["00340434161094042557"],
-            json(200, fixture!("dhl", "parcel_de_delivered_offset.synth.json")),
+            json(
+                200,
+                fixture!("dhl", "parcel_de_delivered_offset.synth.json"),
+            ),
         ),
     ];
     let mut g = c.benchmark_group("parse/dhl");
@@ -408,7 +423,12 @@ fn purolator(c: &mut Criterion) {
         sim_case(&Purolator, &parcel),
         case(
             "fixture_batch_mixed",
-            &["320595463938", "320606146993", "KYV009956937", "287809468872"],
+            &[
+                "320595463938",
+                "320606146993",
+                "KYV009956937",
+                "287809468872",
+            ],
             soap(fixture!("purolator", "written_batch_mixed.xml")),
         ),
         case(
@@ -474,12 +494,18 @@ fn royalmail(c: &mut Criterion) {
         case(
             "fixture_karrio_in_transit",
             &["FQ087430672GB"],
-            json(200, fixture!("royalmail", "events_in_transit_missort.karrio.json")),
+            json(
+                200,
+                fixture!("royalmail", "events_in_transit_missort.karrio.json"),
+            ),
         ),
         case(
             "fixture_delivered_signed",
             &["RB123456785GB"],
-            json(200, fixture!("royalmail", "events_delivered_signed.derived.json")),
+            json(
+                200,
+                fixture!("royalmail", "events_delivered_signed.derived.json"),
+            ),
         ),
     ];
     let mut g = c.benchmark_group("parse/royalmail");
@@ -538,12 +564,18 @@ fn australiapost(c: &mut Criterion) {
         case(
             "fixture_karrio_three_results",
             &["ET123456789AU", "LX123456789US", "00123456789000123400"],
-            json(200, fixture!("australiapost", "track_three_results.karrio_test.json")),
+            json(
+                200,
+                fixture!("australiapost", "track_three_results.karrio_test.json"),
+            ),
         ),
         case(
             "fixture_karrio_schema",
             &[],
-            json(200, fixture!("australiapost", "tracking_response.karrio.json")),
+            json(
+                200,
+                fixture!("australiapost", "tracking_response.karrio.json"),
+            ),
         ),
     ];
     let mut g = c.benchmark_group("parse/australiapost");
