@@ -681,7 +681,15 @@ impl Writer {
                                 }));
                             }
                             Err(e) => {
-                                sp.rollback(&tx)?;
+                                if let Err(gone) = sp.rollback(&tx) {
+                                    // SQLite rolls the whole transaction back by
+                                    // itself on some errors (disk full, I/O), taking
+                                    // the savepoint with it: the group fails, and the
+                                    // cause is what the log must say.
+                                    tracing::error!(error = %e, rollback_error = %gone, "registration failed and took its transaction with it");
+                                    let _ = reply.send(Err(e));
+                                    return Err(gone);
+                                }
                                 let _ = reply.send(Err(e));
                             }
                         }
