@@ -53,6 +53,8 @@ pub struct CarrierClient {
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     pub quota: EffectiveQuota,
+    /// Largest answer body read from the carrier (`poll.max_response_bytes`).
+    max_response_bytes: usize,
 }
 
 /// Headroom kept under a carrier's quota so network jitter never pushes two
@@ -88,6 +90,7 @@ impl CarrierClient {
         quota: EffectiveQuota,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
+        max_response_bytes: usize,
     ) -> CarrierClient {
         let slug = plugin.descriptor().slug;
         let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
@@ -122,6 +125,7 @@ impl CarrierClient {
             retry,
             metrics,
             quota,
+            max_response_bytes,
         }
     }
 
@@ -242,6 +246,11 @@ impl CarrierClient {
         req: &HttpRequest,
         kind: &'static str,
     ) -> Result<HttpResponse, CarrierError> {
+        /// Why no answer came back: the transport failed, or the body outgrew the cap.
+        enum Failure {
+            Http(reqwest::Error),
+            TooLarge { status: u16, declared: Option<u64> },
+        }
         let url = format!("{}{}", self.base_url, req.path_and_query);
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -254,17 +263,30 @@ impl CarrierClient {
         if !req.body.is_empty() {
             rb = rb.body(req.body.clone());
         }
+        let cap = self.max_response_bytes;
         let started = Instant::now();
         let result = async {
-            let resp = rb.send().await?;
+            let mut resp = rb.send().await.map_err(Failure::Http)?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect();
-            let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(HttpResponse {
+            // A declared length over the cap is refused before reading a byte; an
+            // undeclared (chunked, possibly endless) body is read until it passes the cap.
+            let declared = resp.content_length();
+            if declared.is_some_and(|n| n > cap as u64) {
+                return Err(Failure::TooLarge { status, declared });
+            }
+            let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+            while let Some(chunk) = resp.chunk().await.map_err(Failure::Http)? {
+                if chunk.len() > cap - body.len() {
+                    return Err(Failure::TooLarge { status, declared });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(HttpResponse {
                 status,
                 headers,
                 body,
@@ -283,19 +305,38 @@ impl CarrierClient {
                 400..=499 => "client_error",
                 _ => "server_error",
             },
-            Err(e) if e.is_timeout() => "timeout",
-            Err(_) => "transport_error",
+            Err(Failure::TooLarge { .. }) => "too_large",
+            Err(Failure::Http(e)) if e.is_timeout() => "timeout",
+            Err(Failure::Http(_)) => "transport_error",
         };
         self.metrics
             .carrier_requests
             .with_label_values(&[self.slug, kind, outcome])
             .inc();
-        result.map_err(|e| CarrierError::Unavailable {
-            status: 0,
-            message: if e.is_timeout() {
-                format!("timed out talking to {url}")
-            } else {
-                format!("transport error talking to {url}: {e}")
+        result.map_err(|failure| match failure {
+            Failure::TooLarge { status, declared } => {
+                tracing::warn!(
+                    carrier = self.slug,
+                    kind,
+                    status,
+                    declared_bytes = declared,
+                    max_response_bytes = cap,
+                    "carrier answer larger than poll.max_response_bytes; dropped"
+                );
+                CarrierError::Malformed {
+                    message: format!(
+                        "{kind} answer (HTTP {status}) larger than poll.max_response_bytes \
+                         ({cap} bytes); dropped without reading further"
+                    ),
+                }
+            }
+            Failure::Http(e) => CarrierError::Unavailable {
+                status: 0,
+                message: if e.is_timeout() {
+                    format!("timed out talking to {url}")
+                } else {
+                    format!("transport error talking to {url}: {e}")
+                },
             },
         })
     }

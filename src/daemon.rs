@@ -177,6 +177,7 @@ impl Daemon {
                 quota,
                 retry,
                 metrics.clone(),
+                config.poll.max_response_bytes,
             );
             carriers.insert(
                 d.slug,
