@@ -333,8 +333,8 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigErrors> {
         let file = path.map(|path| {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read config file: {e}"));
+            let source =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read config file: {e}"));
             (path.display().to_string(), source)
         });
         Self::load_layers(file, env.into_iter().collect())
@@ -1417,7 +1417,10 @@ mod tests {
         let via_text = Config::load_str("[poll]\nmax_in_flight = 3\n", env(&vars)).expect("loads");
         let via_file = load_str("[poll]\nmax_in_flight = 3\n", &vars).expect("loads");
         assert_eq!(via_text, via_file);
-        assert_eq!((via_text.poll.max_in_flight, via_text.api.max_batch), (3, 7));
+        assert_eq!(
+            (via_text.poll.max_in_flight, via_text.api.max_batch),
+            (3, 7)
+        );
         let text_errors = errors_of(Config::load_str(toml, env(&vars)));
         assert_eq!(text_errors, errors_of(load_str(toml, &vars)));
         assert_eq!(
