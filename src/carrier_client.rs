@@ -57,6 +57,10 @@ pub struct CarrierClient {
     max_response_bytes: usize,
 }
 
+/// Answer size cap until `with_max_response_bytes` sets the configured one
+/// (the same 4 MiB as `poll.max_response_bytes` in config/trackd.toml).
+const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Headroom kept under a carrier's quota so network jitter never pushes two
 /// requests into one of the carrier's windows.
 const QUOTA_HEADROOM: f64 = 1.05;
@@ -90,7 +94,6 @@ impl CarrierClient {
         quota: EffectiveQuota,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
-        max_response_bytes: usize,
     ) -> CarrierClient {
         let slug = plugin.descriptor().slug;
         let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
@@ -125,8 +128,14 @@ impl CarrierClient {
             retry,
             metrics,
             quota,
-            max_response_bytes,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Caps the answer bodies read from this carrier (`poll.max_response_bytes`).
+    pub fn with_max_response_bytes(mut self, max: usize) -> CarrierClient {
+        self.max_response_bytes = max;
+        self
     }
 
     pub fn base_url(&self) -> &str {

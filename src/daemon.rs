@@ -177,8 +177,8 @@ impl Daemon {
                 quota,
                 retry,
                 metrics.clone(),
-                config.poll.max_response_bytes,
-            );
+            )
+            .with_max_response_bytes(config.poll.max_response_bytes);
             carriers.insert(
                 d.slug,
                 Arc::new(CarrierRuntime {
