@@ -61,6 +61,17 @@ cargo fuzz build --fuzz-dir fuzz --target-dir "$FUZZ_TARGET_DIR" -O -a -s "$FUZZ
 echo "   built in $((SECONDS - build_started)) s"
 bin_dir="$FUZZ_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 
+echo "== replaying the inputs that once crashed a target (fuzz/regressions)"
+for dir in fuzz/regressions/*/; do
+    t=$(basename "$dir")
+    if ! "$bin_dir/$t" -runs=1 "$dir"* >"${TMPDIR:-/tmp}/trackd-fuzz-regress.log" 2>&1; then
+        tail -n 40 "${TMPDIR:-/tmp}/trackd-fuzz-regress.log"
+        echo "$t: a fixed crash is back (fuzz/regressions/$t)" >&2
+        exit 1
+    fi
+    echo "   $t: $(ls "$dir" | wc -l) input(s) pass"
+done
+
 # Largest input per target: answers grow to four times the largest fixture
 # (about 20 KB); config files and tracking numbers stay small.
 max_len() {
@@ -106,7 +117,7 @@ printf '%-22s %12s %10s %8s %8s  %s\n' target executions exec/s cov corpus resul
 for t in $targets; do
     log="$logs/$t.log"
     rc=$(cat "$logs/$t.rc" 2>/dev/null || echo 1)
-    runs=$(sed -n 's/^stat::number_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
     [ -n "$runs" ] || runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *\([0-9]*\).*/\1/p' "$log" | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)

@@ -10,6 +10,7 @@
   examples switched on, one small overlay per section, and env overrides.
 - detect_number: the valid and invalid test numbers of the vendored
   tracking_number_data definitions.
+- every target: the inputs that once crashed it (fuzz/regressions/<target>/).
 
 Seeds are content-addressed (file name = SHA-1 of the bytes), so running this
 again, or after libFuzzer has added inputs, only adds what is missing.
@@ -123,11 +124,19 @@ def seed_detect(corpus: Path) -> int:
     return n
 
 
+def seed_regressions(corpus: Path, counts: dict):
+    """Inputs that once crashed a target (fuzz/regressions/<target>/) seed it too."""
+    for d in sorted((ROOT / "fuzz" / "regressions").glob("*")):
+        for f in sorted(d.iterdir()):
+            counts[d.name] = counts.get(d.name, 0) + write(corpus, d.name, f.read_bytes())
+
+
 def main():
     corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "fuzz" / "corpus"
     counts = seed_parse(corpus)
     counts["config_load"] = seed_config(corpus)
     counts["detect_number"] = seed_detect(corpus)
+    seed_regressions(corpus, counts)
     for target, n in sorted(counts.items()):
         total = len(list((corpus / target).iterdir())) if (corpus / target).exists() else 0
         print(f"seed {target}: {n} new, {total} in corpus")

@@ -208,9 +208,42 @@ pub fn detect_number(data: &[u8]) {
     let _ = trackd::carriers::detect_one(plugins(), &number);
 }
 
+/// Runs the target `name` (as listed by `cargo fuzz list`) on one input.
+pub fn run_target(name: &str, data: &[u8]) {
+    match name {
+        "config_load" => config_load(data),
+        "detect_number" => detect_number(data),
+        other => match other.strip_prefix("parse_") {
+            Some(slug) => parse(slug, data),
+            None => panic!("no fuzz target {other}"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every input the fuzzer once crashed on (`regressions/<target>/`) now passes.
+    #[test]
+    fn regressions_replay_cleanly() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+        let mut replayed = 0;
+        for target in std::fs::read_dir(&root).expect("fuzz/regressions") {
+            let target = target.expect("entry").path();
+            let name = target
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            for input in std::fs::read_dir(&target).expect("target dir") {
+                let input = input.expect("entry").path();
+                run_target(&name, &std::fs::read(&input).expect("readable"));
+                replayed += 1;
+            }
+        }
+        assert!(replayed >= 3, "{replayed} regression inputs");
+    }
 
     #[test]
     fn header_layout_decodes() {
