@@ -61,10 +61,16 @@ pub struct CarrierClient {
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     pub quota: EffectiveQuota,
+    /// Largest answer body read from the carrier (`poll.max_response_bytes`).
+    max_response_bytes: usize,
 }
 
 /// Longest pacing wait taken inside a poll; longer ones reschedule the poll.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
+
+/// Answer size cap until `with_max_response_bytes` sets the configured one
+/// (the same 4 MiB as `poll.max_response_bytes` in config/trackd.toml).
+const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Headroom kept under a carrier's quota so network jitter never pushes two
 /// requests into one of the carrier's windows.
@@ -160,7 +166,14 @@ impl CarrierClient {
             retry,
             metrics,
             quota,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Caps the answer bodies read from this carrier (`poll.max_response_bytes`).
+    pub fn with_max_response_bytes(mut self, max: usize) -> CarrierClient {
+        self.max_response_bytes = max;
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -335,6 +348,11 @@ impl CarrierClient {
         req: &HttpRequest,
         kind: &'static str,
     ) -> Result<HttpResponse, CarrierError> {
+        /// Why no answer came back: the transport failed, or the body outgrew the cap.
+        enum Failure {
+            Http(reqwest::Error),
+            TooLarge { status: u16, declared: Option<u64> },
+        }
         let url = format!("{}{}", self.base_url, req.path_and_query);
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -347,17 +365,30 @@ impl CarrierClient {
         if !req.body.is_empty() {
             rb = rb.body(req.body.clone());
         }
+        let cap = self.max_response_bytes;
         let started = Instant::now();
         let result = async {
-            let resp = rb.send().await?;
+            let mut resp = rb.send().await.map_err(Failure::Http)?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect();
-            let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(HttpResponse {
+            // A declared length over the cap is refused before reading a byte; an
+            // undeclared (chunked, possibly endless) body is read until it passes the cap.
+            let declared = resp.content_length();
+            if declared.is_some_and(|n| n > cap as u64) {
+                return Err(Failure::TooLarge { status, declared });
+            }
+            let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+            while let Some(chunk) = resp.chunk().await.map_err(Failure::Http)? {
+                if chunk.len() > cap - body.len() {
+                    return Err(Failure::TooLarge { status, declared });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(HttpResponse {
                 status,
                 headers,
                 body,
@@ -376,19 +407,38 @@ impl CarrierClient {
                 400..=499 => "client_error",
                 _ => "server_error",
             },
-            Err(e) if e.is_timeout() => "timeout",
-            Err(_) => "transport_error",
+            Err(Failure::TooLarge { .. }) => "too_large",
+            Err(Failure::Http(e)) if e.is_timeout() => "timeout",
+            Err(Failure::Http(_)) => "transport_error",
         };
         self.metrics
             .carrier_requests
             .with_label_values(&[self.slug, kind, outcome])
             .inc();
-        result.map_err(|e| CarrierError::Unavailable {
-            status: 0,
-            message: if e.is_timeout() {
-                format!("timed out talking to {url}")
-            } else {
-                format!("transport error talking to {url}: {e}")
+        result.map_err(|failure| match failure {
+            Failure::TooLarge { status, declared } => {
+                tracing::warn!(
+                    carrier = self.slug,
+                    kind,
+                    status,
+                    declared_bytes = declared,
+                    max_response_bytes = cap,
+                    "carrier answer larger than poll.max_response_bytes; dropped"
+                );
+                CarrierError::Malformed {
+                    message: format!(
+                        "{kind} answer (HTTP {status}) larger than poll.max_response_bytes \
+                         ({cap} bytes); dropped without reading further"
+                    ),
+                }
+            }
+            Failure::Http(e) => CarrierError::Unavailable {
+                status: 0,
+                message: if e.is_timeout() {
+                    format!("timed out talking to {url}")
+                } else {
+                    format!("transport error talking to {url}: {e}")
+                },
             },
         })
     }

@@ -145,6 +145,9 @@ pub struct PollConfig {
     pub retry_max_delay: Duration,
     /// Requests in flight at once per carrier (default 8).
     pub max_in_flight: usize,
+    /// Largest carrier answer body read, in bytes, so a huge or endless answer cannot
+    /// exhaust memory (default 4 MiB, 1 KiB..=1 GiB).
+    pub max_response_bytes: usize,
 }
 
 /// Poll delay for each non-terminal status; terminal statuses are not polled.
@@ -336,23 +339,38 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigErrors> {
-        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let file = path.map(|path| {
+            let source =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read config file: {e}"));
+            (path.display().to_string(), source)
+        });
+        Self::load_layers(file, env.into_iter().collect())
+    }
+
+    /// Like `load` with the operator's file given as text: the same layering and
+    /// checks without reading a config file, so fuzzing and tests can feed any text.
+    pub fn load_str(
+        source: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let file = Some(("<config>".to_owned(), Ok(source.to_owned())));
+        Self::load_layers(file, env.into_iter().collect())
+    }
+
+    /// The layering itself: defaults, then `file` as (error key, text or read error), then `env`.
+    fn load_layers(
+        file: Option<(String, Result<String, String>)>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         let mut table = parse_toml(DEFAULT_TOML).unwrap_or_else(|message| {
             errors.push(ConfigError::new("<embedded defaults>", message));
             Table::new()
         });
-        if let Some(path) = path {
-            let key = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(source) => match parse_toml(&source) {
-                    Ok(overlay) => merge(&mut table, overlay),
-                    Err(message) => errors.push(ConfigError::new(key, message)),
-                },
-                Err(e) => errors.push(ConfigError::new(
-                    key,
-                    format!("cannot read config file: {e}"),
-                )),
+        if let Some((key, source)) = file {
+            match source.and_then(|source| parse_toml(&source)) {
+                Ok(overlay) => merge(&mut table, overlay),
+                Err(message) => errors.push(ConfigError::new(key, message)),
             }
         }
         let origins = apply_env(&mut table, &env, &mut errors);
@@ -786,6 +804,7 @@ fn read_poll(s: &mut Section<'_, '_>) -> Option<PollConfig> {
         retry_max_delay = None;
     }
     let max_in_flight = s.get("max_in_flight", |r| int_in(r, 1..=i64::MAX));
+    let max_response_bytes = s.get("max_response_bytes", |r| int_in(r, 1024..=1 << 30));
     Some(PollConfig {
         intervals: intervals?,
         jitter: jitter?,
@@ -797,6 +816,7 @@ fn read_poll(s: &mut Section<'_, '_>) -> Option<PollConfig> {
         retry_base_delay: retry_base_delay?,
         retry_max_delay: retry_max_delay?,
         max_in_flight: max_in_flight?,
+        max_response_bytes: max_response_bytes?,
     })
 }
 
@@ -1153,6 +1173,7 @@ mod tests {
                 retry_base_delay: Duration::from_millis(500),
                 retry_max_delay: Duration::from_secs(30),
                 max_in_flight: 8,
+                max_response_bytes: 4 * 1024 * 1024,
             },
             cache: CacheConfig {
                 snapshot_capacity: 100_000,
@@ -1395,6 +1416,49 @@ mod tests {
         assert!(
             text.lines()
                 .any(|l| l.starts_with("server.listen: invalid socket address \"localhost\""))
+        );
+    }
+
+    #[test]
+    fn max_response_bytes_is_bounded_and_overridable() {
+        let config = load_str("[poll]\nmax_response_bytes = 65536\n", &[]).expect("loads");
+        assert_eq!(config.poll.max_response_bytes, 65_536);
+        let config = load_str("", &[("TRACKD_POLL__MAX_RESPONSE_BYTES", "2048")]).expect("loads");
+        assert_eq!(config.poll.max_response_bytes, 2048);
+        for (value, want) in [
+            ("1023", "must be >= 1024 (got 1023)"),
+            ("1073741825", "must be <= 1073741824 (got 1073741825)"),
+            ("\"4MiB\"", "expected an integer, found string"),
+        ] {
+            let errors = errors_of(load_str(
+                &format!("[poll]\nmax_response_bytes = {value}\n"),
+                &[],
+            ));
+            assert_eq!(
+                message_for(&errors, "poll.max_response_bytes"),
+                want,
+                "{value}"
+            );
+        }
+    }
+
+    /// The text entry point (used by the fuzzer) layers and checks exactly like a file.
+    #[test]
+    fn load_str_matches_loading_a_file() {
+        let toml = "[poll]\nmax_in_flight = 3\n[carriers.ups]\nper_second = 0\n";
+        let vars = [("TRACKD_API__MAX_BATCH", "7")];
+        let via_text = Config::load_str("[poll]\nmax_in_flight = 3\n", env(&vars)).expect("loads");
+        let via_file = load_str("[poll]\nmax_in_flight = 3\n", &vars).expect("loads");
+        assert_eq!(via_text, via_file);
+        assert_eq!(
+            (via_text.poll.max_in_flight, via_text.api.max_batch),
+            (3, 7)
+        );
+        let text_errors = errors_of(Config::load_str(toml, env(&vars)));
+        assert_eq!(text_errors, errors_of(load_str(toml, &vars)));
+        assert_eq!(
+            errors_of(Config::load_str("[poll\n", Vec::new()))[0].key,
+            "<config>"
         );
     }
 

@@ -189,7 +189,8 @@ impl Daemon {
                 },
                 retry,
                 metrics.clone(),
-            );
+            )
+            .with_max_response_bytes(config.poll.max_response_bytes);
             carriers.insert(
                 d.slug,
                 Arc::new(CarrierRuntime {

@@ -266,6 +266,11 @@ struct FaultsBody {
     rate_limited: f64,
     #[serde(default)]
     timeout_hold_ms: Option<u64>,
+    #[serde(default)]
+    huge_body: f64,
+    /// Size of a huge body in bytes; absent or null = endless.
+    #[serde(default)]
+    huge_body_bytes: Option<u64>,
 }
 
 fn faults_json(f: &FaultConfig) -> Value {
@@ -275,6 +280,8 @@ fn faults_json(f: &FaultConfig) -> Value {
         "malformed": f.malformed,
         "rate_limited": f.rate_limited,
         "timeout_hold_ms": u64::try_from(f.timeout_hold.as_millis()).unwrap_or(u64::MAX),
+        "huge_body": f.huge_body,
+        "huge_body_bytes": f.huge_body_bytes,
     })
 }
 
@@ -305,6 +312,8 @@ async fn put_faults(
         timeout_hold: b
             .timeout_hold_ms
             .map_or(FaultConfig::default().timeout_hold, Duration::from_millis),
+        huge_body: b.huge_body,
+        huge_body_bytes: b.huge_body_bytes,
     };
     match sim.set_faults(&carrier, cfg) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -85,12 +85,17 @@ pub(crate) fn base_url(addr: SocketAddr) -> String {
 async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
     let c = &ctx.carrier;
     bump(&c.counters.requests);
+    // Set by a huge-body fault: the total size (`None` = endless) to pad the answer to.
+    let mut huge = None;
     let resp = match to_sdk_request(req).await {
-        Ok(req) => answer(&ctx, &req).await,
+        Ok(req) => answer(&ctx, &req, &mut huge).await,
         Err(resp) => resp,
     };
     c.counters.record_status(resp.status);
-    to_axum(resp)
+    match huge {
+        None => to_axum(resp),
+        Some(total) => to_axum_huge(resp, total, ctx.shutdown.clone()),
+    }
 }
 
 /// Reads the whole request into the SDK's plain form (or answers 405/413).
@@ -129,7 +134,7 @@ async fn to_sdk_request(req: Request) -> Result<HttpRequest, HttpResponse> {
     })
 }
 
-async fn answer(ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+async fn answer(ctx: &Ctx, req: &HttpRequest, huge: &mut Option<Option<u64>>) -> HttpResponse {
     let c = &ctx.carrier;
     let plugin = &c.carrier;
     match plugin.sim_route(req) {
@@ -160,7 +165,7 @@ async fn answer(ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
         Ok(SimCall::Track {
             numbers,
             credential,
-        }) => track(ctx, numbers, credential).await,
+        }) => track(ctx, numbers, credential, huge).await,
     }
 }
 
@@ -182,7 +187,12 @@ fn credential_kind(credential: &SimCredential) -> &'static str {
     }
 }
 
-async fn track(ctx: &Ctx, numbers: Vec<String>, credential: SimCredential) -> HttpResponse {
+async fn track(
+    ctx: &Ctx,
+    numbers: Vec<String>,
+    credential: SimCredential,
+    huge: &mut Option<Option<u64>>,
+) -> HttpResponse {
     let c = &ctx.carrier;
     let plugin = &c.carrier;
     bump(&c.counters.track_requests);
@@ -264,6 +274,7 @@ async fn track(ctx: &Ctx, numbers: Vec<String>, credential: SimCredential) -> Ht
                 }
             }
         }
+        Fault::HugeBody => *huge = Some(cfg.huge_body_bytes),
         Fault::None | Fault::Malformed => {}
     }
 
@@ -337,6 +348,24 @@ fn to_axum(resp: HttpResponse) -> Response {
         headers.append(name, value);
     }
     out.into_response()
+}
+
+/// `to_axum` with the body replaced by the huge-body fault's: the answer padded
+/// to `total` bytes (declared in `Content-Length`), or endless and chunked.
+fn to_axum_huge(
+    mut resp: HttpResponse,
+    total: Option<u64>,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let answer = std::mem::take(&mut resp.body);
+    let declared = total.map(|t| faults::huge_body_len(answer.len(), t));
+    let mut out = to_axum(resp);
+    *out.body_mut() = faults::huge_body(answer, total, shutdown);
+    if let Some(len) = declared {
+        out.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -148,8 +148,43 @@ async fn faults_can_be_changed_and_read_back() {
     assert_eq!(status, 200);
     assert_eq!(
         v,
-        json!({"timeout":0.1,"server_error":0.25,"malformed":0.0,"rate_limited":0.0,"timeout_hold_ms":1500})
+        json!({"timeout":0.1,"server_error":0.25,"malformed":0.0,"rate_limited":0.0,"timeout_hold_ms":1500,"huge_body":0.0,"huge_body_bytes":null})
     );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn huge_body_fault_is_set_through_the_control_api() {
+    let (sim, running, url) = start().await;
+    let put = |body: &'static str| {
+        call(
+            reqwest::Method::PUT,
+            format!("{url}/_sim/faults/fake"),
+            Some(body),
+        )
+    };
+    let (status, _) = put(r#"{"huge_body":1.0,"huge_body_bytes":5000000}"#).await;
+    assert_eq!(status, 204);
+    let f = sim.faults("fake").expect("known");
+    assert_eq!((f.huge_body, f.huge_body_bytes), (1.0, Some(5_000_000)));
+    let (_, v) = call(
+        reqwest::Method::GET,
+        format!("{url}/_sim/faults/fake"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (v["huge_body"].clone(), v["huge_body_bytes"].clone()),
+        (json!(1.0), json!(5_000_000))
+    );
+    // No size: endless.
+    let (status, _) = put(r#"{"huge_body":0.5}"#).await;
+    assert_eq!(status, 204);
+    let f = sim.faults("fake").expect("known");
+    assert_eq!((f.huge_body, f.huge_body_bytes), (0.5, None));
+    let (status, v) = put(r#"{"huge_body":0.5,"malformed":0.6}"#).await;
+    assert_eq!(status, 400);
+    assert_error(&v, "invalid_faults");
     running.shutdown().await;
 }
 

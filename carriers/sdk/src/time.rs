@@ -1,6 +1,8 @@
 //! Timestamps that carry their provenance: an offset the carrier stated, or none.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
@@ -14,6 +16,9 @@ pub enum Timestamp {
     /// Local wall-clock time at the event's location; the offset is unknown.
     Naive(NaiveDateTime),
 }
+
+/// Wire form of a zoned time whose year RFC 3339 cannot write (signed year).
+const ZONED_WIDE_YEAR: &str = "%Y-%m-%dT%H:%M:%S%.f%:z";
 
 /// The widest real-world UTC offsets, used to bound what a naive time can mean.
 const MAX_WEST_OFFSET_HOURS: i64 = 12;
@@ -41,9 +46,11 @@ impl Timestamp {
     pub fn latest_instant(&self) -> DateTime<Utc> {
         match self {
             Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
-            Timestamp::Naive(n) => {
-                Utc.from_utc_datetime(n) + Duration::hours(MAX_WEST_OFFSET_HOURS)
-            }
+            // Saturating: a garbled far-future year must not panic the poller.
+            Timestamp::Naive(n) => Utc
+                .from_utc_datetime(n)
+                .checked_add_signed(Duration::hours(MAX_WEST_OFFSET_HOURS))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         }
     }
 
@@ -51,9 +58,10 @@ impl Timestamp {
     pub fn earliest_instant(&self) -> DateTime<Utc> {
         match self {
             Timestamp::Zoned(dt) => dt.with_timezone(&Utc),
-            Timestamp::Naive(n) => {
-                Utc.from_utc_datetime(n) - Duration::hours(MAX_EAST_OFFSET_HOURS)
-            }
+            Timestamp::Naive(n) => Utc
+                .from_utc_datetime(n)
+                .checked_sub_signed(Duration::hours(MAX_EAST_OFFSET_HOURS))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
         }
     }
 
@@ -79,17 +87,26 @@ impl Timestamp {
         }
     }
 
-    /// Wire form: RFC 3339 with offset when known, `YYYY-MM-DDTHH:MM:SS` otherwise.
+    /// Wire form: RFC 3339 with offset when known, `YYYY-MM-DDTHH:MM:SS` otherwise,
+    /// with the carrier's fraction of a second if any. Lossless: `from_wire` gives the
+    /// same value back (the store keeps snapshots in this form), years outside
+    /// RFC 3339's 0000..=9999 included (signed, as `-0024` or `+10000`).
     pub fn to_wire(&self) -> String {
         match self {
-            Timestamp::Zoned(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Timestamp::Naive(n) => n.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            Timestamp::Zoned(dt) if (0..=9999).contains(&dt.year()) => {
+                dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            }
+            Timestamp::Zoned(dt) => dt.format(ZONED_WIDE_YEAR).to_string(),
+            Timestamp::Naive(n) => n.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
         }
     }
 
     /// Parses the wire form back; an offset present means carrier-stated.
     pub fn from_wire(s: &str) -> Option<Timestamp> {
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(Timestamp::Zoned(dt));
+        }
+        if let Ok(dt) = DateTime::parse_from_str(s, ZONED_WIDE_YEAR) {
             return Some(Timestamp::Zoned(dt));
         }
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
@@ -182,6 +199,62 @@ mod tests {
             r#"{"at":"2022-01-26T16:30:00-05:00","offset":"known"}"#
         );
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
+    }
+
+    fn round_trip(wire: &str) -> Timestamp {
+        let ts = Timestamp::from_wire(wire).unwrap_or_else(|| panic!("{wire} parses"));
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Timestamp>(&json).unwrap(),
+            ts,
+            "{json}"
+        );
+        assert_eq!(Timestamp::from_wire(&ts.to_wire()), Some(ts), "{wire}");
+        ts
+    }
+
+    /// Found by fuzzing (parse_gls, parse_postnl): the store's JSON dropped a naive
+    /// time's milliseconds, so a reloaded snapshot differed from the fresh answer.
+    #[test]
+    fn naive_fractions_survive_the_store() {
+        let ts = round_trip("2025-02-10T15:08:44.0100");
+        assert_eq!(ts.to_wire(), "2025-02-10T15:08:44.010");
+        assert_eq!(
+            round_trip("2021-03-25T12:13:08.644").to_wire(),
+            "2021-03-25T12:13:08.644"
+        );
+        assert_eq!(
+            round_trip("2021-03-25T12:13:08").to_wire(),
+            "2021-03-25T12:13:08"
+        );
+    }
+
+    /// Found by fuzzing (parse_usps): a garbled year RFC 3339 cannot write was
+    /// stored but could not be read back ("bad timestamp").
+    #[test]
+    fn years_outside_rfc3339_survive_the_store() {
+        let date = NaiveDate::from_ymd_opt(-24, 11, 18).unwrap();
+        let time = NaiveTime::from_hms_opt(11, 10, 31).unwrap();
+        let ts = Timestamp::zoned(date, time, -5 * 3600).unwrap();
+        assert_eq!(ts.to_wire(), "-0024-11-18T11:10:31-05:00");
+        assert_eq!(round_trip(&ts.to_wire()), ts);
+        let far = Timestamp::zoned(date.with_year(10_000).unwrap(), time, 0).unwrap();
+        assert_eq!(far.to_wire(), "+10000-11-18T11:10:31+00:00");
+        assert_eq!(round_trip(&far.to_wire()), far);
+        assert_eq!(
+            round_trip("-0024-11-18T11:10:31"),
+            Timestamp::naive(date, time)
+        );
+    }
+
+    #[test]
+    fn extreme_naive_times_saturate_instead_of_panicking() {
+        let max = Timestamp::Naive(NaiveDateTime::MAX);
+        assert_eq!(max.latest_instant(), DateTime::<Utc>::MAX_UTC);
+        let min = Timestamp::Naive(NaiveDateTime::MIN);
+        assert_eq!(min.earliest_instant(), DateTime::<Utc>::MIN_UTC);
+        round_trip(&max.to_wire());
+        round_trip(&min.to_wire());
     }
 
     #[test]
