@@ -1023,8 +1023,7 @@ fn secret(raw: Raw<'_>, env: &BTreeMap<String, String>) -> Result<Secret, String
         (value.clone(), format!("environment variable {var}"))
     } else if let Some(path) = spec.strip_prefix("file:") {
         let path = path.trim();
-        let value = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read secret file {path}: {e}"))?;
+        let value = read_secret_file(path)?;
         (value.trim().to_owned(), format!("secret file {path}"))
     } else {
         (spec.to_owned(), "the secret".to_owned())
@@ -1033,6 +1032,26 @@ fn secret(raw: Raw<'_>, env: &BTreeMap<String, String>) -> Result<Secret, String
         return Err(format!("{source} is empty"));
     }
     Ok(Secret(value))
+}
+
+/// Largest secret file read: a token or key is a few KiB at most, and a
+/// mistaken `file:/dev/zero` must fail rather than hang or fill memory.
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_secret_file(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read secret file {path}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read secret file {path}: {e}"))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "secret file {path} is larger than {MAX_SECRET_FILE_BYTES} bytes"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("secret file {path} is not UTF-8 text"))
 }
 
 /// A TOML array, or a comma-separated environment value, each item read with `item`.
@@ -1566,6 +1585,18 @@ mod tests {
         );
         assert!(
             message_for(&errors, "carriers.ups.enabled").starts_with("invalid boolean \"yes\"")
+        );
+    }
+
+    #[test]
+    fn an_endless_secret_file_is_refused_not_read_forever() {
+        let errors = errors_of(load_str(
+            "[carriers.ups]\nclient_secret = \"file:/dev/zero\"\n",
+            &[],
+        ));
+        assert_eq!(
+            message_for(&errors, "carriers.ups.client_secret"),
+            "secret file /dev/zero is larger than 65536 bytes"
         );
     }
 
