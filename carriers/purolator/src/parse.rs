@@ -9,79 +9,84 @@
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
+use std::borrow::Cow;
+
+/// Text of one element, borrowed from the body unless the XML split it
+/// (entity or character references, CDATA, line-end normalization).
+pub type Text<'a> = Cow<'a, str>;
 
 /// One `ResponseInformation/Errors/Error`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawError {
+pub struct RawError<'a> {
     /// `Code` (Purolator's numeric error code, as text).
-    pub code: String,
+    pub code: Text<'a>,
     /// `Description`.
-    pub description: String,
+    pub description: Text<'a>,
     /// `AdditionalInformation` ("Tracking Error"...).
-    pub additional: String,
+    pub additional: Text<'a>,
 }
 
 /// One `Scans/Scan` (any subtype).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawScan {
+pub struct RawScan<'a> {
     /// `ScanType` text.
-    pub scan_type: String,
+    pub scan_type: Text<'a>,
     /// The `xsi:type` attribute (`DeliveryScan`...), if any.
-    pub xsi_type: String,
+    pub xsi_type: Text<'a>,
     /// `Depot/Name`.
-    pub depot: String,
+    pub depot: Text<'a>,
     /// `ScanDate` (`YYYY-MM-DD`, local).
-    pub date: String,
+    pub date: Text<'a>,
     /// `ScanTime` (`HHMMSS`, local).
-    pub time: String,
+    pub time: Text<'a>,
     /// `Description`.
-    pub description: String,
+    pub description: Text<'a>,
     /// `Comment`.
-    pub comment: String,
+    pub comment: Text<'a>,
     /// `SummaryScanIndicator`.
-    pub summary: String,
+    pub summary: Text<'a>,
     /// `ScanDetails/DeliverySignature` (delivery scans).
-    pub signature: String,
+    pub signature: Text<'a>,
     /// `ScanDetails/CommitedDeliveryDate` (proof-of-pickup scans; sic).
-    pub committed_date: String,
+    pub committed_date: Text<'a>,
 }
 
 /// One `TrackingInformationList/TrackingInformation`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawInfo {
+pub struct RawInfo<'a> {
     /// `PIN/Value` as Purolator echoes it (upper-cased).
-    pub pin: String,
+    pub pin: Text<'a>,
     /// Scans in document order (Purolator lists the newest first).
-    pub scans: Vec<RawScan>,
+    pub scans: Vec<RawScan<'a>>,
     /// This PIN's own `ResponseInformation/Errors`.
-    pub errors: Vec<RawError>,
+    pub errors: Vec<RawError<'a>>,
 }
 
 /// A `TrackPackagesByPinResponse`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawResponse {
+pub struct RawResponse<'a> {
     /// The response-level `ResponseInformation/Errors`.
-    pub errors: Vec<RawError>,
+    pub errors: Vec<RawError<'a>>,
     /// Every `TrackingInformation`, in document order.
-    pub infos: Vec<RawInfo>,
+    pub infos: Vec<RawInfo<'a>>,
 }
 
 /// A SOAP 1.1 `Fault`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawFault {
+pub struct RawFault<'a> {
     /// `faultcode` (`s:Client`, `s:Server`, `a:InternalServiceFault`...).
-    pub code: String,
+    pub code: Text<'a>,
     /// `faultstring`.
-    pub string: String,
+    pub string: Text<'a>,
 }
 
 /// A parsed answer body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Document {
+pub enum Document<'a> {
     /// The tracking answer.
-    Response(RawResponse),
+    Response(RawResponse<'a>),
     /// A SOAP fault.
-    Fault(RawFault),
+    Fault(RawFault<'a>),
 }
 
 /// A parsed `TrackPackagesByPinRequest` (simulator side).
@@ -111,11 +116,18 @@ fn ends(path: &Path, suffix: &[&str]) -> bool {
 }
 
 /// Callbacks of the path-tracking walker.
-trait Visitor {
+trait Visitor<'a> {
     /// An element opened; `path` ends with it.
     fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String>;
     /// An element closed with its (leaf) text; `path` ends with it.
-    fn end(&mut self, path: &Path, text: &str);
+    fn end(&mut self, path: &Path, text: Text<'a>);
+}
+
+fn append<'a>(acc: &mut Option<Text<'a>>, piece: Text<'a>) {
+    match acc {
+        None => *acc = Some(piece),
+        Some(existing) => existing.to_mut().push_str(&piece),
+    }
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
@@ -159,15 +171,16 @@ impl Names {
 }
 
 /// Walks the document; returns the root's local name once the root closed.
-fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
+fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String> {
     let mut reader = Reader::from_reader(body);
     let mut path = Names {
         names: Vec::with_capacity(12),
         depth: 0,
     };
     let mut root: Option<Vec<u8>> = None;
-    // One text buffer for the whole walk: visitors copy what they keep.
-    let mut text = String::new();
+    // The open element's text so far: a borrowed slice of the body unless
+    // the XML splits it.
+    let mut text: Option<Text<'a>> = None;
     loop {
         let event = reader
             .read_event()
@@ -179,14 +192,14 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                     root = Some(e.local_name().as_ref().to_vec());
                 }
                 v.start(path.path(), &e)?;
-                text.clear();
+                text = None;
             }
             Event::Empty(e) => {
                 path.push(e.local_name().as_ref());
                 v.start(path.path(), &e)?;
-                v.end(path.path(), "");
+                v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
-                text.clear();
+                text = None;
                 if root.is_none() {
                     return Ok(e.local_name().as_ref().to_vec());
                 }
@@ -196,7 +209,7 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                     let piece = t.xml10_content().map_err(|e| {
                         format!("bad text near byte {}: {e}", reader.buffer_position())
                     })?;
-                    text.push_str(&piece);
+                    append(&mut text, piece);
                 }
             }
             Event::CData(c) => {
@@ -204,17 +217,16 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                     let piece = c.decode().map_err(|e| {
                         format!("bad CDATA near byte {}: {e}", reader.buffer_position())
                     })?;
-                    text.push_str(&piece);
+                    append(&mut text, piece);
                 }
             }
             Event::GeneralRef(r) => {
                 if path.depth > 0 {
-                    text.push_str(&resolve_ref(&r)?);
+                    append(&mut text, Cow::Owned(resolve_ref(&r)?));
                 }
             }
             Event::End(_) => {
-                v.end(path.path(), &text);
-                text.clear();
+                v.end(path.path(), text.take().unwrap_or_default());
                 path.pop();
                 if path.depth == 0 {
                     return root.ok_or_else(|| "end tag without a root element".to_string());
@@ -252,19 +264,19 @@ enum ErrorTarget {
 }
 
 #[derive(Default)]
-struct ResponseVisitor {
-    response: Option<RawResponse>,
-    fault: Option<RawFault>,
+struct ResponseVisitor<'a> {
+    response: Option<RawResponse<'a>>,
+    fault: Option<RawFault<'a>>,
     other_body: Option<String>,
     target: Option<ErrorTarget>,
 }
 
-impl ResponseVisitor {
-    fn scan(&mut self) -> Option<&mut RawScan> {
+impl<'a> ResponseVisitor<'a> {
+    fn scan(&mut self) -> Option<&mut RawScan<'a>> {
         self.response.as_mut()?.infos.last_mut()?.scans.last_mut()
     }
 
-    fn error(&mut self) -> Option<&mut RawError> {
+    fn error(&mut self) -> Option<&mut RawError<'a>> {
         let r = self.response.as_mut()?;
         match self.target? {
             ErrorTarget::Top => r.errors.last_mut(),
@@ -273,15 +285,15 @@ impl ResponseVisitor {
     }
 }
 
-fn xsi_type_attr(e: &BytesStart<'_>) -> String {
+fn xsi_type_attr(e: &BytesStart<'_>) -> Text<'static> {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == b"type")
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .map(|a| Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()))
         .unwrap_or_default()
 }
 
-impl Visitor for ResponseVisitor {
+impl<'a> Visitor<'a> for ResponseVisitor<'a> {
     fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         // Only a few element names open something; the rest skip the suffix
@@ -329,13 +341,13 @@ impl Visitor for ResponseVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: &str) {
+    fn end(&mut self, path: &Path, text: Text<'a>) {
         let Some(last) = path.last() else { return };
         let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
         match parent.map(Vec::as_slice) {
             Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
-                    info.pin = text.to_string();
+                    info.pin = text;
                 }
             }
             Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
@@ -349,19 +361,19 @@ impl Visitor for ResponseVisitor {
                     b"SummaryScanIndicator" => &mut scan.summary,
                     _ => return,
                 };
-                *slot = text.to_string();
+                *slot = text;
             }
             Some(b"Depot") if ends(path, &["Scan", "Depot", "Name"]) => {
                 if let Some(scan) = self.scan() {
-                    scan.depot = text.to_string();
+                    scan.depot = text;
                 }
             }
             Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
                 let Some(scan) = self.scan() else { return };
                 match last.as_slice() {
-                    b"DeliverySignature" => scan.signature = text.to_string(),
+                    b"DeliverySignature" => scan.signature = text,
                     b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
-                        scan.committed_date = text.to_string()
+                        scan.committed_date = text
                     }
                     _ => {}
                 }
@@ -369,17 +381,17 @@ impl Visitor for ResponseVisitor {
             Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
                 let Some(err) = self.error() else { return };
                 match last.as_slice() {
-                    b"Code" => err.code = text.to_string(),
-                    b"Description" => err.description = text.to_string(),
-                    b"AdditionalInformation" => err.additional = text.to_string(),
+                    b"Code" => err.code = text,
+                    b"Description" => err.description = text,
+                    b"AdditionalInformation" => err.additional = text,
                     _ => {}
                 }
             }
             Some(b"Fault") => {
                 let Some(f) = self.fault.as_mut() else { return };
                 match last.as_slice() {
-                    b"faultcode" => f.code = text.to_string(),
-                    b"faultstring" => f.string = text.to_string(),
+                    b"faultcode" => f.code = text,
+                    b"faultstring" => f.string = text,
                     _ => {}
                 }
             }
@@ -389,7 +401,7 @@ impl Visitor for ResponseVisitor {
 }
 
 /// Parses an answer body (tracking response or SOAP fault).
-pub fn parse(body: &[u8]) -> Result<Document, String> {
+pub fn parse(body: &[u8]) -> Result<Document<'_>, String> {
     let mut v = ResponseVisitor::default();
     let root = walk(body, &mut v)?;
     if root.as_slice() != b"Envelope" {
@@ -417,7 +429,7 @@ struct RequestVisitor {
     req: RawRequest,
 }
 
-impl Visitor for RequestVisitor {
+impl<'a> Visitor<'a> for RequestVisitor {
     fn start(&mut self, path: &Path, _e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         if path.len() == 3 && ends(path, &["Envelope", "Header", "RequestContext"]) {
@@ -429,7 +441,7 @@ impl Visitor for RequestVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: &str) {
+    fn end(&mut self, path: &Path, text: Text<'a>) {
         if ends(path, &["TrackPackagesByPinRequest", "PINs", "PIN", "Value"]) {
             self.req.pins.push(text.trim().to_string());
         } else if ends(path, &["Header", "RequestContext", "Version"]) {
