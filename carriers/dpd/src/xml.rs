@@ -234,6 +234,62 @@ pub fn leaves(body: &[u8]) -> Result<(String, Leaves), CarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A generated element: prefixed or not, with text or children.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(String, String),
+        Parent(String, Vec<Node>),
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        let name = "(ns:)?[a-zé][a-zA-Z0-9é]{0,6}";
+        let leaf = (name, "[a-z é<&]{0,6}").prop_map(|(n, t)| Node::Leaf(n, t));
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            (name, prop::collection::vec(inner, 1..4)).prop_map(|(n, c)| Node::Parent(n, c))
+        })
+    }
+
+    fn local(name: &str) -> &str {
+        name.rsplit(':').next().unwrap_or(name)
+    }
+
+    /// Renders `n` and lists its leaves as the copying path walker did:
+    /// local names joined by `/`, decoded text.
+    fn render(n: &Node, path: &mut Vec<String>, xml: &mut String, out: &mut Vec<(String, String)>) {
+        match n {
+            Node::Leaf(name, text) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>{}</{name}>", esc(text)));
+                out.push((path.join("/"), text.clone()));
+                path.pop();
+            }
+            Node::Parent(name, children) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>"));
+                for c in children {
+                    render(c, path, xml, out);
+                }
+                xml.push_str(&format!("</{name}>"));
+                path.pop();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn borrowed_paths_match_copied_names(root in node()) {
+            let (mut xml, mut expected) = (String::new(), Vec::new());
+            render(&root, &mut Vec::new(), &mut xml, &mut expected);
+            let (name, l) = leaves(xml.as_bytes()).unwrap();
+            let root_name = match &root {
+                Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
+            };
+            prop_assert_eq!(name, root_name);
+            prop_assert_eq!(l.items, expected);
+        }
+    }
 
     #[test]
     fn truncation_is_malformed() {
