@@ -104,23 +104,24 @@ pub struct RawRequest {
     pub pins: Vec<String>,
 }
 
-type Path = [Vec<u8>];
+/// The open elements' local names, outermost first, borrowed from the body.
+type Path<'a> = [&'a [u8]];
 
 /// True when the element path ends with `suffix` (local names).
-fn ends(path: &Path, suffix: &[&str]) -> bool {
+fn ends(path: &Path<'_>, suffix: &[&str]) -> bool {
     path.len() >= suffix.len()
         && path[path.len() - suffix.len()..]
             .iter()
             .zip(suffix)
-            .all(|(a, b)| a.as_slice() == b.as_bytes())
+            .all(|(a, b)| *a == b.as_bytes())
 }
 
 /// Callbacks of the path-tracking walker.
 trait Visitor<'a> {
     /// An element opened; `path` ends with it.
-    fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String>;
+    fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String>;
     /// An element closed with its (leaf) text; `path` ends with it.
-    fn end(&mut self, path: &Path, text: Text<'a>);
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>);
 }
 
 fn append<'a>(acc: &mut Option<Text<'a>>, piece: Text<'a>) {
@@ -145,28 +146,33 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
         .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
-/// The open elements' local names; a closed element's buffer is refilled by
-/// the next element at that depth, so names are allocated once per depth.
-struct Names {
-    names: Vec<Vec<u8>>,
-    depth: usize,
+/// An element's local name as a slice of `body` itself: events of a `&[u8]`
+/// reader borrow the input, so the path holds slices instead of a copy of
+/// every name. `None` only if `name` does not lie in `body`.
+fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let off = (name.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    body.get(off..off.checked_add(name.len())?)
+        .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
-impl Names {
-    fn push(&mut self, name: &[u8]) {
-        if self.names.len() == self.depth {
-            self.names.push(Vec::new());
-        }
-        let slot = &mut self.names[self.depth];
-        slot.clear();
-        slot.extend_from_slice(name);
-        self.depth += 1;
+/// The open elements' local names, borrowed from the body.
+struct Names<'a> {
+    body: &'a [u8],
+    names: Vec<&'a [u8]>,
+}
+
+impl<'a> Names<'a> {
+    fn push(&mut self, name: &[u8]) -> Result<(), String> {
+        let name = in_body(self.body, name)
+            .ok_or_else(|| "element name outside the document buffer".to_string())?;
+        self.names.push(name);
+        Ok(())
     }
     fn pop(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.names.pop();
     }
-    fn path(&self) -> &Path {
-        &self.names[..self.depth]
+    fn path(&self) -> &Path<'a> {
+        &self.names
     }
 }
 
@@ -174,8 +180,8 @@ impl Names {
 fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String> {
     let mut reader = Reader::from_reader(body);
     let mut path = Names {
+        body,
         names: Vec::with_capacity(12),
-        depth: 0,
     };
     let mut root: Option<Vec<u8>> = None;
     // The open element's text so far: a borrowed slice of the body unless
@@ -187,7 +193,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 if root.is_none() {
                     root = Some(e.local_name().as_ref().to_vec());
                 }
@@ -195,7 +201,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                 text = None;
             }
             Event::Empty(e) => {
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 v.start(path.path(), &e)?;
                 v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
@@ -205,7 +211,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                 }
             }
             Event::Text(t) => {
-                if path.depth > 0 {
+                if !path.names.is_empty() {
                     let piece = t.xml10_content().map_err(|e| {
                         format!("bad text near byte {}: {e}", reader.buffer_position())
                     })?;
@@ -213,7 +219,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                 }
             }
             Event::CData(c) => {
-                if path.depth > 0 {
+                if !path.names.is_empty() {
                     let piece = c.decode().map_err(|e| {
                         format!("bad CDATA near byte {}: {e}", reader.buffer_position())
                     })?;
@@ -221,14 +227,14 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                 }
             }
             Event::GeneralRef(r) => {
-                if path.depth > 0 {
+                if !path.names.is_empty() {
                     append(&mut text, Cow::Owned(resolve_ref(&r)?));
                 }
             }
             Event::End(_) => {
                 v.end(path.path(), text.take().unwrap_or_default());
                 path.pop();
-                if path.depth == 0 {
+                if path.names.is_empty() {
                     return root.ok_or_else(|| "end tag without a root element".to_string());
                 }
             }
@@ -247,9 +253,9 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
     }
 }
 
-fn check_root(path: &Path) -> Result<(), String> {
+fn check_root(path: &Path<'_>) -> Result<(), String> {
     match path {
-        [root] if root.as_slice() != b"Envelope" => Err(format!(
+        [root] if *root != b"Envelope" => Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
             String::from_utf8_lossy(root)
         )),
@@ -294,7 +300,7 @@ fn xsi_type_attr(e: &BytesStart<'_>) -> Text<'static> {
 }
 
 impl<'a> Visitor<'a> for ResponseVisitor<'a> {
-    fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String> {
+    fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         // Only a few element names open something; the rest skip the suffix
         // comparisons below, which every branch starts with the last name of.
@@ -324,8 +330,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
                 });
             }
         } else if ends(path, &["ResponseInformation", "Errors", "Error"]) {
-            let per_pin =
-                path.len() >= 4 && path[path.len() - 4].as_slice() == b"TrackingInformation";
+            let per_pin = path.len() >= 4 && path[path.len() - 4] == b"TrackingInformation";
             if let Some(r) = self.response.as_mut() {
                 if per_pin {
                     if let Some(info) = r.infos.last_mut() {
@@ -341,10 +346,10 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: Text<'a>) {
-        let Some(last) = path.last() else { return };
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
+        let Some(&last) = path.last() else { return };
         let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-        match parent.map(Vec::as_slice) {
+        match parent.copied() {
             Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
                     info.pin = text;
@@ -352,7 +357,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
             }
             Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
                 let Some(scan) = self.scan() else { return };
-                let slot = match last.as_slice() {
+                let slot = match last {
                     b"ScanType" => &mut scan.scan_type,
                     b"ScanDate" => &mut scan.date,
                     b"ScanTime" => &mut scan.time,
@@ -370,7 +375,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
             }
             Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
                 let Some(scan) = self.scan() else { return };
-                match last.as_slice() {
+                match last {
                     b"DeliverySignature" => scan.signature = text,
                     b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
                         scan.committed_date = text
@@ -380,7 +385,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
             }
             Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
                 let Some(err) = self.error() else { return };
-                match last.as_slice() {
+                match last {
                     b"Code" => err.code = text,
                     b"Description" => err.description = text,
                     b"AdditionalInformation" => err.additional = text,
@@ -389,7 +394,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
             }
             Some(b"Fault") => {
                 let Some(f) = self.fault.as_mut() else { return };
-                match last.as_slice() {
+                match last {
                     b"faultcode" => f.code = text,
                     b"faultstring" => f.string = text,
                     _ => {}
@@ -430,7 +435,7 @@ struct RequestVisitor {
 }
 
 impl<'a> Visitor<'a> for RequestVisitor {
-    fn start(&mut self, path: &Path, _e: &BytesStart<'_>) -> Result<(), String> {
+    fn start(&mut self, path: &Path<'a>, _e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         if path.len() == 3 && ends(path, &["Envelope", "Header", "RequestContext"]) {
             self.req.has_context = true;
@@ -441,7 +446,7 @@ impl<'a> Visitor<'a> for RequestVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: Text<'a>) {
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
         if ends(path, &["TrackPackagesByPinRequest", "PINs", "PIN", "Value"]) {
             self.req.pins.push(text.trim().to_string());
         } else if ends(path, &["Header", "RequestContext", "Version"]) {
@@ -468,6 +473,81 @@ pub fn parse_request(body: &[u8]) -> Result<RawRequest, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A generated element: prefixed or not, with text or children.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(String, String),
+        Parent(String, Vec<Node>),
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        let name = "(ns:)?[a-zé][a-zA-Z0-9é]{0,6}";
+        let leaf = (name, "[a-z é<&]{0,6}").prop_map(|(n, t)| Node::Leaf(n, t));
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            (name, prop::collection::vec(inner, 1..4)).prop_map(|(n, c)| Node::Parent(n, c))
+        })
+    }
+
+    fn local(name: &str) -> &str {
+        name.rsplit(':').next().unwrap_or(name)
+    }
+
+    /// Renders `n`; lists every element close as the copying walker saw it:
+    /// local names joined by `/`, and the text (empty for parents).
+    fn render(n: &Node, path: &mut Vec<String>, xml: &mut String, out: &mut Vec<(String, String)>) {
+        match n {
+            Node::Leaf(name, text) => {
+                path.push(local(name).to_string());
+                let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+                xml.push_str(&format!("<{name}>{escaped}</{name}>"));
+                out.push((path.join("/"), text.clone()));
+                path.pop();
+            }
+            Node::Parent(name, children) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>"));
+                for c in children {
+                    render(c, path, xml, out);
+                }
+                xml.push_str(&format!("</{name}>"));
+                out.push((path.join("/"), String::new()));
+                path.pop();
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Closes(Vec<(String, String)>);
+
+    impl<'a> Visitor<'a> for Closes {
+        fn start(&mut self, _path: &Path<'a>, _e: &BytesStart<'_>) -> Result<(), String> {
+            Ok(())
+        }
+        fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
+            let names: Vec<String> = path
+                .iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            self.0.push((names.join("/"), text.into_owned()));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn borrowed_paths_match_copied_names(root in node()) {
+            let (mut xml, mut expected) = (String::new(), Vec::new());
+            render(&root, &mut Vec::new(), &mut xml, &mut expected);
+            let mut v = Closes::default();
+            let name = walk(xml.as_bytes(), &mut v).unwrap();
+            let root_name = match &root {
+                Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
+            };
+            prop_assert_eq!(String::from_utf8_lossy(&name).into_owned(), root_name);
+            prop_assert_eq!(v.0, expected);
+        }
+    }
 
     #[test]
     fn reads_prefixed_and_default_namespaces() {
