@@ -285,10 +285,13 @@ pub(crate) fn has(hay: &str, needle: &str) -> bool {
     let Some(last_start) = hay.len().checked_sub(needle.len()) else {
         return false;
     };
-    hay.iter()
-        .take(last_start + 1)
-        .enumerate()
-        .any(|(i, &b)| b == first && hay.get(i + 1..i + needle.len()) == Some(rest))
+    let last = rest.last().copied().unwrap_or(first);
+    // First and last byte both match before the (out-of-line) slice compare.
+    hay.iter().take(last_start + 1).enumerate().any(|(i, &b)| {
+        b == first
+            && hay.get(i + needle.len() - 1) == Some(&last)
+            && hay.get(i + 1..i + needle.len()) == Some(rest)
+    })
 }
 
 /// The rule for a scan, or `None` when the scan type is not documented.
