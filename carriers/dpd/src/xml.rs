@@ -138,6 +138,12 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 path.pop();
             }
             Event::Text(t) => {
+                // After a child element the open element is no leaf, so its
+                // text is dropped at its end: indentation there (ASCII
+                // whitespace, which cannot fail to decode) is not decoded.
+                if has_child.last() == Some(&true) && t.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
                 if !path.is_empty() {
                     let piece = t.xml10_content().map_err(|e| xml_err(&reader, &e))?;
                     append(&mut text, piece);
@@ -270,6 +276,8 @@ mod tests {
                 xml.push_str(&format!("<{name}>"));
                 for c in children {
                     render(c, path, xml, out);
+                    // Indentation after a child: never part of a leaf.
+                    xml.push_str("\n  ");
                 }
                 xml.push_str(&format!("</{name}>"));
                 path.pop();
