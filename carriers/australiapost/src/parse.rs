@@ -36,7 +36,11 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
 /// Splits Australia Post's one-line location: `SUBURB STATE` (domestic),
 /// `PLACE (CC)` (international), anything else is kept whole as the city.
 pub fn parse_location(raw: &str) -> Option<Address> {
-    let s = clean(raw)?;
+    // Trimmed, not copied: only the parts kept are allocated.
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
     let mut addr = Address::default();
     if let Some(open) = s.rfind(" (")
         && let Some(cc) = s[open + 2..].strip_suffix(')')
@@ -56,7 +60,7 @@ pub fn parse_location(raw: &str) -> Option<Address> {
         addr.country = Some("AU".into());
         return addr.non_empty();
     }
-    addr.city = Some(s);
+    addr.city = Some(s.to_string());
     addr.non_empty()
 }
 

@@ -106,9 +106,9 @@ fn push_line(v: &mut Vec<String>, text: &str) {
 }
 
 impl<'a> Sink<'a> for Builder {
-    fn start(&mut self, path: &[String]) {
-        let Some(last) = path.last() else { return };
-        match last.as_str() {
+    fn start(&mut self, path: &[&'a str]) {
+        let Some(&last) = path.last() else { return };
+        match last {
             "trackingresult" if self.result.is_none() => self.result = Some(RawResult::default()),
             "Fault" if self.fault.is_none() => self.fault = Some(RawFault::default()),
             "authenticationFault" => {
@@ -121,7 +121,7 @@ impl<'a> Sink<'a> for Builder {
         }
         // Only these elements open a record below `trackingresult`; skip the
         // path search for every other element.
-        if !matches!(last.as_str(), "statusInfo" | "scan" | "shipmentInfo") {
+        if !matches!(last, "statusInfo" | "scan" | "shipmentInfo") {
             return;
         }
         let Some(i) = xml::find(path, "trackingresult") else {
@@ -130,7 +130,7 @@ impl<'a> Sink<'a> for Builder {
         let Some(r) = self.result.as_mut() else {
             return;
         };
-        match xml::rel(path, i).as_slice() {
+        match xml::rel(path, i) {
             ["statusInfo"] => r.statuses.push(RawStatus::default()),
             ["scanInfo", "scan"] => r.scans.push(RawScan::default()),
             ["shipmentInfo"] => r.has_shipment_info = true,
@@ -138,12 +138,12 @@ impl<'a> Sink<'a> for Builder {
         }
     }
 
-    fn leaf(&mut self, path: &[String], text: Cow<'a, str>) {
+    fn leaf(&mut self, path: &[&'a str], text: Cow<'a, str>) {
         // Every field below ends in one of these names; other leaves are not
         // read, so they skip the path searches.
         if !path.last().is_some_and(|last| {
             matches!(
-                last.as_str(),
+                *last,
                 "faultcode"
                     | "faultstring"
                     | "errorCode"
@@ -167,7 +167,7 @@ impl<'a> Sink<'a> for Builder {
         }
         if xml::find(path, "Fault").is_some() {
             if let Some(f) = self.fault.as_mut() {
-                let slot = match path.last().map(String::as_str) {
+                let slot = match path.last().copied() {
                     Some("faultcode") => &mut f.faultcode,
                     Some("faultstring") => &mut f.faultstring,
                     Some("errorCode" | "faultCode") => &mut f.code,
@@ -180,7 +180,7 @@ impl<'a> Sink<'a> for Builder {
         }
         if xml::find(path, "getAuthResponse").is_some() {
             if let Some((token, expires)) = self.login.as_mut() {
-                match path.last().map(String::as_str) {
+                match path.last().copied() {
                     Some("authToken") => *token = text.trim().to_string(),
                     Some("authTokenExpires") => *expires = text.trim().to_string(),
                     _ => {}
@@ -196,7 +196,7 @@ impl<'a> Sink<'a> for Builder {
         };
         let rel = xml::rel(path, i);
         let t = text.as_ref();
-        match rel.as_slice() {
+        match rel {
             ["shipmentInfo", "status"] => r.shipment_status = t.trim().to_string(),
             ["shipmentInfo", "serviceDescription", "content"]
             | ["shipmentInfo", "serviceDescription", "content", "content"] => {

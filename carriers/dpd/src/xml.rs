@@ -10,9 +10,9 @@ use trackd_carrier_sdk::CarrierError;
 /// Receives what the walker sees, in document order.
 pub trait Sink<'a> {
     /// An element opened (also called for empty elements); `path` ends with it.
-    fn start(&mut self, path: &[String]);
+    fn start(&mut self, path: &[&'a str]);
     /// A leaf element (no child elements) closed with its decoded text.
-    fn leaf(&mut self, path: &[String], text: Cow<'a, str>);
+    fn leaf(&mut self, path: &[&'a str], text: Cow<'a, str>);
 }
 
 /// Builds a `Malformed` error prefixed with the carrier slug.
@@ -42,41 +42,52 @@ fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
     }
 }
 
-/// The open elements' local names. The `String`s are kept when an element
-/// closes and refilled by the next one at that depth, so walking a document
-/// allocates a name only once per depth, not once per element.
-struct Path {
-    names: Vec<String>,
-    depth: usize,
+/// An element's local name as a slice of `body` itself: events of a `&[u8]`
+/// reader borrow the input, so the path can hold `&'a str`s instead of a copy
+/// of every name. `None` only if `name` does not lie in `body`.
+fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let off = (name.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    body.get(off..off.checked_add(name.len())?)
+        .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
-impl Path {
-    fn push(&mut self, name: &[u8]) {
-        if self.names.len() == self.depth {
-            self.names.push(String::new());
-        }
-        let slot = &mut self.names[self.depth];
-        slot.clear();
-        slot.push_str(&String::from_utf8_lossy(name));
-        self.depth += 1;
+/// The open elements' local names, borrowed from the body.
+struct Path<'a> {
+    body: &'a [u8],
+    names: Vec<&'a str>,
+}
+
+impl<'a> Path<'a> {
+    /// Opens `name`; returns it as borrowed from the body.
+    fn push(&mut self, name: &[u8]) -> Result<&'a str, CarrierError> {
+        let bytes = in_body(self.body, name)
+            .ok_or_else(|| malformed("element name outside the document buffer"))?;
+        // A name that is not UTF-8 matches no element DPD documents.
+        let name = std::str::from_utf8(bytes).unwrap_or("\u{FFFD}");
+        self.names.push(name);
+        Ok(name)
     }
     fn pop(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.names.pop();
     }
-    fn get(&self) -> &[String] {
-        &self.names[..self.depth]
+    fn get(&self) -> &[&'a str] {
+        &self.names
     }
     fn is_empty(&self) -> bool {
-        self.depth == 0
+        self.names.is_empty()
     }
+}
+
+fn root_name(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
 }
 
 /// Walks `body` once; returns the root element's local name.
 pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, CarrierError> {
     let mut reader = Reader::from_reader(body);
     let mut path = Path {
+        body,
         names: Vec::with_capacity(16),
-        depth: 0,
     };
     // Per open element: whether it had a child element.
     let mut has_child: Vec<bool> = Vec::with_capacity(16);
@@ -102,9 +113,9 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 if root.is_none() {
-                    root = path.get().last().cloned();
+                    root = Some(root_name(e.local_name().as_ref()));
                 }
                 has_child.push(false);
                 sink.start(path.get());
@@ -117,16 +128,22 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 sink.start(path.get());
                 sink.leaf(path.get(), Cow::Borrowed(""));
                 if root.is_none() {
-                    root = path.get().last().cloned();
+                    root = Some(root_name(e.local_name().as_ref()));
                     closed = true;
                 }
                 path.pop();
             }
             Event::Text(t) => {
+                // After a child element the open element is no leaf, so its
+                // text is dropped at its end: indentation there (ASCII
+                // whitespace, which cannot fail to decode) is not decoded.
+                if has_child.last() == Some(&true) && t.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
                 if !path.is_empty() {
                     let piece = t.xml10_content().map_err(|e| xml_err(&reader, &e))?;
                     append(&mut text, piece);
@@ -172,48 +189,13 @@ pub fn esc(s: &str) -> Cow<'_, str> {
 }
 
 /// Index of the element named `name` in `path`, if any.
-pub fn find(path: &[String], name: &str) -> Option<usize> {
-    path.iter().position(|p| p == name)
+pub fn find(path: &[&str], name: &str) -> Option<usize> {
+    path.iter().position(|p| *p == name)
 }
 
-/// The part of `path` after the element at `idx`, as `&str`s to match on.
-pub fn rel(path: &[String], idx: usize) -> Rel<'_> {
-    let tail = path.get(idx + 1..).unwrap_or_default();
-    let mut rel = Rel {
-        inline: [""; REL_INLINE],
-        len: tail.len(),
-        spill: Vec::new(),
-    };
-    match rel.inline.get_mut(..tail.len()) {
-        Some(head) => {
-            for (slot, name) in head.iter_mut().zip(tail) {
-                *slot = name;
-            }
-        }
-        None => rel.spill = tail.iter().map(String::as_str).collect(),
-    }
-    rel
-}
-
-const REL_INLINE: usize = 8;
-
-/// `rel`'s answer: on the stack for the usual depths (it is built for every
-/// element and leaf), in a `Vec` beyond.
-pub struct Rel<'p> {
-    inline: [&'p str; REL_INLINE],
-    len: usize,
-    spill: Vec<&'p str>,
-}
-
-impl<'p> Rel<'p> {
-    /// The names, outermost first.
-    pub fn as_slice(&self) -> &[&'p str] {
-        if self.len > REL_INLINE {
-            &self.spill
-        } else {
-            &self.inline[..self.len]
-        }
-    }
+/// The part of `path` after the element at `idx`, to match on.
+pub fn rel<'s, 'p>(path: &'s [&'p str], idx: usize) -> &'s [&'p str] {
+    path.get(idx + 1..).unwrap_or_default()
 }
 
 /// Collects every leaf as (path joined by `/`, text): fine for small documents
@@ -242,8 +224,8 @@ impl Leaves {
 }
 
 impl<'a> Sink<'a> for Leaves {
-    fn start(&mut self, _path: &[String]) {}
-    fn leaf(&mut self, path: &[String], text: Cow<'a, str>) {
+    fn start(&mut self, _path: &[&'a str]) {}
+    fn leaf(&mut self, path: &[&'a str], text: Cow<'a, str>) {
         self.items.push((path.join("/"), text.into_owned()));
     }
 }
@@ -258,6 +240,64 @@ pub fn leaves(body: &[u8]) -> Result<(String, Leaves), CarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A generated element: prefixed or not, with text or children.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(String, String),
+        Parent(String, Vec<Node>),
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        let name = "(ns:)?[a-zé][a-zA-Z0-9é]{0,6}";
+        let leaf = (name, "[a-z é<&]{0,6}").prop_map(|(n, t)| Node::Leaf(n, t));
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            (name, prop::collection::vec(inner, 1..4)).prop_map(|(n, c)| Node::Parent(n, c))
+        })
+    }
+
+    fn local(name: &str) -> &str {
+        name.rsplit(':').next().unwrap_or(name)
+    }
+
+    /// Renders `n` and lists its leaves as the copying path walker did:
+    /// local names joined by `/`, decoded text.
+    fn render(n: &Node, path: &mut Vec<String>, xml: &mut String, out: &mut Vec<(String, String)>) {
+        match n {
+            Node::Leaf(name, text) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>{}</{name}>", esc(text)));
+                out.push((path.join("/"), text.clone()));
+                path.pop();
+            }
+            Node::Parent(name, children) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>"));
+                for c in children {
+                    render(c, path, xml, out);
+                    // Indentation after a child: never part of a leaf.
+                    xml.push_str("\n  ");
+                }
+                xml.push_str(&format!("</{name}>"));
+                path.pop();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn borrowed_paths_match_copied_names(root in node()) {
+            let (mut xml, mut expected) = (String::new(), Vec::new());
+            render(&root, &mut Vec::new(), &mut xml, &mut expected);
+            let (name, l) = leaves(xml.as_bytes()).unwrap();
+            let root_name = match &root {
+                Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
+            };
+            prop_assert_eq!(name, root_name);
+            prop_assert_eq!(l.items, expected);
+        }
+    }
 
     #[test]
     fn truncation_is_malformed() {
@@ -275,7 +315,8 @@ mod tests {
             let path: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
             for idx in 0..n {
                 let expected: Vec<&str> = path[idx + 1..].iter().map(String::as_str).collect();
-                assert_eq!(rel(&path, idx).as_slice(), expected.as_slice());
+                let borrowed: Vec<&str> = path.iter().map(String::as_str).collect();
+                assert_eq!(rel(&borrowed, idx), expected.as_slice());
             }
         }
     }

@@ -159,7 +159,7 @@ impl Purolator {
     fn results(
         &self,
         numbers: &[&str],
-        response: &parse::RawResponse,
+        response: &parse::RawResponse<'_>,
     ) -> Result<Vec<NumberResult>, CarrierError> {
         if numbers.is_empty() {
             if response.infos.is_empty() && !response.errors.is_empty() {

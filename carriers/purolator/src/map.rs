@@ -41,27 +41,30 @@ pub fn scan_date(s: &str) -> Option<NaiveDate> {
 /// leading zero (`83704`), `HHMM`, and `HH:MM[:SS]`.
 pub fn scan_time(s: &str) -> Option<NaiveTime> {
     let t = s.trim();
-    let compact: String = if t.contains(':') {
-        let parts: Vec<&str> = t.split(':').collect();
-        match parts.as_slice() {
-            [h, m] if h.len() == 2 && m.len() == 2 => format!("{h}{m}00"),
-            [h, m, s] if h.len() == 2 && m.len() == 2 && s.len() == 2 => format!("{h}{m}{s}"),
+    let b = t.as_bytes();
+    // (hour, minute, second) digit runs; no copy into a padded buffer.
+    let (h, m, sec): (&[u8], &[u8], &[u8]) = if t.contains(':') {
+        let mut parts = t.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(m), None, None) if h.len() == 2 && m.len() == 2 => {
+                (h.as_bytes(), m.as_bytes(), b"00")
+            }
+            (Some(h), Some(m), Some(sec), None)
+                if h.len() == 2 && m.len() == 2 && sec.len() == 2 =>
+            {
+                (h.as_bytes(), m.as_bytes(), sec.as_bytes())
+            }
             _ => return None,
         }
     } else {
-        match t.len() {
-            6 => t.to_string(),
-            5 => format!("0{t}"),
-            4 => format!("{t}00"),
+        match b.len() {
+            6 => (b.get(..2)?, b.get(2..4)?, b.get(4..6)?),
+            5 => (b.get(..1)?, b.get(1..3)?, b.get(3..5)?),
+            4 => (b.get(..2)?, b.get(2..4)?, b"00"),
             _ => return None,
         }
     };
-    let b = compact.as_bytes();
-    NaiveTime::from_hms_opt(
-        digits(b.get(..2)?)?,
-        digits(b.get(2..4)?)?,
-        digits(b.get(4..6)?)?,
-    )
+    NaiveTime::from_hms_opt(digits(h)?, digits(m)?, digits(sec)?)
 }
 
 /// `CommitedDeliveryDate`: the first 10 characters as `YYYY-MM-DD` (the
@@ -102,7 +105,7 @@ pub fn depot_location(name: &str) -> Option<Address> {
 }
 
 /// The scan type a scan declares (`ScanType`, else from its `xsi:type`).
-fn scan_type(scan: &RawScan) -> String {
+fn scan_type(scan: &RawScan<'_>) -> String {
     let st = scan.scan_type.trim();
     if st.is_empty() {
         codes::scan_type_from_xsi(scan.xsi_type.trim())
@@ -120,7 +123,7 @@ struct Step {
     signature: Option<String>,
 }
 
-fn to_step(pin: &str, scan: &RawScan, index: usize) -> Result<Step, CarrierError> {
+fn to_step(pin: &str, scan: &RawScan<'_>, index: usize) -> Result<Step, CarrierError> {
     let bad = |what: &str, value: &str| {
         CarrierError::malformed(format!(
             "purolator: PIN {pin} scan {} ({}): {what} {value:?}",
@@ -170,7 +173,7 @@ fn to_step(pin: &str, scan: &RawScan, index: usize) -> Result<Step, CarrierError
 }
 
 /// `code description` of errors, for messages.
-pub fn describe(errors: &[RawError]) -> String {
+pub fn describe(errors: &[RawError<'_>]) -> String {
     errors
         .iter()
         .map(|e| {
@@ -185,7 +188,7 @@ pub fn describe(errors: &[RawError]) -> String {
 
 /// A PIN's own errors (inside its `TrackingInformation`): Purolator does not
 /// know the PIN (or has no scans for it) → `NotFound`, with its code and text.
-pub fn pin_not_found(errors: &[RawError]) -> CarrierError {
+pub fn pin_not_found(errors: &[RawError<'_>]) -> CarrierError {
     let first = errors.first();
     CarrierError::NotFound {
         code: first.and_then(|e| clean(&e.code)),
@@ -194,7 +197,7 @@ pub fn pin_not_found(errors: &[RawError]) -> CarrierError {
 }
 
 /// True when a response-level error reads as "this PIN has no tracking".
-fn reads_as_not_found(e: &RawError) -> bool {
+fn reads_as_not_found(e: &RawError<'_>) -> bool {
     let t = codes::normalize(&format!("{} {}", e.description, e.additional));
     [
         "tracking error",
@@ -214,7 +217,7 @@ fn reads_as_not_found(e: &RawError) -> bool {
 /// What a requested PIN gets when the answer has no `TrackingInformation` for it:
 /// `NotFound` (with Purolator's words when a response-level error says so),
 /// `Rejected` when the response-level error is about the request instead.
-pub fn missing_pin(top_errors: &[RawError]) -> CarrierError {
+pub fn missing_pin(top_errors: &[RawError<'_>]) -> CarrierError {
     match top_errors.first() {
         None => CarrierError::NotFound {
             code: None,
@@ -231,7 +234,7 @@ pub fn missing_pin(top_errors: &[RawError]) -> CarrierError {
 /// Types a SOAP fault: credentials → `Auth`, throttling → `RateLimited`,
 /// `Client` faults (our request) → `Rejected`, anything else (`Server`,
 /// service faults) → `Unavailable`.
-pub fn fault(f: &RawFault, resp: &HttpResponse) -> CarrierError {
+pub fn fault(f: &RawFault<'_>, resp: &HttpResponse) -> CarrierError {
     let code = f.code.trim();
     let local = code.rsplit(':').next().unwrap_or(code);
     let text = codes::normalize(&format!("{code} {}", f.string));
@@ -289,7 +292,7 @@ pub fn fault(f: &RawFault, resp: &HttpResponse) -> CarrierError {
 /// a "later" scan with an earlier wall-clock time. For the same reason the
 /// snapshot is not passed through `Snapshot::finish`, whose naive-time heuristic
 /// would re-reverse such a journey.
-pub fn snapshot(info: &RawInfo) -> Result<Snapshot, CarrierError> {
+pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
     let pin = info.pin.trim();
     if info.scans.is_empty() {
         return Err(if info.errors.is_empty() {
@@ -367,6 +370,42 @@ pub fn snapshot(info: &RawInfo) -> Result<Snapshot, CarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The padded-copy `scan_time` this module used before.
+    fn scan_time_reference(s: &str) -> Option<NaiveTime> {
+        let t = s.trim();
+        let compact: String = if t.contains(':') {
+            let parts: Vec<&str> = t.split(':').collect();
+            match parts.as_slice() {
+                [h, m] if h.len() == 2 && m.len() == 2 => format!("{h}{m}00"),
+                [h, m, s] if h.len() == 2 && m.len() == 2 && s.len() == 2 => {
+                    format!("{h}{m}{s}")
+                }
+                _ => return None,
+            }
+        } else {
+            match t.len() {
+                6 => t.to_string(),
+                5 => format!("0{t}"),
+                4 => format!("{t}00"),
+                _ => return None,
+            }
+        };
+        let b = compact.as_bytes();
+        NaiveTime::from_hms_opt(
+            digits(b.get(..2)?)?,
+            digits(b.get(2..4)?)?,
+            digits(b.get(4..6)?)?,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn scan_time_agrees_with_reference(s in "[ 0-9:aé]{0,9}") {
+            prop_assert_eq!(scan_time(&s), scan_time_reference(&s));
+        }
+    }
 
     #[test]
     fn times() {

@@ -9,79 +9,84 @@
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
+use std::borrow::Cow;
+
+/// Text of one element, borrowed from the body unless the XML split it
+/// (entity or character references, CDATA, line-end normalization).
+pub type Text<'a> = Cow<'a, str>;
 
 /// One `ResponseInformation/Errors/Error`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawError {
+pub struct RawError<'a> {
     /// `Code` (Purolator's numeric error code, as text).
-    pub code: String,
+    pub code: Text<'a>,
     /// `Description`.
-    pub description: String,
+    pub description: Text<'a>,
     /// `AdditionalInformation` ("Tracking Error"...).
-    pub additional: String,
+    pub additional: Text<'a>,
 }
 
 /// One `Scans/Scan` (any subtype).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawScan {
+pub struct RawScan<'a> {
     /// `ScanType` text.
-    pub scan_type: String,
+    pub scan_type: Text<'a>,
     /// The `xsi:type` attribute (`DeliveryScan`...), if any.
-    pub xsi_type: String,
+    pub xsi_type: Text<'a>,
     /// `Depot/Name`.
-    pub depot: String,
+    pub depot: Text<'a>,
     /// `ScanDate` (`YYYY-MM-DD`, local).
-    pub date: String,
+    pub date: Text<'a>,
     /// `ScanTime` (`HHMMSS`, local).
-    pub time: String,
+    pub time: Text<'a>,
     /// `Description`.
-    pub description: String,
+    pub description: Text<'a>,
     /// `Comment`.
-    pub comment: String,
+    pub comment: Text<'a>,
     /// `SummaryScanIndicator`.
-    pub summary: String,
+    pub summary: Text<'a>,
     /// `ScanDetails/DeliverySignature` (delivery scans).
-    pub signature: String,
+    pub signature: Text<'a>,
     /// `ScanDetails/CommitedDeliveryDate` (proof-of-pickup scans; sic).
-    pub committed_date: String,
+    pub committed_date: Text<'a>,
 }
 
 /// One `TrackingInformationList/TrackingInformation`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawInfo {
+pub struct RawInfo<'a> {
     /// `PIN/Value` as Purolator echoes it (upper-cased).
-    pub pin: String,
+    pub pin: Text<'a>,
     /// Scans in document order (Purolator lists the newest first).
-    pub scans: Vec<RawScan>,
+    pub scans: Vec<RawScan<'a>>,
     /// This PIN's own `ResponseInformation/Errors`.
-    pub errors: Vec<RawError>,
+    pub errors: Vec<RawError<'a>>,
 }
 
 /// A `TrackPackagesByPinResponse`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawResponse {
+pub struct RawResponse<'a> {
     /// The response-level `ResponseInformation/Errors`.
-    pub errors: Vec<RawError>,
+    pub errors: Vec<RawError<'a>>,
     /// Every `TrackingInformation`, in document order.
-    pub infos: Vec<RawInfo>,
+    pub infos: Vec<RawInfo<'a>>,
 }
 
 /// A SOAP 1.1 `Fault`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RawFault {
+pub struct RawFault<'a> {
     /// `faultcode` (`s:Client`, `s:Server`, `a:InternalServiceFault`...).
-    pub code: String,
+    pub code: Text<'a>,
     /// `faultstring`.
-    pub string: String,
+    pub string: Text<'a>,
 }
 
 /// A parsed answer body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Document {
+pub enum Document<'a> {
     /// The tracking answer.
-    Response(RawResponse),
+    Response(RawResponse<'a>),
     /// A SOAP fault.
-    Fault(RawFault),
+    Fault(RawFault<'a>),
 }
 
 /// A parsed `TrackPackagesByPinRequest` (simulator side).
@@ -99,23 +104,31 @@ pub struct RawRequest {
     pub pins: Vec<String>,
 }
 
-type Path = [Vec<u8>];
+/// The open elements' local names, outermost first, borrowed from the body.
+type Path<'a> = [&'a [u8]];
 
 /// True when the element path ends with `suffix` (local names).
-fn ends(path: &Path, suffix: &[&str]) -> bool {
+fn ends(path: &Path<'_>, suffix: &[&str]) -> bool {
     path.len() >= suffix.len()
         && path[path.len() - suffix.len()..]
             .iter()
             .zip(suffix)
-            .all(|(a, b)| a.as_slice() == b.as_bytes())
+            .all(|(a, b)| *a == b.as_bytes())
 }
 
 /// Callbacks of the path-tracking walker.
-trait Visitor {
+trait Visitor<'a> {
     /// An element opened; `path` ends with it.
-    fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String>;
+    fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String>;
     /// An element closed with its (leaf) text; `path` ends with it.
-    fn end(&mut self, path: &Path, text: &str);
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>);
+}
+
+fn append<'a>(acc: &mut Option<Text<'a>>, piece: Text<'a>) {
+    match acc {
+        None => *acc = Some(piece),
+        Some(existing) => existing.to_mut().push_str(&piece),
+    }
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
@@ -133,90 +146,95 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
         .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
-/// The open elements' local names; a closed element's buffer is refilled by
-/// the next element at that depth, so names are allocated once per depth.
-struct Names {
-    names: Vec<Vec<u8>>,
-    depth: usize,
+/// An element's local name as a slice of `body` itself: events of a `&[u8]`
+/// reader borrow the input, so the path holds slices instead of a copy of
+/// every name. `None` only if `name` does not lie in `body`.
+fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let off = (name.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    body.get(off..off.checked_add(name.len())?)
+        .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
-impl Names {
-    fn push(&mut self, name: &[u8]) {
-        if self.names.len() == self.depth {
-            self.names.push(Vec::new());
-        }
-        let slot = &mut self.names[self.depth];
-        slot.clear();
-        slot.extend_from_slice(name);
-        self.depth += 1;
+/// The open elements' local names, borrowed from the body.
+struct Names<'a> {
+    body: &'a [u8],
+    names: Vec<&'a [u8]>,
+}
+
+impl<'a> Names<'a> {
+    fn push(&mut self, name: &[u8]) -> Result<(), String> {
+        let name = in_body(self.body, name)
+            .ok_or_else(|| "element name outside the document buffer".to_string())?;
+        self.names.push(name);
+        Ok(())
     }
     fn pop(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.names.pop();
     }
-    fn path(&self) -> &Path {
-        &self.names[..self.depth]
+    fn path(&self) -> &Path<'a> {
+        &self.names
     }
 }
 
 /// Walks the document; returns the root's local name once the root closed.
-fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
+fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String> {
     let mut reader = Reader::from_reader(body);
     let mut path = Names {
+        body,
         names: Vec::with_capacity(12),
-        depth: 0,
     };
     let mut root: Option<Vec<u8>> = None;
-    // One text buffer for the whole walk: visitors copy what they keep.
-    let mut text = String::new();
+    // The open element's text so far: a borrowed slice of the body unless
+    // the XML splits it.
+    let mut text: Option<Text<'a>> = None;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 if root.is_none() {
                     root = Some(e.local_name().as_ref().to_vec());
                 }
                 v.start(path.path(), &e)?;
-                text.clear();
+                text = None;
             }
             Event::Empty(e) => {
-                path.push(e.local_name().as_ref());
+                path.push(e.local_name().as_ref())?;
                 v.start(path.path(), &e)?;
-                v.end(path.path(), "");
+                v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
-                text.clear();
+                text = None;
                 if root.is_none() {
                     return Ok(e.local_name().as_ref().to_vec());
                 }
             }
             Event::Text(t) => {
-                if path.depth > 0 {
+                if !path.names.is_empty() {
                     let piece = t.xml10_content().map_err(|e| {
                         format!("bad text near byte {}: {e}", reader.buffer_position())
                     })?;
-                    text.push_str(&piece);
+                    append(&mut text, piece);
                 }
             }
             Event::CData(c) => {
-                if path.depth > 0 {
+                if !path.names.is_empty() {
                     let piece = c.decode().map_err(|e| {
                         format!("bad CDATA near byte {}: {e}", reader.buffer_position())
                     })?;
-                    text.push_str(&piece);
+                    append(&mut text, piece);
                 }
             }
             Event::GeneralRef(r) => {
-                if path.depth > 0 {
-                    text.push_str(&resolve_ref(&r)?);
+                if !path.names.is_empty() {
+                    append(&mut text, Cow::Owned(resolve_ref(&r)?));
                 }
             }
             Event::End(_) => {
-                v.end(path.path(), &text);
-                text.clear();
+                v.end(path.path(), text.take().unwrap_or_default());
                 path.pop();
-                if path.depth == 0 {
+                if path.names.is_empty() {
                     return root.ok_or_else(|| "end tag without a root element".to_string());
                 }
             }
@@ -235,9 +253,9 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
     }
 }
 
-fn check_root(path: &Path) -> Result<(), String> {
+fn check_root(path: &Path<'_>) -> Result<(), String> {
     match path {
-        [root] if root.as_slice() != b"Envelope" => Err(format!(
+        [root] if *root != b"Envelope" => Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
             String::from_utf8_lossy(root)
         )),
@@ -252,19 +270,19 @@ enum ErrorTarget {
 }
 
 #[derive(Default)]
-struct ResponseVisitor {
-    response: Option<RawResponse>,
-    fault: Option<RawFault>,
+struct ResponseVisitor<'a> {
+    response: Option<RawResponse<'a>>,
+    fault: Option<RawFault<'a>>,
     other_body: Option<String>,
     target: Option<ErrorTarget>,
 }
 
-impl ResponseVisitor {
-    fn scan(&mut self) -> Option<&mut RawScan> {
+impl<'a> ResponseVisitor<'a> {
+    fn scan(&mut self) -> Option<&mut RawScan<'a>> {
         self.response.as_mut()?.infos.last_mut()?.scans.last_mut()
     }
 
-    fn error(&mut self) -> Option<&mut RawError> {
+    fn error(&mut self) -> Option<&mut RawError<'a>> {
         let r = self.response.as_mut()?;
         match self.target? {
             ErrorTarget::Top => r.errors.last_mut(),
@@ -273,16 +291,16 @@ impl ResponseVisitor {
     }
 }
 
-fn xsi_type_attr(e: &BytesStart<'_>) -> String {
+fn xsi_type_attr(e: &BytesStart<'_>) -> Text<'static> {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == b"type")
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .map(|a| Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()))
         .unwrap_or_default()
 }
 
-impl Visitor for ResponseVisitor {
-    fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String> {
+impl<'a> Visitor<'a> for ResponseVisitor<'a> {
+    fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         // Only a few element names open something; the rest skip the suffix
         // comparisons below, which every branch starts with the last name of.
@@ -312,8 +330,7 @@ impl Visitor for ResponseVisitor {
                 });
             }
         } else if ends(path, &["ResponseInformation", "Errors", "Error"]) {
-            let per_pin =
-                path.len() >= 4 && path[path.len() - 4].as_slice() == b"TrackingInformation";
+            let per_pin = path.len() >= 4 && path[path.len() - 4] == b"TrackingInformation";
             if let Some(r) = self.response.as_mut() {
                 if per_pin {
                     if let Some(info) = r.infos.last_mut() {
@@ -329,18 +346,18 @@ impl Visitor for ResponseVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: &str) {
-        let Some(last) = path.last() else { return };
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
+        let Some(&last) = path.last() else { return };
         let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-        match parent.map(Vec::as_slice) {
+        match parent.copied() {
             Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
-                    info.pin = text.to_string();
+                    info.pin = text;
                 }
             }
             Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
                 let Some(scan) = self.scan() else { return };
-                let slot = match last.as_slice() {
+                let slot = match last {
                     b"ScanType" => &mut scan.scan_type,
                     b"ScanDate" => &mut scan.date,
                     b"ScanTime" => &mut scan.time,
@@ -349,37 +366,37 @@ impl Visitor for ResponseVisitor {
                     b"SummaryScanIndicator" => &mut scan.summary,
                     _ => return,
                 };
-                *slot = text.to_string();
+                *slot = text;
             }
             Some(b"Depot") if ends(path, &["Scan", "Depot", "Name"]) => {
                 if let Some(scan) = self.scan() {
-                    scan.depot = text.to_string();
+                    scan.depot = text;
                 }
             }
             Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
                 let Some(scan) = self.scan() else { return };
-                match last.as_slice() {
-                    b"DeliverySignature" => scan.signature = text.to_string(),
+                match last {
+                    b"DeliverySignature" => scan.signature = text,
                     b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
-                        scan.committed_date = text.to_string()
+                        scan.committed_date = text
                     }
                     _ => {}
                 }
             }
             Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
                 let Some(err) = self.error() else { return };
-                match last.as_slice() {
-                    b"Code" => err.code = text.to_string(),
-                    b"Description" => err.description = text.to_string(),
-                    b"AdditionalInformation" => err.additional = text.to_string(),
+                match last {
+                    b"Code" => err.code = text,
+                    b"Description" => err.description = text,
+                    b"AdditionalInformation" => err.additional = text,
                     _ => {}
                 }
             }
             Some(b"Fault") => {
                 let Some(f) = self.fault.as_mut() else { return };
-                match last.as_slice() {
-                    b"faultcode" => f.code = text.to_string(),
-                    b"faultstring" => f.string = text.to_string(),
+                match last {
+                    b"faultcode" => f.code = text,
+                    b"faultstring" => f.string = text,
                     _ => {}
                 }
             }
@@ -389,7 +406,7 @@ impl Visitor for ResponseVisitor {
 }
 
 /// Parses an answer body (tracking response or SOAP fault).
-pub fn parse(body: &[u8]) -> Result<Document, String> {
+pub fn parse(body: &[u8]) -> Result<Document<'_>, String> {
     let mut v = ResponseVisitor::default();
     let root = walk(body, &mut v)?;
     if root.as_slice() != b"Envelope" {
@@ -417,8 +434,8 @@ struct RequestVisitor {
     req: RawRequest,
 }
 
-impl Visitor for RequestVisitor {
-    fn start(&mut self, path: &Path, _e: &BytesStart<'_>) -> Result<(), String> {
+impl<'a> Visitor<'a> for RequestVisitor {
+    fn start(&mut self, path: &Path<'a>, _e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
         if path.len() == 3 && ends(path, &["Envelope", "Header", "RequestContext"]) {
             self.req.has_context = true;
@@ -429,7 +446,7 @@ impl Visitor for RequestVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: &str) {
+    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
         if ends(path, &["TrackPackagesByPinRequest", "PINs", "PIN", "Value"]) {
             self.req.pins.push(text.trim().to_string());
         } else if ends(path, &["Header", "RequestContext", "Version"]) {
@@ -456,6 +473,81 @@ pub fn parse_request(body: &[u8]) -> Result<RawRequest, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A generated element: prefixed or not, with text or children.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(String, String),
+        Parent(String, Vec<Node>),
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        let name = "(ns:)?[a-zé][a-zA-Z0-9é]{0,6}";
+        let leaf = (name, "[a-z é<&]{0,6}").prop_map(|(n, t)| Node::Leaf(n, t));
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            (name, prop::collection::vec(inner, 1..4)).prop_map(|(n, c)| Node::Parent(n, c))
+        })
+    }
+
+    fn local(name: &str) -> &str {
+        name.rsplit(':').next().unwrap_or(name)
+    }
+
+    /// Renders `n`; lists every element close as the copying walker saw it:
+    /// local names joined by `/`, and the text (empty for parents).
+    fn render(n: &Node, path: &mut Vec<String>, xml: &mut String, out: &mut Vec<(String, String)>) {
+        match n {
+            Node::Leaf(name, text) => {
+                path.push(local(name).to_string());
+                let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+                xml.push_str(&format!("<{name}>{escaped}</{name}>"));
+                out.push((path.join("/"), text.clone()));
+                path.pop();
+            }
+            Node::Parent(name, children) => {
+                path.push(local(name).to_string());
+                xml.push_str(&format!("<{name}>"));
+                for c in children {
+                    render(c, path, xml, out);
+                }
+                xml.push_str(&format!("</{name}>"));
+                out.push((path.join("/"), String::new()));
+                path.pop();
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Closes(Vec<(String, String)>);
+
+    impl<'a> Visitor<'a> for Closes {
+        fn start(&mut self, _path: &Path<'a>, _e: &BytesStart<'_>) -> Result<(), String> {
+            Ok(())
+        }
+        fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
+            let names: Vec<String> = path
+                .iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            self.0.push((names.join("/"), text.into_owned()));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn borrowed_paths_match_copied_names(root in node()) {
+            let (mut xml, mut expected) = (String::new(), Vec::new());
+            render(&root, &mut Vec::new(), &mut xml, &mut expected);
+            let mut v = Closes::default();
+            let name = walk(xml.as_bytes(), &mut v).unwrap();
+            let root_name = match &root {
+                Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
+            };
+            prop_assert_eq!(String::from_utf8_lossy(&name).into_owned(), root_name);
+            prop_assert_eq!(v.0, expected);
+        }
+    }
 
     #[test]
     fn reads_prefixed_and_default_namespaces() {
