@@ -139,17 +139,47 @@ pub const EVENTS: &[EventRule] = &[
 ];
 
 /// Lower-cases and collapses whitespace so table matching ignores layout drift.
+/// ASCII text (every real answer) takes one pass into one allocation; other
+/// text goes through `str::to_lowercase`.
 fn norm(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    if !s.is_ascii() {
+        return s
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    // ASCII `char::is_whitespace`: tab, LF, VT, FF, CR and space.
+    for word in s.split(|c: char| matches!(c, '\t'..='\r' | ' ')) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
+}
+
+/// Normalized `d` equals the table text `text` (ASCII, single-spaced, as the
+/// tests check), so `text` needs no normalizing of its own.
+fn is(d: &str, text: &str) -> bool {
+    d.eq_ignore_ascii_case(text)
+}
+
+/// Normalized `d` starts with the table text `text`.
+fn starts(d: &str, text: &str) -> bool {
+    d.as_bytes()
+        .get(..text.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(text.as_bytes()))
 }
 
 /// The table row for a documented `status` value.
 pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
     let v = norm(value);
-    STATUSES.iter().find(|r| norm(r.value) == v)
+    STATUSES.iter().find(|r| is(&v, r.value))
 }
 
 /// The table row for an event description (exact rows first, then the longest
@@ -158,13 +188,13 @@ pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
     let d = norm(description);
     if let Some(r) = EVENTS
         .iter()
-        .find(|r| r.how == Match::Exact && norm(r.text) == d)
+        .find(|r| r.how == Match::Exact && is(&d, r.text))
     {
         return Some(r);
     }
     EVENTS
         .iter()
-        .filter(|r| r.how == Match::Prefix && d.starts_with(&norm(r.text)))
+        .filter(|r| r.how == Match::Prefix && starts(&d, r.text))
         .max_by_key(|r| r.text.len())
 }
 
@@ -201,6 +231,65 @@ pub fn step_texts(step: JourneyStep) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definition `norm` must agree with.
+    fn norm_ref(s: &str) -> String {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    }
+
+    /// The lookups as they were: every table text normalized too.
+    fn lookup_event_ref(description: &str) -> Option<&'static EventRule> {
+        let d = norm_ref(description);
+        if let Some(r) = EVENTS
+            .iter()
+            .find(|r| r.how == Match::Exact && norm_ref(r.text) == d)
+        {
+            return Some(r);
+        }
+        EVENTS
+            .iter()
+            .filter(|r| r.how == Match::Prefix && d.starts_with(&norm_ref(r.text)))
+            .max_by_key(|r| r.text.len())
+    }
+
+    #[test]
+    fn table_texts_are_ascii_and_normalized() {
+        // `is` and `starts` rely on it.
+        for t in STATUSES.iter().map(|r| r.value).chain(EVENTS.iter().map(|r| r.text)) {
+            assert!(t.is_ascii(), "{t}");
+            assert_eq!(t.to_ascii_lowercase(), norm_ref(t), "{t}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn norm_agrees_with_its_definition(a in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}]{0,24}") {
+            prop_assert_eq!(norm(&a), norm_ref(&a));
+        }
+
+        #[test]
+        fn lookups_agree_with_the_old_ones(
+            row in 0..EVENTS.len(),
+            upper in any::<bool>(),
+            pad in "[ \t\n]{0,3}",
+            tail in "[ a-zA-Z\\-ÀΣ]{0,12}",
+        ) {
+            let text = EVENTS[row].text;
+            let text = if upper { text.to_uppercase() } else { text.to_string() };
+            let d = format!("{pad}{}{tail}", text.replace(' ', &format!(" {pad}")));
+            prop_assert_eq!(lookup_event(&d), lookup_event_ref(&d));
+            let status = STATUSES[row % STATUSES.len()].value;
+            let v = format!("{pad}{status}{tail}");
+            prop_assert_eq!(
+                lookup_status(&v),
+                STATUSES.iter().find(|r| norm_ref(r.value) == norm_ref(&v))
+            );
+        }
+    }
 
     #[test]
     fn rows_are_unique() {
@@ -208,7 +297,7 @@ mod tests {
             assert!(
                 STATUSES[i + 1..]
                     .iter()
-                    .all(|o| norm(o.value) != norm(r.value)),
+                    .all(|o| norm_ref(o.value) != norm_ref(r.value)),
                 "{} twice",
                 r.value
             );
@@ -217,7 +306,7 @@ mod tests {
             assert!(
                 EVENTS[i + 1..]
                     .iter()
-                    .all(|o| norm(o.text) != norm(r.text) || o.how != r.how),
+                    .all(|o| norm_ref(o.text) != norm_ref(r.text) || o.how != r.how),
                 "{} twice",
                 r.text
             );

@@ -88,7 +88,7 @@ pub fn classify(e: &WireError, resp: &HttpResponse) -> CarrierError {
 }
 
 /// A flattened article (leaf) with its own events.
-fn leaves(items: &[WireItem]) -> Vec<&WireItem> {
+fn leaves<'b, 'a>(items: &'b [WireItem<'a>]) -> Vec<&'b WireItem<'a>> {
     let mut out = Vec::new();
     for it in items {
         if it.items.is_empty() {
@@ -101,7 +101,7 @@ fn leaves(items: &[WireItem]) -> Vec<&WireItem> {
 }
 
 /// The events, status value and product that describe `r.tracking_id`.
-fn source(r: &WireResult) -> (Vec<WireEvent>, Option<&str>, Option<&str>) {
+fn source<'b, 'a>(r: &'b WireResult<'a>) -> (Vec<&'b WireEvent<'a>>, Option<&'b str>, Option<&'b str>) {
     let id = r.tracking_id.trim();
     let all = leaves(r.trackable_items.as_deref().unwrap_or_default());
     let product = all.iter().find_map(|a| a.product_type.as_deref());
@@ -112,17 +112,17 @@ fn source(r: &WireResult) -> (Vec<WireEvent>, Option<&str>, Option<&str>) {
             .is_some_and(|x| x.trim().eq_ignore_ascii_case(id))
     }) {
         return (
-            a.events.clone(),
+            a.events.iter().collect(),
             a.status.as_deref(),
             a.product_type.as_deref(),
         );
     }
     // 2. The StarTrack consignment view of the id.
     if let Some(c) = r.consignment.iter().find(|c| !c.events.is_empty()) {
-        return (c.events.clone(), c.status.as_deref(), product);
+        return (c.events.iter().collect(), c.status.as_deref(), product);
     }
     // 3. A consignment of articles: every article's events, shared scans once.
-    let mut events: Vec<WireEvent> = Vec::new();
+    let mut events: Vec<&WireEvent<'_>> = Vec::new();
     for (i, a) in all.iter().enumerate() {
         for ev in &a.events {
             let seen_in_other = all[..i].iter().any(|o| {
@@ -133,7 +133,7 @@ fn source(r: &WireResult) -> (Vec<WireEvent>, Option<&str>, Option<&str>) {
                 })
             });
             if !seen_in_other {
-                events.push(ev.clone());
+                events.push(ev);
             }
         }
     }
@@ -145,7 +145,7 @@ fn source(r: &WireResult) -> (Vec<WireEvent>, Option<&str>, Option<&str>) {
 }
 
 /// One found result into the normalized snapshot.
-pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
+pub fn snapshot(r: &WireResult<'_>) -> Result<Snapshot, CarrierError> {
     if r.trackable_items.is_none() && r.consignment.is_empty() && r.status.is_none() {
         return Err(CarrierError::malformed(format!(
             "result for {:?} has neither trackable_items, consignment, status nor errors",
@@ -154,7 +154,7 @@ pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
     }
     let (events, item_status, product) = source(r);
     let mut checkpoints = Vec::with_capacity(events.len());
-    for ev in &events {
+    for ev in events {
         let occurred_at = parse_time(&ev.date).ok_or_else(|| {
             CarrierError::malformed(format!(
                 "event {:?} has a bad date {:?}",
@@ -256,7 +256,7 @@ pub fn snapshot(r: &WireResult) -> Result<Snapshot, CarrierError> {
     Ok(snap.finish())
 }
 
-fn outcome(r: &WireResult, resp: &HttpResponse) -> Result<Snapshot, CarrierError> {
+fn outcome(r: &WireResult<'_>, resp: &HttpResponse) -> Result<Snapshot, CarrierError> {
     match r.errors.first() {
         Some(e) => Err(classify(e, resp)),
         None => snapshot(r),

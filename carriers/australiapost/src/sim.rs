@@ -82,16 +82,16 @@ fn location(a: &Address) -> Option<String> {
     }
 }
 
-fn event(e: &SimEvent) -> WireEvent {
+fn event(e: &SimEvent) -> WireEvent<'static> {
     let (text, _) = step_texts(e.step);
     WireEvent {
-        location: location(&e.place),
-        description: text.to_string(),
-        date: e.at.to_rfc3339_opts(SecondsFormat::Secs, false),
+        location: location(&e.place).map(Into::into),
+        description: text.into(),
+        date: e.at.to_rfc3339_opts(SecondsFormat::Secs, false).into(),
     }
 }
 
-fn found(p: &SimParcel) -> WireResult {
+fn found(p: &SimParcel) -> WireResult<'static> {
     let status = p.current().map(|e| step_texts(e.step).1.to_string());
     WireResult {
         tracking_id: p.tracking_number.clone(),
@@ -109,7 +109,7 @@ fn found(p: &SimParcel) -> WireResult {
     }
 }
 
-fn not_found(n: &str) -> WireResult {
+fn not_found(n: &str) -> WireResult<'static> {
     WireResult {
         tracking_id: n.to_string(),
         errors: vec![WireError {
@@ -147,7 +147,7 @@ pub fn render_track(replies: &[SimReply<'_>]) -> HttpResponse {
     )
 }
 
-fn error_body(code: &str, name: &str, message: &str) -> TrackAnswer {
+fn error_body(code: &str, name: &str, message: &str) -> TrackAnswer<'static> {
     TrackAnswer {
         tracking_results: None,
         errors: vec![WireError {

@@ -3,42 +3,44 @@
 //! (an event without `location`, a result with only `errors`).
 
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use serde_json::Value;
 
 /// `GET /shipping/v1/track` answer (and the top-level error envelope).
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct TrackAnswer {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracking_results: Option<Vec<WireResult>>,
+pub struct TrackAnswer<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub tracking_results: Option<Vec<WireResult<'a>>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<WireError>,
 }
 
 /// One requested id: either found (`trackable_items`, `consignment`) or `errors`.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct WireResult {
+pub struct WireResult<'a> {
     #[serde(default)]
     pub tracking_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<WireError>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trackable_items: Option<Vec<WireItem>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub trackable_items: Option<Vec<WireItem<'a>>>,
     /// StarTrack consignment view: an object in live answers, an array in
     /// karrio's schema sample; both are accepted.
     #[serde(
         default,
+        borrow,
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub consignment: Vec<WireItem>,
+    pub consignment: Vec<WireItem<'a>>,
 }
 
 /// An article (`article_id`, `events`) or a consignment of articles
 /// (`consignment_id`, `items`); the same struct holds both shapes.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct WireItem {
+pub struct WireItem<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub article_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,23 +49,38 @@ pub struct WireItem {
     pub number_of_items: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<WireEvent>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<WireEvent<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<WireItem>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<WireItem<'a>>,
 }
 
 /// One scan: free-text description, optional place, ISO 8601 time with offset.
+/// The texts borrow from the answer (unless escaped): events are most of it.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct WireEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub date: String,
+pub struct WireEvent<'a> {
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub location: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub description: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub date: Cow<'a, str>,
+}
+
+/// A string that borrows from the body when it can.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns).
+fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Australia Post's error entries come in several shapes (`code`/`name`,
@@ -124,14 +141,14 @@ impl WireError {
 }
 
 /// Accepts an object or an array of objects (or null) for one field.
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WireItem>, D::Error> {
+fn one_or_many<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<WireItem<'a>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<WireItem>),
-        One(Box<WireItem>),
+    enum OneOrMany<'a> {
+        Many(#[serde(borrow)] Vec<WireItem<'a>>),
+        One(#[serde(borrow)] Box<WireItem<'a>>),
     }
-    Ok(match Option::<OneOrMany>::deserialize(d)? {
+    Ok(match Option::<OneOrMany<'de>>::deserialize(d)? {
         None => Vec::new(),
         Some(OneOrMany::Many(v)) => v,
         Some(OneOrMany::One(one)) => vec![*one],

@@ -119,6 +119,11 @@ impl<'a> Sink<'a> for Builder {
             "getAuthResponse" if self.login.is_none() => self.login = Some(Default::default()),
             _ => {}
         }
+        // Only these elements open a record below `trackingresult`; skip the
+        // path search for every other element.
+        if !matches!(last.as_str(), "statusInfo" | "scan" | "shipmentInfo") {
+            return;
+        }
         let Some(i) = xml::find(path, "trackingresult") else {
             return;
         };
@@ -134,6 +139,32 @@ impl<'a> Sink<'a> for Builder {
     }
 
     fn leaf(&mut self, path: &[String], text: Cow<'a, str>) {
+        // Every field below ends in one of these names; other leaves are not
+        // read, so they skip the path searches.
+        if !path.last().is_some_and(|last| {
+            matches!(
+                last.as_str(),
+                "faultcode"
+                    | "faultstring"
+                    | "errorCode"
+                    | "faultCode"
+                    | "errorMessage"
+                    | "message"
+                    | "authToken"
+                    | "authTokenExpires"
+                    | "status"
+                    | "content"
+                    | "label"
+                    | "statusHasBeenReached"
+                    | "isCurrentStatus"
+                    | "location"
+                    | "date"
+                    | "code"
+                    | "name"
+            )
+        }) {
+            return;
+        }
         if xml::find(path, "Fault").is_some() {
             if let Some(f) = self.fault.as_mut() {
                 let slot = match path.last().map(String::as_str) {
@@ -317,10 +348,20 @@ pub fn fault_error(f: &RawFault, resp: &HttpResponse) -> FaultKind {
 /// time, whose zone it does not state).
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
+    if let Some(t) = english_display_time(s) {
+        return Some(t);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(Timestamp::Zoned(dt));
     }
+    // A format without a `/` literal cannot read a text that has one (no
+    // field consumes it), so DPD's English display time (`8/17/2021 7:11:26
+    // PM`, on every status) goes straight to the `/` formats, in their order.
+    let slashed = s.contains('/');
     for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+        if slashed {
+            break;
+        }
         if let Ok(dt) = DateTime::parse_from_str(s, f) {
             return Some(Timestamp::Zoned(dt));
         }
@@ -341,8 +382,56 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     ];
     NAIVE
         .iter()
+        .filter(|f| !slashed || f.contains('/'))
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .map(Timestamp::Naive)
+}
+
+/// A run of 1..=`max` ASCII digits at the start of `b`: (value, rest).
+fn lead_digits(b: &[u8], max: usize) -> Option<(u32, &[u8])> {
+    let n = b.iter().take(max).take_while(|d| d.is_ascii_digit()).count();
+    if n == 0 || b.get(n).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = b[..n]
+        .iter()
+        .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+    Some((v, &b[n..]))
+}
+
+/// The fast path for DPD's English display time, `M/D/YYYY h:MM:SS AM|PM`
+/// (on every status), read without format strings. `Some` only where the
+/// first matching format, `%m/%d/%Y %I:%M:%S %p`, reads the same time;
+/// anything else goes through the formats.
+fn english_display_time(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let (month, b) = lead_digits(b, 2)?;
+    let b = b.strip_prefix(b"/")?;
+    let (day, b) = lead_digits(b, 2)?;
+    let b = b.strip_prefix(b"/")?;
+    let (year, b) = lead_digits(b, 4)?;
+    let b = b.strip_prefix(b" ")?;
+    let (hour, b) = lead_digits(b, 2)?;
+    let b = b.strip_prefix(b":")?;
+    let [m1, m2, b':', s1, s2, b' ', p, m] = b else {
+        return None;
+    };
+    let two = |a: u8, b: u8| {
+        (a.is_ascii_digit() && b.is_ascii_digit()).then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+    };
+    let (minute, second) = (two(*m1, *m2)?, two(*s1, *s2)?);
+    let pm = match (p.to_ascii_uppercase(), m.to_ascii_uppercase()) {
+        (b'A', b'M') => false,
+        (b'P', b'M') => true,
+        _ => return None,
+    };
+    if year < 1000 || !(1..=12).contains(&hour) || second > 59 {
+        return None;
+    }
+    let hour = hour % 12 + if pm { 12 } else { 0 };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    let time = NaiveTime::from_hms_opt(hour, minute, second)?;
+    Some(Timestamp::naive(date, time))
 }
 
 fn parse_date(token: &str) -> Option<NaiveDate> {
@@ -576,6 +665,83 @@ fn date_header(resp: &HttpResponse) -> Option<chrono::DateTime<chrono::Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `parse_time` before the `/` shortcut: every format, in order.
+    fn parse_time_ref(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(Timestamp::Zoned(dt));
+        }
+        for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+            if let Ok(dt) = DateTime::parse_from_str(s, f) {
+                return Some(Timestamp::Zoned(dt));
+            }
+        }
+        [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %I:%M %p",
+            "%m/%d/%Y %H:%M:%S",
+            "%m/%d/%Y %H:%M",
+            "%d.%m.%Y, %H:%M:%S",
+            "%d.%m.%Y, %H:%M",
+            "%d.%m.%Y %H:%M:%S",
+            "%d.%m.%Y %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(Timestamp::Naive)
+    }
+
+    #[test]
+    fn english_display_times() {
+        for s in [
+            "8/17/2021 7:11:26 PM",
+            "08/07/2021 12:00:00 AM",
+            "12/31/2021 12:59:59 pm",
+            "1/1/2022 1:00:00 am",
+        ] {
+            let fast = english_display_time(s).map(|t| format!("{t:?}"));
+            assert!(fast.is_some(), "{s}");
+            assert_eq!(fast, parse_time_ref(s).map(|t| format!("{t:?}")), "{s}");
+        }
+        for s in [
+            "8/17/2021 0:11:26 PM",
+            "8/17/2021 13:11:26 PM",
+            "2/30/2021 7:11:26 PM",
+            "8/17/2021 7:11 PM",
+            "8/17/2021 7:11:26",
+            "8/17/21 7:11:26 PM",
+            "8/17/2021 7:11:26 PM ",
+        ] {
+            assert_eq!(english_display_time(s), None, "{s}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn english_display_time_agrees_with_the_formats(
+            s in "[0-9]{1,3}/[0-9]{1,3}/[0-9]{3,5} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3} [AaPp][Mm]",
+        ) {
+            let fmt = |t: Option<Timestamp>| t.map(|t| format!("{t:?}"));
+            let fast = fmt(english_display_time(&s));
+            if fast.is_some() {
+                prop_assert_eq!(fast, fmt(parse_time_ref(&s)));
+            }
+        }
+
+        #[test]
+        fn time_agrees_with_every_format_in_order(
+            s in "[0-9]{1,4}[/.\\-][0-9]{1,2}[/.\\-][0-9]{1,4}[ ,T]{1,2}[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?(\\.[0-9]{1,3})?( ?[AP]M)?([+-][0-9]{2}:?[0-9]{2}|Z)?",
+        ) {
+            let fmt = |t: Option<Timestamp>| t.map(|t| format!("{t:?}"));
+            prop_assert_eq!(fmt(parse_time(&s)), fmt(parse_time_ref(&s)));
+        }
+    }
 
     #[test]
     fn time_forms() {

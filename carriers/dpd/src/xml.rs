@@ -42,10 +42,42 @@ fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
     }
 }
 
+/// The open elements' local names. The `String`s are kept when an element
+/// closes and refilled by the next one at that depth, so walking a document
+/// allocates a name only once per depth, not once per element.
+struct Path {
+    names: Vec<String>,
+    depth: usize,
+}
+
+impl Path {
+    fn push(&mut self, name: &[u8]) {
+        if self.names.len() == self.depth {
+            self.names.push(String::new());
+        }
+        let slot = &mut self.names[self.depth];
+        slot.clear();
+        slot.push_str(&String::from_utf8_lossy(name));
+        self.depth += 1;
+    }
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+    fn get(&self) -> &[String] {
+        &self.names[..self.depth]
+    }
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+}
+
 /// Walks `body` once; returns the root element's local name.
 pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, CarrierError> {
     let mut reader = Reader::from_reader(body);
-    let mut path: Vec<String> = Vec::with_capacity(16);
+    let mut path = Path {
+        names: Vec::with_capacity(16),
+        depth: 0,
+    };
     // Per open element: whether it had a child element.
     let mut has_child: Vec<bool> = Vec::with_capacity(16);
     let mut root: Option<String> = None;
@@ -67,34 +99,32 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 if closed {
                     return Err(malformed("content after the root element"));
                 }
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
+                path.push(e.local_name().as_ref());
                 if root.is_none() {
-                    root = Some(name.clone());
+                    root = path.get().last().cloned();
                 }
-                path.push(name);
                 has_child.push(false);
-                sink.start(&path);
+                sink.start(path.get());
                 text = None;
             }
             Event::Empty(e) => {
                 if closed {
                     return Err(malformed("content after the root element"));
                 }
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
-                path.push(name.clone());
-                sink.start(&path);
-                sink.leaf(&path, Cow::Borrowed(""));
-                path.pop();
+                path.push(e.local_name().as_ref());
+                sink.start(path.get());
+                sink.leaf(path.get(), Cow::Borrowed(""));
                 if root.is_none() {
-                    root = Some(name);
+                    root = path.get().last().cloned();
                     closed = true;
                 }
+                path.pop();
             }
             Event::Text(t) => {
                 if !path.is_empty() {
@@ -115,7 +145,7 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 let leaf = matches!(has_child.pop(), Some(false));
                 let t = text.take().unwrap_or_default();
                 if leaf {
-                    sink.leaf(&path, t);
+                    sink.leaf(path.get(), t);
                 }
                 path.pop();
                 if path.is_empty() {
@@ -146,9 +176,44 @@ pub fn find(path: &[String], name: &str) -> Option<usize> {
     path.iter().position(|p| p == name)
 }
 
-/// The part of `path` after the element at `idx`, as `&str`s.
-pub fn rel(path: &[String], idx: usize) -> Vec<&str> {
-    path.iter().skip(idx + 1).map(String::as_str).collect()
+/// The part of `path` after the element at `idx`, as `&str`s to match on.
+pub fn rel(path: &[String], idx: usize) -> Rel<'_> {
+    let tail = path.get(idx + 1..).unwrap_or_default();
+    let mut rel = Rel {
+        inline: [""; REL_INLINE],
+        len: tail.len(),
+        spill: Vec::new(),
+    };
+    match rel.inline.get_mut(..tail.len()) {
+        Some(head) => {
+            for (slot, name) in head.iter_mut().zip(tail) {
+                *slot = name;
+            }
+        }
+        None => rel.spill = tail.iter().map(String::as_str).collect(),
+    }
+    rel
+}
+
+const REL_INLINE: usize = 8;
+
+/// `rel`'s answer: on the stack for the usual depths (it is built for every
+/// element and leaf), in a `Vec` beyond.
+pub struct Rel<'p> {
+    inline: [&'p str; REL_INLINE],
+    len: usize,
+    spill: Vec<&'p str>,
+}
+
+impl<'p> Rel<'p> {
+    /// The names, outermost first.
+    pub fn as_slice(&self) -> &[&'p str] {
+        if self.len > REL_INLINE {
+            &self.spill
+        } else {
+            &self.inline[..self.len]
+        }
+    }
 }
 
 /// Collects every leaf as (path joined by `/`, text): fine for small documents
@@ -202,6 +267,25 @@ mod tests {
                 "{body:?}"
             );
         }
+    }
+
+    #[test]
+    fn rel_is_the_tail_at_any_depth() {
+        for n in 0..12 {
+            let path: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+            for idx in 0..n {
+                let expected: Vec<&str> = path[idx + 1..].iter().map(String::as_str).collect();
+                assert_eq!(rel(&path, idx).as_slice(), expected.as_slice());
+            }
+        }
+    }
+
+    #[test]
+    fn paths_reuse_names_across_siblings() {
+        let (root, l) = leaves(b"<r><longname><x>1</x></longname><b><y>2</y><z/></b></r>").unwrap();
+        assert_eq!(root, "r");
+        let got: Vec<(&str, &str)> = l.items.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+        assert_eq!(got, [("r/longname/x", "1"), ("r/b/y", "2"), ("r/b/z", "")]);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! Pure and sans-IO like every plugin: no I/O, clock or randomness.
 
 pub mod codes;
+mod iso;
 pub mod parse;
 mod sim;
 pub mod wire;

@@ -14,6 +14,12 @@ use trackd_carrier_sdk::{
 /// time stays naive: inventing a zone would shift it by hours.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
+    crate::iso::parse(s).or_else(|| parse_time_formats(s))
+}
+
+/// Every accepted time shape, through chrono's parsers: the fallback of the
+/// fixed-layout fast path in `iso`.
+pub(crate) fn parse_time_formats(s: &str) -> Option<Timestamp> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(Timestamp::Zoned(dt));
     }
@@ -111,16 +117,12 @@ pub fn envelope_error(resp: &HttpResponse) -> Option<CarrierError> {
     None
 }
 
-fn address(
-    city: &Option<String>,
-    postal: &Option<String>,
-    country: &Option<String>,
-) -> Option<Address> {
+fn address(city: Option<&str>, postal: Option<&str>, country: Option<&str>) -> Option<Address> {
     Address {
-        city: city.as_deref().and_then(clean),
+        city: city.and_then(clean),
         region: None,
-        postal_code: postal.as_deref().and_then(clean),
-        country: country.as_deref().and_then(clean),
+        postal_code: postal.and_then(clean),
+        country: country.and_then(clean),
     }
     .non_empty()
 }
@@ -151,7 +153,11 @@ pub fn snapshot(p: &Parcel) -> Result<Snapshot, CarrierError> {
             status_detail: detail.map(str::to_string),
             code,
             description: ev.description.trim().to_string(),
-            location: address(&ev.city, &ev.postal_code, &ev.country),
+            location: address(
+                ev.city.as_deref(),
+                ev.postal_code.as_deref(),
+                ev.country.as_deref(),
+            ),
         });
     }
     // GLS lists newest first: flip before the stable sort so same-second

@@ -106,19 +106,19 @@ pub fn route(req: &HttpRequest) -> Result<SimCall, SimRequestError> {
     })
 }
 
-fn event(e: &SimEvent) -> Event {
+fn event(e: &SimEvent) -> Event<'static> {
     let (code, text, _) = step_event(e.step);
     Event {
         code: code.into(),
-        city: Some(e.place.city.clone().unwrap_or_default()),
-        postal_code: Some(e.place.postal_code.clone().unwrap_or_default()),
-        country: Some(e.place.country.clone().unwrap_or_default()),
+        city: Some(e.place.city.clone().unwrap_or_default().into()),
+        postal_code: Some(e.place.postal_code.clone().unwrap_or_default().into()),
+        country: Some(e.place.country.clone().unwrap_or_default().into()),
         description: text.into(),
-        event_date_time: e.at.format(TIME_FORMAT).to_string(),
+        event_date_time: e.at.format(TIME_FORMAT).to_string().into(),
     }
 }
 
-fn found(p: &SimParcel) -> Parcel {
+fn found(p: &SimParcel) -> Parcel<'static> {
     let current = p.current();
     Parcel {
         requested: p.tracking_number.clone(),
@@ -132,7 +132,7 @@ fn found(p: &SimParcel) -> Parcel {
     }
 }
 
-fn not_found(n: &str) -> Parcel {
+fn not_found(n: &str) -> Parcel<'static> {
     Parcel {
         requested: n.to_string(),
         error_code: Some("E_404_01".into()),

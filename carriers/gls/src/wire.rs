@@ -1,20 +1,21 @@
 //! Serde shapes of the Track And Trace V1 answer and GLS's error envelopes,
 //! shared by the parser and the simulator renderer.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use serde_json::Value;
 
 /// `ParcelsResponseDTO`.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ParcelsResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parcels: Option<Vec<Parcel>>,
+pub struct ParcelsResponse<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub parcels: Option<Vec<Parcel<'a>>>,
 }
 
 /// `ParcelDTO`: a found parcel, or `errorCode`/`errorMessage` for that id.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Parcel {
+pub struct Parcel<'a> {
     #[serde(default)]
     pub requested: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,8 +24,8 @@ pub struct Parcel {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_date_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<Event>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Event<'a>>>,
     /// Present as `null` in GLS answers; never skipped when rendering.
     #[serde(default)]
     pub error_code: Option<String>,
@@ -33,21 +34,31 @@ pub struct Parcel {
 }
 
 /// `EventDTO`: `eventDateTime` is ISO 8601 with a colon-less offset (`+0200`).
+/// Its texts borrow from the answer (unless escaped): events are most of it.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Event {
-    #[serde(default)]
-    pub code: String,
-    #[serde(default)]
-    pub city: Option<String>,
-    #[serde(default)]
-    pub postal_code: Option<String>,
-    #[serde(default)]
-    pub country: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub event_date_time: String,
+pub struct Event<'a> {
+    #[serde(default, borrow)]
+    pub code: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub city: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub postal_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub country: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub description: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub event_date_time: Cow<'a, str>,
+}
+
+/// A string that borrows from the body when it can.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns).
+fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Every documented error envelope in one: `ErrorResponseDTO` (problem JSON:

@@ -1,41 +1,41 @@
 //! ShippingStatus v2 answers → per-number snapshots or typed errors.
 //!
-//! PostNL's JSON is read through `serde_json::Value` because of two wire
-//! quirks: an absent value is often `{}` instead of null or a missing key, and
-//! a list with one element (`Event`, `Address`, `OldStatus`, `Shipment`) may
-//! come as a bare object.
+//! PostNL's JSON is read through a generic tree ([`Node`], a borrowed
+//! `serde_json::Value`) because of two wire quirks: an absent value is often
+//! `{}` instead of null or a missing key, and a list with one element (`Event`,
+//! `Address`, `OldStatus`, `Shipment`) may come as a bare object.
 
 use crate::codes::{self, Map};
-use chrono::{DateTime, NaiveDateTime};
-use serde_json::Value;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use crate::json::Node;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
 };
 
 /// The text of a scalar field; `{}`, `[]`, null and absent are `None`.
-pub fn text(v: &Value, key: &str) -> Option<String> {
+pub fn text(v: &Node<'_>, key: &str) -> Option<String> {
     match v.get(key)? {
-        Value::String(s) => clean(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Node::Str(s) => clean(s),
+        Node::Number(n) => Some(n.to_string()),
+        Node::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// A list field that may be an array, a single object, or empty (`{}`).
-pub fn many<'a>(v: &'a Value, key: &str) -> Vec<&'a Value> {
+pub fn many<'a, 'b>(v: &'a Node<'b>, key: &str) -> Vec<&'a Node<'b>> {
     match v.get(key) {
-        Some(Value::Array(items)) => items.iter().filter(|i| !is_empty(i)).collect(),
-        Some(obj @ Value::Object(_)) if !is_empty(obj) => vec![obj],
+        Some(Node::Array(items)) => items.iter().filter(|i| !is_empty(i)).collect(),
+        Some(obj @ Node::Object(_)) if !is_empty(obj) => vec![obj],
         _ => Vec::new(),
     }
 }
 
-fn is_empty(v: &Value) -> bool {
+fn is_empty(v: &Node<'_>) -> bool {
     match v {
-        Value::Object(m) => m.is_empty(),
-        Value::Null => true,
+        Node::Object(m) => m.is_empty(),
+        Node::Null => true,
         _ => false,
     }
 }
@@ -45,6 +45,51 @@ fn is_empty(v: &Value) -> bool {
 /// is written.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
+    event_time(s).or_else(|| parse_time_formats(s))
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// The fast path for the event `TimeStamp` layout, `DD-MM-YYYY HH:MM:SS[.f]`
+/// (1 to 9 fraction digits), without trying format strings; `None` for
+/// anything else, which `parse_time_formats` then reads.
+fn event_time(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[2] != b'-'
+        || b[5] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(&b[6..10])?).ok()?,
+        digits(&b[3..5])?,
+        digits(&b[..2])?,
+    )?;
+    let (h, m, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    if sec > 59 {
+        return None;
+    }
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            digits(frac)? * 10u32.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    let time = NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?;
+    Some(Timestamp::Naive(date.and_time(time)))
+}
+
+/// Every accepted time shape through chrono's parsers (the general path).
+fn parse_time_formats(s: &str) -> Option<Timestamp> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(Timestamp::Zoned(dt));
     }
@@ -79,7 +124,7 @@ fn per_number(numbers: &[&str], err: CarrierError) -> Result<Vec<NumberResult>, 
 }
 
 /// `fault.faultstring` and `fault.detail.errorcode` of a gateway fault.
-fn fault(root: &Value) -> Option<(String, String)> {
+fn fault(root: &Node<'_>) -> Option<(String, String)> {
     let f = root.get("fault").or_else(|| root.get("Fault"))?;
     let message = text(f, "faultstring").unwrap_or_default();
     let code = f
@@ -90,7 +135,7 @@ fn fault(root: &Value) -> Option<(String, String)> {
 }
 
 /// `(code, message)` of the first entry of `Errors` (either documented naming).
-fn first_error(root: &Value) -> Option<(String, String)> {
+fn first_error(root: &Node<'_>) -> Option<(String, String)> {
     let e = *many(root, "Errors").first()?;
     let code = text(e, "Code")
         .or_else(|| text(e, "ErrorNumber"))
@@ -103,7 +148,7 @@ fn first_error(root: &Value) -> Option<(String, String)> {
     Some((code, message))
 }
 
-fn error_summary(root: Option<&Value>, resp: &HttpResponse) -> String {
+fn error_summary(root: Option<&Node<'_>>, resp: &HttpResponse) -> String {
     root.and_then(|r| fault(r).or_else(|| first_error(r)))
         .map(|(c, m)| if c.is_empty() { m } else { format!("{c}: {m}") })
         .unwrap_or_else(|| resp.body_excerpt())
@@ -114,8 +159,8 @@ pub fn parse_track(
     numbers: &[&str],
     resp: &HttpResponse,
 ) -> Result<Vec<NumberResult>, CarrierError> {
-    let root: Option<Value> = serde_json::from_slice(&resp.body).ok();
-    let root = root.filter(Value::is_object);
+    let root: Option<Node<'_>> = serde_json::from_slice(&resp.body).ok();
+    let root = root.filter(Node::is_object);
     match resp.status {
         401 | 403 => {
             return Err(CarrierError::Auth {
@@ -174,7 +219,7 @@ pub fn parse_track(
     let status_root = root
         .get("CompleteStatus")
         .or_else(|| root.get("CurrentStatus"));
-    let shipments: Vec<&Value> = status_root.map(|s| many(s, "Shipment")).unwrap_or_default();
+    let shipments: Vec<&Node<'_>> = status_root.map(|s| many(s, "Shipment")).unwrap_or_default();
     if ok && !shipments.is_empty() {
         return Ok(attribute(numbers, &shipments));
     }
@@ -218,8 +263,8 @@ fn same(a: &str, b: &str) -> bool {
     !a.trim().is_empty() && norm(a) == norm(b)
 }
 
-fn attribute(numbers: &[&str], shipments: &[&Value]) -> Vec<NumberResult> {
-    let barcode = |s: &Value| text(s, "Barcode").or_else(|| text(s, "MainBarcode"));
+fn attribute(numbers: &[&str], shipments: &[&Node<'_>]) -> Vec<NumberResult> {
+    let barcode = |s: &Node<'_>| text(s, "Barcode").or_else(|| text(s, "MainBarcode"));
     if numbers.is_empty() {
         return shipments
             .iter()
@@ -256,7 +301,7 @@ fn attribute(numbers: &[&str], shipments: &[&Value]) -> Vec<NumberResult> {
         .collect()
 }
 
-fn address(a: &Value) -> Option<Address> {
+fn address(a: &Node<'_>) -> Option<Address> {
     Address {
         city: text(a, "City"),
         region: text(a, "Region"),
@@ -267,14 +312,14 @@ fn address(a: &Value) -> Option<Address> {
 }
 
 /// `AddressType` 01 is the receiver, 02 the sender.
-fn party(s: &Value, kind: &str) -> Option<Address> {
+fn party(s: &Node<'_>, kind: &str) -> Option<Address> {
     many(s, "Address")
         .into_iter()
         .find(|a| text(a, "AddressType").is_some_and(|t| t.trim_start_matches('0') == kind))
         .and_then(address)
 }
 
-fn expectation(s: &Value) -> Option<Eta> {
+fn expectation(s: &Node<'_>) -> Option<Eta> {
     let e = s.get("Expectation")?;
     let from = text(e, "ETAFrom").and_then(|t| parse_time(&t));
     let to = text(e, "ETATo").and_then(|t| parse_time(&t));
@@ -288,7 +333,7 @@ fn expectation(s: &Value) -> Option<Eta> {
 }
 
 /// One shipment into the normalized snapshot.
-pub fn snapshot(s: &Value) -> Result<Snapshot, CarrierError> {
+pub fn snapshot(s: &Node<'_>) -> Result<Snapshot, CarrierError> {
     // PostNL lists events newest first: walk them backwards so checkpoints come
     // out oldest first in PostNL's own order. The times carry no zone, so they
     // are never re-sorted by wall clock.
@@ -427,6 +472,52 @@ pub fn snapshot(s: &Value) -> Result<Snapshot, CarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn agrees(s: &str) {
+        let fast = event_time(s).map(|t| format!("{t:?}"));
+        if fast.is_some() {
+            assert_eq!(fast, parse_time_formats(s).map(|t| format!("{t:?}")), "{s}");
+        }
+    }
+
+    #[test]
+    fn event_time_layout() {
+        for s in [
+            "07-03-2018 23:22:56.326",
+            "07-03-2018 23:22:56",
+            "29-02-2024 00:00:00.123456789",
+        ] {
+            assert!(event_time(s).is_some(), "{s}");
+            agrees(s);
+        }
+        for s in [
+            "29-02-2023 10:00:00",
+            "07-03-2018 24:00:00",
+            "07-03-2018 23:22:60",
+            "07-03-2018T23:22:56",
+            "07-03-2018 23:22:56.",
+            "07-03-2018 23:22:56.1234567890",
+            "7-03-2018 23:22:56",
+            "2018-03-07 23:22:56",
+        ] {
+            assert_eq!(event_time(s), None, "{s}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn event_time_agrees_with_the_format_strings(
+            s in "[0-3][0-9]-(0[0-9]|1[0-3])-[0-9]{4} [0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,10})?",
+        ) {
+            agrees(&s);
+        }
+
+        #[test]
+        fn event_time_never_panics(s in "\\PC{0,30}") {
+            let _ = event_time(&s);
+        }
+    }
 
     #[test]
     fn times_stay_naive() {
@@ -444,7 +535,9 @@ mod tests {
 
     #[test]
     fn empty_objects_are_absent() {
-        let v: Value = serde_json::json!({"Reference": {}, "City": "Nijmegen", "N": 3, "L": []});
+        let v: Node =
+            serde_json::from_str(r#"{"Reference": {}, "City": "Nijmegen", "N": 3, "L": []}"#)
+                .unwrap();
         assert_eq!(text(&v, "Reference"), None);
         assert_eq!(text(&v, "City").as_deref(), Some("Nijmegen"));
         assert_eq!(text(&v, "N").as_deref(), Some("3"));

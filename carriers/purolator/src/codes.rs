@@ -251,11 +251,26 @@ pub static RULES: &[Rule] = &[
 /// Lower-cases and collapses whitespace so keyword matching ignores Purolator's
 /// double spaces ("Receiver contacted.  Shipment available for pickup").
 pub fn normalize(description: &str) -> String {
-    description
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    if !description.is_ascii() {
+        return description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+    }
+    // ASCII (every real answer): one pass, one allocation. ASCII
+    // `char::is_whitespace` is tab, LF, VT, FF, CR and space.
+    let mut out = String::with_capacity(description.len());
+    for word in description.split(|c: char| matches!(c, '\t'..='\r' | ' ')) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// The rule for a scan, or `None` when the scan type is not documented.
@@ -324,6 +339,17 @@ pub fn step_scan(step: JourneyStep) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn normalize_agrees_with_its_definition(
+            d in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}]{0,24}",
+        ) {
+            let reference = d.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+            prop_assert_eq!(normalize(&d), reference);
+        }
+    }
 
     #[test]
     fn every_scan_type_has_a_default_row_last() {

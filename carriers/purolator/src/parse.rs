@@ -115,7 +115,7 @@ trait Visitor {
     /// An element opened; `path` ends with it.
     fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String>;
     /// An element closed with its (leaf) text; `path` ends with it.
-    fn end(&mut self, path: &Path, text: String);
+    fn end(&mut self, path: &Path, text: &str);
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
@@ -133,11 +133,40 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
         .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
+/// The open elements' local names; a closed element's buffer is refilled by
+/// the next element at that depth, so names are allocated once per depth.
+struct Names {
+    names: Vec<Vec<u8>>,
+    depth: usize,
+}
+
+impl Names {
+    fn push(&mut self, name: &[u8]) {
+        if self.names.len() == self.depth {
+            self.names.push(Vec::new());
+        }
+        let slot = &mut self.names[self.depth];
+        slot.clear();
+        slot.extend_from_slice(name);
+        self.depth += 1;
+    }
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+    fn path(&self) -> &Path {
+        &self.names[..self.depth]
+    }
+}
+
 /// Walks the document; returns the root's local name once the root closed.
 fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
     let mut reader = Reader::from_reader(body);
-    let mut path: Vec<Vec<u8>> = Vec::with_capacity(12);
+    let mut path = Names {
+        names: Vec::with_capacity(12),
+        depth: 0,
+    };
     let mut root: Option<Vec<u8>> = None;
+    // One text buffer for the whole walk: visitors copy what they keep.
     let mut text = String::new();
     loop {
         let event = reader
@@ -145,17 +174,17 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                path.push(e.local_name().as_ref().to_vec());
+                path.push(e.local_name().as_ref());
                 if root.is_none() {
                     root = Some(e.local_name().as_ref().to_vec());
                 }
-                v.start(&path, &e)?;
+                v.start(path.path(), &e)?;
                 text.clear();
             }
             Event::Empty(e) => {
-                path.push(e.local_name().as_ref().to_vec());
-                v.start(&path, &e)?;
-                v.end(&path, String::new());
+                path.push(e.local_name().as_ref());
+                v.start(path.path(), &e)?;
+                v.end(path.path(), "");
                 path.pop();
                 text.clear();
                 if root.is_none() {
@@ -163,7 +192,7 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                 }
             }
             Event::Text(t) => {
-                if !path.is_empty() {
+                if path.depth > 0 {
                     let piece = t.xml10_content().map_err(|e| {
                         format!("bad text near byte {}: {e}", reader.buffer_position())
                     })?;
@@ -171,7 +200,7 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                 }
             }
             Event::CData(c) => {
-                if !path.is_empty() {
+                if path.depth > 0 {
                     let piece = c.decode().map_err(|e| {
                         format!("bad CDATA near byte {}: {e}", reader.buffer_position())
                     })?;
@@ -179,14 +208,15 @@ fn walk<V: Visitor>(body: &[u8], v: &mut V) -> Result<Vec<u8>, String> {
                 }
             }
             Event::GeneralRef(r) => {
-                if !path.is_empty() {
+                if path.depth > 0 {
                     text.push_str(&resolve_ref(&r)?);
                 }
             }
             Event::End(_) => {
-                v.end(&path, std::mem::take(&mut text));
+                v.end(path.path(), &text);
+                text.clear();
                 path.pop();
-                if path.is_empty() {
+                if path.depth == 0 {
                     return root.ok_or_else(|| "end tag without a root element".to_string());
                 }
             }
@@ -254,6 +284,15 @@ fn xsi_type_attr(e: &BytesStart<'_>) -> String {
 impl Visitor for ResponseVisitor {
     fn start(&mut self, path: &Path, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
+        // Only a few element names open something; the rest skip the suffix
+        // comparisons below, which every branch starts with the last name of.
+        let opens = |last: &[u8]| match path.len() {
+            3 => matches!(last, b"TrackPackagesByPinResponse" | b"Fault" | b"Body"),
+            _ => false,
+        } || matches!(last, b"TrackingInformation" | b"Scan" | b"Error");
+        if !path.last().is_some_and(|last| opens(last)) {
+            return Ok(());
+        }
         if path.len() == 3 && ends(path, &["Envelope", "Body", "TrackPackagesByPinResponse"]) {
             self.response.get_or_insert_with(RawResponse::default);
         } else if path.len() == 3 && ends(path, &["Envelope", "Body", "Fault"]) {
@@ -290,13 +329,13 @@ impl Visitor for ResponseVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: String) {
+    fn end(&mut self, path: &Path, text: &str) {
         let Some(last) = path.last() else { return };
         let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
         match parent.map(Vec::as_slice) {
             Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
-                    info.pin = text;
+                    info.pin = text.to_string();
                 }
             }
             Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
@@ -310,19 +349,19 @@ impl Visitor for ResponseVisitor {
                     b"SummaryScanIndicator" => &mut scan.summary,
                     _ => return,
                 };
-                *slot = text;
+                *slot = text.to_string();
             }
             Some(b"Depot") if ends(path, &["Scan", "Depot", "Name"]) => {
                 if let Some(scan) = self.scan() {
-                    scan.depot = text;
+                    scan.depot = text.to_string();
                 }
             }
             Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
                 let Some(scan) = self.scan() else { return };
                 match last.as_slice() {
-                    b"DeliverySignature" => scan.signature = text,
+                    b"DeliverySignature" => scan.signature = text.to_string(),
                     b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
-                        scan.committed_date = text
+                        scan.committed_date = text.to_string()
                     }
                     _ => {}
                 }
@@ -330,17 +369,17 @@ impl Visitor for ResponseVisitor {
             Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
                 let Some(err) = self.error() else { return };
                 match last.as_slice() {
-                    b"Code" => err.code = text,
-                    b"Description" => err.description = text,
-                    b"AdditionalInformation" => err.additional = text,
+                    b"Code" => err.code = text.to_string(),
+                    b"Description" => err.description = text.to_string(),
+                    b"AdditionalInformation" => err.additional = text.to_string(),
                     _ => {}
                 }
             }
             Some(b"Fault") => {
                 let Some(f) = self.fault.as_mut() else { return };
                 match last.as_slice() {
-                    b"faultcode" => f.code = text,
-                    b"faultstring" => f.string = text,
+                    b"faultcode" => f.code = text.to_string(),
+                    b"faultstring" => f.string = text.to_string(),
                     _ => {}
                 }
             }
@@ -390,7 +429,7 @@ impl Visitor for RequestVisitor {
         Ok(())
     }
 
-    fn end(&mut self, path: &Path, text: String) {
+    fn end(&mut self, path: &Path, text: &str) {
         if ends(path, &["TrackPackagesByPinRequest", "PINs", "PIN", "Value"]) {
             self.req.pins.push(text.trim().to_string());
         } else if ends(path, &["Header", "RequestContext", "Version"]) {

@@ -8,6 +8,8 @@
 //! returned to sender, customs); the README explains the judgement calls.
 //! Codes missing here parse as `Status::Unknown` (kept with code and text).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use trackd_carrier_sdk::{JourneyStep, Status};
 
 use Status::{
@@ -269,10 +271,32 @@ pub struct Mapped {
 /// The mapping of one event code, if the table knows it.
 pub fn lookup(code: &str) -> Option<(Status, Option<&'static str>)> {
     let code = code.trim();
-    CODES
-        .iter()
-        .find(|(c, ..)| c.eq_ignore_ascii_case(code))
-        .map(|(_, s, d)| (*s, *d))
+    // ASCII upper case on both sides is exactly `eq_ignore_ascii_case`; the
+    // index keeps the first row of a key, as the linear `find` did.
+    let mut buf = [0u8; 16];
+    let key: std::borrow::Cow<'_, [u8]> = match buf.get_mut(..code.len()) {
+        Some(head) => {
+            head.copy_from_slice(code.as_bytes());
+            head.make_ascii_uppercase();
+            std::borrow::Cow::Borrowed(head)
+        }
+        None => std::borrow::Cow::Owned(code.to_ascii_uppercase().into_bytes()),
+    };
+    index()
+        .get(key.as_ref())
+        .map(|&i| (CODES[i].1, CODES[i].2))
+}
+
+/// `CODES` by upper-cased code (218 rows, looked up for every event).
+fn index() -> &'static HashMap<Vec<u8>, usize> {
+    static INDEX: OnceLock<HashMap<Vec<u8>, usize>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut m = HashMap::with_capacity(CODES.len());
+        for (i, (c, ..)) in CODES.iter().enumerate() {
+            m.entry(c.to_ascii_uppercase().into_bytes()).or_insert(i);
+        }
+        m
+    })
 }
 
 /// The status, detail and `status_rule` of an event code (`Unknown` when unmapped).
@@ -336,6 +360,33 @@ pub fn step_wire(step: JourneyStep) -> (&'static str, &'static str, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn index_agrees_with_the_linear_scan(
+            row in 0..CODES.len(),
+            flip in prop::collection::vec(any::<bool>(), 0..8),
+            junk in "[ a-zA-Z0-9é]{0,20}",
+        ) {
+            let reference = |code: &str| {
+                let code = code.trim();
+                CODES
+                    .iter()
+                    .find(|(c, ..)| c.eq_ignore_ascii_case(code))
+                    .map(|(_, s, d)| (*s, *d))
+            };
+            let mixed: String = CODES[row]
+                .0
+                .chars()
+                .zip(flip.iter().chain(std::iter::repeat(&false)))
+                .map(|(c, f)| if *f { c.to_ascii_lowercase() } else { c })
+                .collect();
+            for code in [mixed.as_str(), &format!(" {mixed} "), junk.as_str()] {
+                prop_assert_eq!(lookup(code), reference(code));
+            }
+        }
+    }
 
     #[test]
     fn every_code_listed_once_and_well_formed() {

@@ -3,7 +3,8 @@
 use crate::codes::{self, Mapped};
 use crate::country;
 use crate::times;
-use crate::wire::{Envelope, Event, MailPieces, WireError, txt};
+use std::borrow::Cow;
+use crate::wire::{Envelope, Event, MailPieces, WireError, ctxt, txt};
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, HttpResponse, NumberResult, Snapshot, Status,
@@ -23,7 +24,7 @@ pub fn parse_track(
     numbers: &[&str],
     resp: &HttpResponse,
 ) -> Result<Vec<NumberResult>, CarrierError> {
-    let env: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
+    let env: Option<Envelope<'_>> = serde_json::from_slice(&resp.body).ok();
     match resp.status {
         401 | 403 => {
             return Err(CarrierError::Auth {
@@ -46,7 +47,7 @@ pub fn parse_track(
     let ok = (200..300).contains(&resp.status);
     let Some(env) = env else {
         return Err(if ok {
-            let e = serde_json::from_slice::<Envelope>(&resp.body)
+            let e = serde_json::from_slice::<Envelope<'_>>(&resp.body)
                 .err()
                 .map_or_else(String::new, |e| e.to_string());
             CarrierError::malformed(format!(
@@ -88,7 +89,7 @@ pub fn parse_track(
 }
 
 /// `moreInformation`, else `httpMessage`, else the body excerpt.
-fn summary(env: Option<&Envelope>, resp: &HttpResponse) -> String {
+fn summary(env: Option<&Envelope<'_>>, resp: &HttpResponse) -> String {
     let errs: Vec<String> = env
         .and_then(|e| e.errors.as_ref())
         .map(|es| es.iter().map(describe).collect())
@@ -122,7 +123,7 @@ fn per_number(numbers: &[&str], err: CarrierError) -> Result<Vec<NumberResult>, 
 fn map_errors(
     numbers: &[&str],
     resp: &HttpResponse,
-    env: &Envelope,
+    env: &Envelope<'_>,
     errors: &[WireError],
 ) -> Result<Vec<NumberResult>, CarrierError> {
     let code_of = |e: &WireError| txt(&e.error_code).to_ascii_uppercase();
@@ -182,7 +183,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The ids Royal Mail echoes for the item (1D barcode, 2D id, mail piece id).
-fn echoed_ids(mp: &MailPieces) -> Vec<&str> {
+fn echoed_ids<'b>(mp: &'b MailPieces<'_>) -> Vec<&'b str> {
     let s = mp.summary.as_ref();
     [
         s.map(|s| txt(&s.one_d_barcode)),
@@ -195,7 +196,7 @@ fn echoed_ids(mp: &MailPieces) -> Vec<&str> {
     .collect()
 }
 
-fn attribute(numbers: &[&str], mp: &MailPieces) -> Vec<NumberResult> {
+fn attribute(numbers: &[&str], mp: &MailPieces<'_>) -> Vec<NumberResult> {
     let ids = echoed_ids(mp);
     if numbers.is_empty() {
         let number = ids.first().copied().unwrap_or("").to_string();
@@ -225,9 +226,9 @@ fn attribute(numbers: &[&str], mp: &MailPieces) -> Vec<NumberResult> {
         .collect()
 }
 
-fn checkpoint(ev: &Event) -> Result<Option<Checkpoint>, CarrierError> {
-    let raw_time = txt(&ev.event_date_time);
-    let code = txt(&ev.event_code).to_ascii_uppercase();
+fn checkpoint(ev: &Event<'_>) -> Result<Option<Checkpoint>, CarrierError> {
+    let raw_time = ctxt(&ev.event_date_time);
+    let code = ctxt(&ev.event_code).to_ascii_uppercase();
     if raw_time.is_empty() {
         // Nothing to place it in time: not a checkpoint.
         return Ok(None);
@@ -243,8 +244,8 @@ fn checkpoint(ev: &Event) -> Result<Option<Checkpoint>, CarrierError> {
         status: m.status,
         status_detail: m.detail.map(str::to_string),
         code,
-        description: txt(&ev.event_name).to_string(),
-        location: clean(txt(&ev.location_name)).map(|city| Address {
+        description: ctxt(&ev.event_name).to_string(),
+        location: clean(ctxt(&ev.location_name)).map(|city| Address {
             city: Some(city),
             ..Address::default()
         }),
@@ -252,7 +253,7 @@ fn checkpoint(ev: &Event) -> Result<Option<Checkpoint>, CarrierError> {
 }
 
 /// One item into the normalized snapshot.
-pub fn snapshot(mp: &MailPieces) -> Result<Snapshot, CarrierError> {
+pub fn snapshot(mp: &MailPieces<'_>) -> Result<Snapshot, CarrierError> {
     let summary = mp.summary.as_ref();
     let events = mp.events.as_deref().unwrap_or_default();
     if summary.is_none() && events.is_empty() {
@@ -269,10 +270,10 @@ pub fn snapshot(mp: &MailPieces) -> Result<Snapshot, CarrierError> {
     {
         // No event history: the summary's last event is still a fact.
         let last = Event {
-            event_code: s.last_event_code.clone(),
-            event_name: s.last_event_name.clone(),
-            event_date_time: s.last_event_date_time.clone(),
-            location_name: s.last_event_location_name.clone(),
+            event_code: s.last_event_code.as_deref().map(Cow::Borrowed),
+            event_name: s.last_event_name.as_deref().map(Cow::Borrowed),
+            event_date_time: s.last_event_date_time.as_deref().map(Cow::Borrowed),
+            location_name: s.last_event_location_name.as_deref().map(Cow::Borrowed),
         };
         checkpoints.extend(checkpoint(&last)?);
     }

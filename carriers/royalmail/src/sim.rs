@@ -58,7 +58,7 @@ fn iso(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn parcel_body(p: &SimParcel) -> Envelope {
+fn parcel_body(p: &SimParcel) -> Envelope<'static> {
     let newest = p.current();
     let (code, name, category) = newest.map_or(("", "", ""), |e| step_wire(e.step));
     let delivered = newest.is_some_and(|e| e.step == JourneyStep::Delivered);
@@ -72,8 +72,8 @@ fn parcel_body(p: &SimParcel) -> Envelope {
             Event {
                 event_code: Some(code.into()),
                 event_name: Some(name.into()),
-                event_date_time: Some(iso(&e.at)),
-                location_name: e.place.city.clone(),
+                event_date_time: Some(iso(&e.at).into()),
+                location_name: e.place.city.clone().map(Into::into),
             }
         })
         .collect();
@@ -117,7 +117,7 @@ fn parcel_body(p: &SimParcel) -> Envelope {
     }
 }
 
-fn json(status: u16, body: &Envelope) -> HttpResponse {
+fn json(status: u16, body: &Envelope<'_>) -> HttpResponse {
     HttpResponse::new(
         status,
         "application/json",
@@ -125,7 +125,7 @@ fn json(status: u16, body: &Envelope) -> HttpResponse {
     )
 }
 
-fn error_body(code: &str, message: &str, errors: Vec<WireError>) -> Envelope {
+fn error_body(code: &str, message: &str, errors: Vec<WireError>) -> Envelope<'static> {
     Envelope {
         http_code: Some(code.into()),
         http_message: Some(message.into()),
