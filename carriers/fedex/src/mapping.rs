@@ -140,13 +140,13 @@ pub fn classify(
             detail: Some((*detail).into()),
             rule: format!("fedex:code=DE+reason={reason}"),
         }
-    } else if let Some((status, detail)) = table(&code) {
+    } else if let Some((status, detail)) = table(code) {
         Mapped {
             status,
             detail: detail.map(str::to_string),
             rule: format!("fedex:code={code}"),
         }
-    } else if let Some((status, detail)) = table(&derived) {
+    } else if let Some((status, detail)) = table(derived) {
         Mapped {
             status,
             detail: detail.map(str::to_string),

@@ -126,7 +126,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        // serde_json gives no size hint; USPS events have about a dozen members.
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(Key(k)) = map.next_key()? {
             members.push((k, map.next_value()?));
         }

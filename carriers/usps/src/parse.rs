@@ -17,7 +17,7 @@ use trackd_carrier_sdk::{
 /// A text field: strings as given, numbers and booleans as text, null/empty → None.
 fn txt<'a>(o: &'a Obj<'_>, key: &str) -> Option<Cow<'a, str>> {
     match o.member(key)? {
-        Node::Str(s) if !s.trim().is_empty() => Some(Cow::Borrowed(s.trim())),
+        Node::Str(s) => Some(Cow::Borrowed(s.trim())).filter(|t| !t.is_empty()),
         Node::Number(n) => Some(Cow::Owned(n.to_string())),
         Node::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
@@ -418,6 +418,12 @@ fn item_number(item: &Obj<'_>) -> Option<String> {
     txt(item, "trackingNumber").map(|s| s.trim().to_ascii_uppercase())
 }
 
+/// Whether an item answers for `want` (trimmed, any case): what comparing
+/// [`item_number`]s says, without the copies.
+fn is_number(item: &Obj<'_>, want: &str) -> bool {
+    txt(item, "trackingNumber").is_some_and(|n| n.trim().eq_ignore_ascii_case(want.trim()))
+}
+
 /// Whole-response errors first, then per-number outcomes.
 pub fn parse_answer(
     numbers: &[&str],
@@ -521,7 +527,7 @@ pub fn parse_answer(
             let same: Vec<&Obj<'_>> = items
                 .iter()
                 .copied()
-                .filter(|j| item_number(j).as_deref() == Some(number.as_str()))
+                .filter(|j| is_number(j, &number))
                 .collect();
             let outcome = match same.as_slice() {
                 [one] => item_outcome(one),
@@ -538,12 +544,8 @@ pub fn parse_answer(
     Ok(numbers
         .iter()
         .map(|n| {
-            let want = n.trim().to_ascii_uppercase();
-            let matching: Vec<&Obj<'_>> = items
-                .iter()
-                .copied()
-                .filter(|i| item_number(i).as_deref() == Some(want.as_str()))
-                .collect();
+            let matching: Vec<&Obj<'_>> =
+                items.iter().copied().filter(|i| is_number(i, n)).collect();
             let outcome = match matching.as_slice() {
                 [] => items
                     .first()
