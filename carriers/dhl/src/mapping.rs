@@ -67,21 +67,38 @@ pub struct Mapped {
     pub rule: String,
 }
 
-/// Maps a `statusCode` (possibly absent) and the event's texts to a status.
-/// Rules with an empty `base` only apply to events that carry no statusCode.
-pub fn map_status(code: Option<&str>, texts: &[Option<&str>]) -> Mapped {
+/// Which rule decided a status, so the audit string is built only where kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule<'a> {
+    CodeText(&'a str, &'static str),
+    Code(&'a str),
+    UnmappedCode(&'a str),
+    Text(&'static str),
+    Unmapped,
+}
+
+/// `needle` (lowercase ASCII) in `hay`, ignoring ASCII case: what
+/// `hay.to_ascii_lowercase().contains(needle)` says, without the copy.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w[1..].eq_ignore_ascii_case(rest))
+}
+
+fn decide<'a>(
+    code: Option<&'a str>,
+    texts: &[Option<&str>],
+) -> (Status, Option<&'static str>, Rule<'a>) {
     let code = code.map(str::trim).filter(|c| !c.is_empty());
-    let lower: Vec<String> = texts
-        .iter()
-        .flatten()
-        .map(|t| t.to_ascii_lowercase())
-        .collect();
     let rule = TEXT_RULES.iter().find(|r| {
         let applies = match code {
             Some(c) => r.base.iter().any(|b| b.eq_ignore_ascii_case(c)),
             None => true,
         };
-        applies && lower.iter().any(|t| t.contains(r.phrase))
+        applies && texts.iter().flatten().any(|t| contains_ci(t, r.phrase))
     });
     let base = code.and_then(|c| {
         STATUS_CODES
@@ -89,31 +106,39 @@ pub fn map_status(code: Option<&str>, texts: &[Option<&str>]) -> Mapped {
             .find(|(k, ..)| k.eq_ignore_ascii_case(c))
     });
     match (code, base, rule) {
-        (Some(c), Some(_), Some(r)) => Mapped {
-            status: r.status,
-            detail: r.detail,
-            rule: format!("dhl:statusCode={c}+text={}", r.phrase),
-        },
-        (Some(c), Some((_, status, detail)), None) => Mapped {
-            status: *status,
-            detail: *detail,
-            rule: format!("dhl:statusCode={c}"),
-        },
-        (Some(c), None, _) => Mapped {
-            status: Status::Unknown,
-            detail: None,
-            rule: format!("dhl:unmapped={c}"),
-        },
-        (None, _, Some(r)) => Mapped {
-            status: r.status,
-            detail: r.detail,
-            rule: format!("dhl:text={}", r.phrase),
-        },
-        (None, _, None) => Mapped {
-            status: Status::Unknown,
-            detail: None,
-            rule: "dhl:unmapped=<no statusCode>".into(),
-        },
+        (Some(c), Some(_), Some(r)) => (r.status, r.detail, Rule::CodeText(c, r.phrase)),
+        (Some(c), Some((_, status, detail)), None) => (*status, *detail, Rule::Code(c)),
+        (Some(c), None, _) => (Status::Unknown, None, Rule::UnmappedCode(c)),
+        (None, _, Some(r)) => (r.status, r.detail, Rule::Text(r.phrase)),
+        (None, _, None) => (Status::Unknown, None, Rule::Unmapped),
+    }
+}
+
+/// The status and detail [`map_status`] gives, without its audit string
+/// (for history events, which keep no rule).
+pub fn map_status_only(
+    code: Option<&str>,
+    texts: &[Option<&str>],
+) -> (Status, Option<&'static str>) {
+    let (status, detail, _) = decide(code, texts);
+    (status, detail)
+}
+
+/// Maps a `statusCode` (possibly absent) and the event's texts to a status.
+/// Rules with an empty `base` only apply to events that carry no statusCode.
+pub fn map_status(code: Option<&str>, texts: &[Option<&str>]) -> Mapped {
+    let (status, detail, rule) = decide(code, texts);
+    let rule = match rule {
+        Rule::CodeText(c, phrase) => format!("dhl:statusCode={c}+text={phrase}"),
+        Rule::Code(c) => format!("dhl:statusCode={c}"),
+        Rule::UnmappedCode(c) => format!("dhl:unmapped={c}"),
+        Rule::Text(phrase) => format!("dhl:text={phrase}"),
+        Rule::Unmapped => "dhl:unmapped=<no statusCode>".into(),
+    };
+    Mapped {
+        status,
+        detail,
+        rule,
     }
 }
 
@@ -170,6 +195,106 @@ pub fn step_wire(step: JourneyStep) -> StepWire {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    // The definition before the allocation-free text checks.
+    /// Maps a `statusCode` (possibly absent) and the event's texts to a status.
+    /// Rules with an empty `base` only apply to events that carry no statusCode.
+    fn lowercase_map_status(code: Option<&str>, texts: &[Option<&str>]) -> Mapped {
+        let code = code.map(str::trim).filter(|c| !c.is_empty());
+        let lower: Vec<String> = texts
+            .iter()
+            .flatten()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        let rule = TEXT_RULES.iter().find(|r| {
+            let applies = match code {
+                Some(c) => r.base.iter().any(|b| b.eq_ignore_ascii_case(c)),
+                None => true,
+            };
+            applies && lower.iter().any(|t| t.contains(r.phrase))
+        });
+        let base = code.and_then(|c| {
+            STATUS_CODES
+                .iter()
+                .find(|(k, ..)| k.eq_ignore_ascii_case(c))
+        });
+        match (code, base, rule) {
+            (Some(c), Some(_), Some(r)) => Mapped {
+                status: r.status,
+                detail: r.detail,
+                rule: format!("dhl:statusCode={c}+text={}", r.phrase),
+            },
+            (Some(c), Some((_, status, detail)), None) => Mapped {
+                status: *status,
+                detail: *detail,
+                rule: format!("dhl:statusCode={c}"),
+            },
+            (Some(c), None, _) => Mapped {
+                status: Status::Unknown,
+                detail: None,
+                rule: format!("dhl:unmapped={c}"),
+            },
+            (None, _, Some(r)) => Mapped {
+                status: r.status,
+                detail: r.detail,
+                rule: format!("dhl:text={}", r.phrase),
+            },
+            (None, _, None) => Mapped {
+                status: Status::Unknown,
+                detail: None,
+                rule: "dhl:unmapped=<no statusCode>".into(),
+            },
+        }
+    }
+
+    fn code() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            prop::sample::select(vec![
+                "pre-transit",
+                "transit",
+                "TRANSIT ",
+                "delivered",
+                "failure",
+                "unknown",
+                "",
+                " ",
+                "x",
+            ])
+            .prop_map(|c| Some(c.to_string())),
+            "[a-z -]{0,8}".prop_map(Some),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = Option<String>> {
+        let phrases: Vec<&str> = TEXT_RULES
+            .iter()
+            .map(|r| r.phrase)
+            .chain(["İ", "é", "WEATHER", " "])
+            .collect();
+        prop_oneof![
+            Just(None),
+            prop::collection::vec(prop::sample::select(phrases), 0..3)
+                .prop_map(|w| Some(w.concat().to_uppercase())),
+            prop::collection::vec(
+                prop::sample::select(TEXT_RULES.iter().map(|r| r.phrase).collect::<Vec<_>>()),
+                0..3
+            )
+            .prop_map(|w| Some(w.join(" "))),
+            any::<String>().prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn map_status_agrees_with_lowercase_copies(c in code(), a in text(), b in text()) {
+            let texts = [a.as_deref(), b.as_deref()];
+            let m = map_status(c.as_deref(), &texts);
+            prop_assert_eq!(&m, &lowercase_map_status(c.as_deref(), &texts));
+            prop_assert_eq!(map_status_only(c.as_deref(), &texts), (m.status, m.detail));
+        }
+    }
 
     #[test]
     fn every_step_renders_a_text_that_maps_back() {

@@ -1,7 +1,7 @@
 //! Unified API answers into normalized results: statuses through the one table
 //! in `mapping`, times exactly as DHL wrote them, problem+json errors typed.
 
-use crate::mapping::{Mapped, apply_return_flag, map_status};
+use crate::mapping::{Mapped, apply_return_flag, map_status, map_status_only};
 use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use trackd_carrier_sdk::model::{clean, order_checkpoints};
@@ -69,11 +69,14 @@ fn checkpoint(ev: &Event) -> Result<Checkpoint, CarrierError> {
     let occurred_at = parse_time(raw).ok_or_else(|| {
         CarrierError::malformed(format!("event has a bad or missing timestamp {raw:?}"))
     })?;
-    let m = mapped(ev);
+    let (status, detail) = map_status_only(
+        ev.status_code.as_deref(),
+        &[ev.description.as_deref(), ev.status.as_deref()],
+    );
     Ok(Checkpoint {
         occurred_at,
-        status: m.status,
-        status_detail: m.detail.map(str::to_string),
+        status,
+        status_detail: detail.map(str::to_string),
         code: ev
             .status_code
             .as_deref()
@@ -144,17 +147,16 @@ pub fn snapshot(s: &Shipment) -> Result<Snapshot, CarrierError> {
         .iter()
         .map(checkpoint)
         .collect::<Result<Vec<_>, _>>()?;
+    // Every event has its time by now (a bad one failed above), in wire order.
+    let times: Vec<Timestamp> = checkpoints.iter().map(|c| c.occurred_at).collect();
     order_checkpoints(&mut checkpoints);
 
     // DHL's own current status object, else the newest event.
-    let newest_event = events.iter().max_by(|a, b| {
-        let ta = a.timestamp.as_deref().and_then(parse_time);
-        let tb = b.timestamp.as_deref().and_then(parse_time);
-        match (ta, tb) {
-            (Some(x), Some(y)) => x.chrono_cmp(&y),
-            _ => std::cmp::Ordering::Equal,
-        }
-    });
+    let newest_event = events
+        .iter()
+        .zip(&times)
+        .max_by(|(_, x), (_, y)| x.chrono_cmp(y))
+        .map(|(ev, _)| ev);
     let current = s.status.as_ref().or(newest_event);
     let (mut m, code, text) = match current {
         Some(ev) => (

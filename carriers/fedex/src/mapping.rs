@@ -97,6 +97,16 @@ fn norm(s: Option<&str>) -> &str {
     s.map(str::trim).unwrap_or("")
 }
 
+/// `s` in ASCII upper case, copied only when it has a lower-case letter
+/// (FedEx codes are upper case already).
+fn upper(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Maps a status (`code`, `derived`, exception reason, delay detail):
 /// 1. `DL` whose derived code is `RS` → returned (delivered back to the shipper);
 /// 2. `DE` with a known reason → that reason's status;
@@ -111,8 +121,9 @@ pub fn classify(
     reason: Option<&str>,
     delay: Option<&DelayDetail>,
 ) -> Mapped {
-    let code = norm(code).to_ascii_uppercase();
-    let derived = norm(derived).to_ascii_uppercase();
+    let code = upper(norm(code));
+    let derived = upper(norm(derived));
+    let (code, derived) = (code.as_ref(), derived.as_ref());
     let reason = norm(reason);
     let mut m = if code == "DL" && derived == "RS" {
         Mapped {
@@ -129,13 +140,13 @@ pub fn classify(
             detail: Some((*detail).into()),
             rule: format!("fedex:code=DE+reason={reason}"),
         }
-    } else if let Some((status, detail)) = table(&code) {
+    } else if let Some((status, detail)) = table(code) {
         Mapped {
             status,
             detail: detail.map(str::to_string),
             rule: format!("fedex:code={code}"),
         }
-    } else if let Some((status, detail)) = table(&derived) {
+    } else if let Some((status, detail)) = table(derived) {
         Mapped {
             status,
             detail: detail.map(str::to_string),

@@ -115,8 +115,9 @@ fn address(a: &wire::Address) -> Option<Address> {
         country: a
             .country_code
             .as_deref()
-            .and_then(clean)
-            .map(|c| c.to_ascii_uppercase()),
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_ascii_uppercase),
     }
     .non_empty()
 }
@@ -129,7 +130,9 @@ fn location_address(l: &Option<wire::LocationDetail>) -> Option<Address> {
     contact_address(&l.as_ref()?.location_contact_and_address)
 }
 
-fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, Mapped), CarrierError> {
+/// A scan's checkpoint and the audit rule of its status (the checkpoint holds
+/// the status and detail already).
+fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, String), CarrierError> {
     let raw_date = txt(&ev.date);
     let occurred_at = times::moment(raw_date).ok_or_else(|| {
         CarrierError::malformed(format!(
@@ -161,19 +164,19 @@ fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, Mapped), CarrierError
     let cp = Checkpoint {
         occurred_at,
         status: mapped.status,
-        status_detail: mapped.detail.clone(),
+        status_detail: mapped.detail,
         code,
         description,
         location: ev.scan_location.as_ref().and_then(address),
     };
-    Ok((cp, mapped))
+    Ok((cp, mapped.rule))
 }
 
 /// Oldest first, like `model::order_checkpoints`, keeping each scan's rule:
 /// FedEx lists scans newest first, so they are reversed first (equal times
 /// keep their real order); when every time is zoned they are then sorted by
 /// instant; naive times from different zones are never re-sorted.
-fn order_scans(scans: &mut [(Checkpoint, Mapped)]) {
+fn order_scans(scans: &mut [(Checkpoint, String)]) {
     if let (Some(first), Some(last)) = (scans.first(), scans.last())
         && first.0.occurred_at.chrono_cmp(&last.0.occurred_at).is_gt()
     {
@@ -267,7 +270,15 @@ pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
             (m, code, text)
         }
         // No latest status: the newest scan stands for it.
-        (None, Some((cp, m))) => (m.clone(), clean(&cp.code), clean(&cp.description)),
+        (None, Some((cp, rule))) => (
+            Mapped {
+                status: cp.status,
+                detail: cp.status_detail.clone(),
+                rule: rule.clone(),
+            },
+            clean(&cp.code),
+            clean(&cp.description),
+        ),
         (None, None) => (
             Mapped {
                 status: Status::Pending,

@@ -7,6 +7,7 @@
 //! sources, the code table and the quirks handled.
 
 mod detect;
+mod json;
 mod mapping;
 mod parse;
 mod sim;

@@ -126,47 +126,70 @@ pub struct Mapped {
     pub rule: String,
 }
 
-/// Maps an event code plus its English `eventType` (for the refinements USPS
-/// expresses only in text). Unknown codes without a text rule are `Unknown`.
-pub fn map_event(code: &str, event_type: &str) -> Mapped {
-    let text = event_type.to_ascii_lowercase();
+/// Which rule of [`map_event`] decided, so the audit string is only built
+/// for the events that keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRule {
+    ToSender,
+    Code,
+    CustomsHold,
+    Unmapped,
+}
+
+/// `needle` (lowercase ASCII) in `hay`, ignoring ASCII case: what
+/// `hay.to_ascii_lowercase().contains(needle)` says, without the copy.
+pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w[1..].eq_ignore_ascii_case(rest))
+}
+
+/// The status and detail [`map_event`] gives, and which rule gave them.
+pub fn classify_event(code: &str, event_type: &str) -> (Status, Option<&'static str>, EventRule) {
+    let has = |phrase: &str| contains_ci(event_type, phrase);
     let base = CODES.iter().find(|r| r.code.eq_ignore_ascii_case(code));
     // A delivery back to the sender ends a return, it is not the recipient's.
-    if base.is_some_and(|r| r.status == Delivered)
-        && (text.contains("original sender") || text.contains("to sender"))
-    {
-        return Mapped {
-            status: Status::Returned,
-            detail: None,
-            rule: format!("usps:code={code};text=to_sender"),
-        };
+    if base.is_some_and(|r| r.status == Delivered) && (has("original sender") || has("to sender")) {
+        return (Status::Returned, None, EventRule::ToSender);
     }
     if let Some(r) = base {
         // Delay reasons USPS gives only in words, on in-transit scans.
-        let detail = if r.status == InTransit && text.contains("weather") {
+        let detail = if r.status == InTransit && has("weather") {
             Some("in_transit.weather_delay")
         } else {
             r.detail
         };
-        return Mapped {
-            status: r.status,
-            detail,
-            rule: format!("usps:code={code}"),
-        };
+        return (r.status, detail, EventRule::Code);
     }
     // International (Pub 199 G-5) and newer codes not in the table: only
     // unambiguous wording is trusted.
-    if text.contains("customs") && (text.contains("held") || text.contains("hold")) {
-        return Mapped {
-            status: Exception,
-            detail: Some("exception.customs_hold"),
-            rule: format!("usps:text=customs_hold;code={code}"),
-        };
+    if has("customs") && (has("held") || has("hold")) {
+        return (
+            Exception,
+            Some("exception.customs_hold"),
+            EventRule::CustomsHold,
+        );
     }
+    (Status::Unknown, None, EventRule::Unmapped)
+}
+
+/// Maps an event code plus its English `eventType` (for the refinements USPS
+/// expresses only in text). Unknown codes without a text rule are `Unknown`.
+pub fn map_event(code: &str, event_type: &str) -> Mapped {
+    let (status, detail, rule) = classify_event(code, event_type);
+    let rule = match rule {
+        EventRule::ToSender => format!("usps:code={code};text=to_sender"),
+        EventRule::Code => format!("usps:code={code}"),
+        EventRule::CustomsHold => format!("usps:text=customs_hold;code={code}"),
+        EventRule::Unmapped => format!("usps:unmapped;code={code}"),
+    };
     Mapped {
-        status: Status::Unknown,
-        detail: None,
-        rule: format!("usps:unmapped;code={code}"),
+        status,
+        detail,
+        rule,
     }
 }
 
@@ -228,6 +251,89 @@ pub fn step_event(step: JourneyStep) -> (&'static str, &'static str, &'static st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definition before the allocation-free text checks.
+    fn lowercase_map_event(code: &str, event_type: &str) -> Mapped {
+        let text = event_type.to_ascii_lowercase();
+        let base = CODES.iter().find(|r| r.code.eq_ignore_ascii_case(code));
+        if base.is_some_and(|r| r.status == Delivered)
+            && (text.contains("original sender") || text.contains("to sender"))
+        {
+            return Mapped {
+                status: Status::Returned,
+                detail: None,
+                rule: format!("usps:code={code};text=to_sender"),
+            };
+        }
+        if let Some(r) = base {
+            let detail = if r.status == InTransit && text.contains("weather") {
+                Some("in_transit.weather_delay")
+            } else {
+                r.detail
+            };
+            return Mapped {
+                status: r.status,
+                detail,
+                rule: format!("usps:code={code}"),
+            };
+        }
+        if text.contains("customs") && (text.contains("held") || text.contains("hold")) {
+            return Mapped {
+                status: Exception,
+                detail: Some("exception.customs_hold"),
+                rule: format!("usps:text=customs_hold;code={code}"),
+            };
+        }
+        Mapped {
+            status: Status::Unknown,
+            detail: None,
+            rule: format!("usps:unmapped;code={code}"),
+        }
+    }
+
+    fn code() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(CODES.iter().map(|r| r.code).collect::<Vec<_>>())
+                .prop_map(str::to_string),
+            "[0-9A-Za-z]{0,3}",
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let words = prop::sample::select(vec![
+            "Delivered",
+            "to ORIGINAL Sender",
+            "To sender",
+            "WEATHER",
+            "Held",
+            "hold",
+            "in Customs",
+            "CUSTOMS",
+            "é",
+            "İ",
+            "Weath",
+            "er",
+            " ",
+            ",",
+        ]);
+        prop_oneof![
+            prop::collection::vec(words, 0..6).prop_map(|w| w.concat()),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn map_event_agrees_with_lowercase_copy(c in code(), t in text()) {
+            prop_assert_eq!(map_event(&c, &t), lowercase_map_event(&c, &t));
+        }
+
+        #[test]
+        fn contains_ci_agrees_with_lowercase_copy(h in "[a-dA-D é]{0,12}", n in "[a-d é]{0,3}") {
+            prop_assert_eq!(contains_ci(&h, &n), h.to_ascii_lowercase().contains(&n));
+        }
+    }
 
     #[test]
     fn one_row_per_code_and_every_step_maps_back() {

@@ -1,11 +1,12 @@
 //! Parsing USPS Tracking v3.2 answers (and the v3 single-item shape, which
 //! differs only in field names) into trackd's normalized model.
 
-use crate::mapping::{Mapped, map_category, map_event};
+use crate::json::{Node, Obj, ObjExt};
+use crate::mapping::{Mapped, classify_event, contains_ci, map_category, map_event};
 use crate::text::clean_html;
-use crate::times::{LocalTime, event_time, parse_clock, parse_local};
+use crate::times::{LocalTime, event_time, fixed_date, parse_clock, parse_local};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
@@ -13,29 +14,27 @@ use trackd_carrier_sdk::{
     Snapshot, Status, Timestamp,
 };
 
-type Obj = Map<String, Value>;
-
 /// A text field: strings as given, numbers and booleans as text, null/empty → None.
-fn txt<'a>(o: &'a Obj, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-    match o.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(std::borrow::Cow::Borrowed(s.trim())),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Owned(b.to_string())),
+fn txt<'a>(o: &'a Obj<'_>, key: &str) -> Option<Cow<'a, str>> {
+    match o.member(key)? {
+        Node::Str(s) => Some(Cow::Borrowed(s.trim())).filter(|t| !t.is_empty()),
+        Node::Number(n) => Some(Cow::Owned(n.to_string())),
+        Node::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
 
 /// The first present field among spellings (v3.2 `eventZIPCode`, v3 `eventZIP`).
-fn txt_any<'a>(o: &'a Obj, keys: &[&str]) -> Option<std::borrow::Cow<'a, str>> {
+fn txt_any<'a>(o: &'a Obj<'_>, keys: &[&str]) -> Option<Cow<'a, str>> {
     keys.iter().find_map(|k| txt(o, k))
 }
 
-fn html(o: &Obj, keys: &[&str]) -> Option<String> {
+fn html(o: &Obj<'_>, keys: &[&str]) -> Option<String> {
     txt_any(o, keys).and_then(|s| clean_html(&s))
 }
 
 fn address(
-    o: &Obj,
+    o: &Obj<'_>,
     city: &[&str],
     state: &[&str],
     zip: &[&str],
@@ -52,11 +51,14 @@ fn address(
 
 /// Why a per-number or whole-response USPS error means "no such parcel".
 fn is_not_found_text(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("not found")
-        || m.contains("could not locate")
-        || m.contains("not yet available")
-        || m.contains("may be incorrect")
+    [
+        "not found",
+        "could not locate",
+        "not yet available",
+        "may be incorrect",
+    ]
+    .iter()
+    .any(|phrase| contains_ci(message, phrase))
 }
 
 /// The USPS `ErrorMessage` envelope: `{apiVersion, error: {code, message, errors: [...]}}`.
@@ -65,29 +67,31 @@ struct UspsError {
     message: String,
 }
 
-fn usps_error(o: &Obj) -> Option<UspsError> {
-    let err = o.get("error")?;
+fn usps_error(o: &Obj<'_>) -> Option<UspsError> {
+    let err = o.member("error")?;
     // The OAuth flavour is `{"error": "invalid_client", "error_description": "..."}`.
-    if let Value::String(code) = err {
+    if let Node::Str(code) = err {
         return Some(UspsError {
-            code: Some(code.clone()),
+            code: Some(code.to_string()),
             message: txt(o, "error_description")
                 .map(|s| s.into_owned())
-                .unwrap_or_else(|| code.clone()),
+                .unwrap_or_else(|| code.to_string()),
         });
     }
     let e = err.as_object()?;
     let first = e
-        .get("errors")
-        .and_then(Value::as_array)
+        .member("errors")
+        .and_then(Node::as_array)
         .and_then(|a| a.first())
-        .and_then(Value::as_object);
+        .and_then(Node::as_object);
     let sub_code = first.and_then(|f| txt(f, "code")).map(|s| s.into_owned());
-    let detail = first
-        .and_then(|f| txt(f, "detail").or_else(|| txt(f, "title")))
-        .and_then(|s| clean_html(&s));
+    let detail = || {
+        first
+            .and_then(|f| txt(f, "detail").or_else(|| txt(f, "title")))
+            .and_then(|s| clean_html(&s))
+    };
     let message = html(e, &["message"])
-        .or(detail)
+        .or_else(detail)
         .unwrap_or_else(|| "USPS error without a message".into());
     Some(UspsError {
         code: txt(e, "code").map(|s| s.into_owned()).or(sub_code),
@@ -97,10 +101,10 @@ fn usps_error(o: &Obj) -> Option<UspsError> {
 
 /// Parses the body of any USPS error answer for a message.
 pub fn error_message(resp: &HttpResponse) -> String {
-    serde_json::from_slice::<Value>(&resp.body)
+    serde_json::from_slice::<Node>(&resp.body)
         .ok()
         .as_ref()
-        .and_then(Value::as_object)
+        .and_then(Node::as_object)
         .and_then(usps_error)
         .map(|e| match e.code {
             Some(c) => format!("{c}: {}", e.message),
@@ -133,25 +137,26 @@ fn item_error(status: Option<&str>, err: Option<UspsError>) -> CarrierError {
     }
 }
 
-/// The checkpoint of one `trackingEvents` entry, or `None` when it carries no
-/// usable time (it still counts for the status; no time is invented).
-fn checkpoint(ev: &Obj) -> (Option<Checkpoint>, Mapped, String, String) {
+/// The checkpoint of one `trackingEvents` entry, or its code and text when it
+/// carries no usable time (it still counts for the status; no time is invented).
+fn checkpoint(ev: &Obj<'_>) -> Result<Checkpoint, (String, String)> {
     let code = txt(ev, "eventCode")
         .map(|s| s.into_owned())
         .unwrap_or_default();
     let description = html(ev, &["eventType"]).unwrap_or_default();
-    let mapped = map_event(&code, &description);
     let at = event_time(
         txt(ev, "eventTimestamp").as_deref(),
         txt(ev, "GMTTimestamp").as_deref(),
         txt(ev, "GMTOffset").as_deref(),
     );
-    let cp = at.map(|occurred_at| Checkpoint {
+    let Some(occurred_at) = at else {
+        return Err((code, description));
+    };
+    let (status, detail, _) = classify_event(&code, &description);
+    Ok(Checkpoint {
         occurred_at,
-        status: mapped.status,
-        status_detail: mapped.detail.map(str::to_string),
-        code: code.clone(),
-        description: description.clone(),
+        status,
+        status_detail: detail.map(str::to_string),
         location: address(
             ev,
             &["eventCity"],
@@ -159,14 +164,15 @@ fn checkpoint(ev: &Obj) -> (Option<Checkpoint>, Mapped, String, String) {
             &["eventZIPCode", "eventZIP"],
             &["eventCountry"],
         ),
-    });
-    (cp, mapped, code, description)
+        code,
+        description,
+    })
 }
 
 fn date_of(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
+    fixed_date(s)
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .or_else(|| parse_local(s).map(|l| wall(&l).date()))
 }
 
@@ -214,10 +220,10 @@ fn eta_from_timestamp(s: &str) -> Option<Eta> {
 /// The delivery promise, most precise first: the predicted window, the
 /// expected date (with its "by" time), the predicted date, then the guarantee.
 /// v3.2 nests these in `deliveryDateExpectation`; v3 has them flat.
-fn eta(item: &Obj) -> Option<Eta> {
+fn eta(item: &Obj<'_>) -> Option<Eta> {
     let nested = item
-        .get("deliveryDateExpectation")
-        .and_then(Value::as_object);
+        .member("deliveryDateExpectation")
+        .and_then(Node::as_object);
     let f = |key: &str| nested.and_then(|n| txt(n, key)).or_else(|| txt(item, key));
     let predicted = f("predictedDeliveryDate").and_then(|s| date_of(&s));
     let expected = f("expectedDeliveryDate")
@@ -260,10 +266,10 @@ fn eta(item: &Obj) -> Option<Eta> {
 }
 
 /// One found parcel into the normalized snapshot.
-fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
-    let events = match item.get("trackingEvents") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.iter().collect(),
+fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
+    let events = match item.member("trackingEvents") {
+        None | Some(Node::Null) => Vec::new(),
+        Some(Node::Array(a)) => a.iter().collect(),
         Some(other) => {
             return Err(CarrierError::malformed(format!(
                 "trackingEvents is not an array: {}",
@@ -278,11 +284,15 @@ fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
         let ev = ev
             .as_object()
             .ok_or_else(|| CarrierError::malformed("a tracking event is not an object"))?;
-        let (cp, mapped, code, description) = checkpoint(ev);
+        let cp = checkpoint(ev);
         if newest_wire.is_none() {
-            newest_wire = Some((mapped, code, description));
+            let (code, description) = match &cp {
+                Ok(c) => (c.code.clone(), c.description.clone()),
+                Err((code, description)) => (code.clone(), description.clone()),
+            };
+            newest_wire = Some((map_event(&code, &description), code, description));
         }
-        checkpoints.extend(cp);
+        checkpoints.extend(cp.ok());
     }
     trackd_carrier_sdk::model::order_checkpoints(&mut checkpoints);
     let newest = checkpoints.last();
@@ -317,13 +327,13 @@ fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
         .find(|c| delivered && c.status == Status::Delivered);
     let signed_by = if delivered {
         // The signer sits on the delivery event (`recipientName`, v3 `name`).
-        item.get("trackingEvents")
-            .and_then(Value::as_array)
+        item.member("trackingEvents")
+            .and_then(Node::as_array)
             .into_iter()
             .flatten()
-            .filter_map(Value::as_object)
+            .filter_map(Node::as_object)
             .find(|ev| {
-                txt(ev, "eventCode").is_some_and(|c| map_event(&c, "").status == Status::Delivered)
+                txt(ev, "eventCode").is_some_and(|c| classify_event(&c, "").0 == Status::Delivered)
             })
             .and_then(|ev| html(ev, &["recipientName", "name"]))
     } else {
@@ -364,20 +374,20 @@ fn snapshot(item: &Obj) -> Result<Snapshot, CarrierError> {
     // scenarios" (tracking-v3r2 `MailingDate`); without it a shipment began
     // with its oldest event.
     let since = txt(item, "mailingDate")
-        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        .and_then(|d| fixed_date(&d).or_else(|| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
         .map(|d| Timestamp::naive(d, NaiveTime::MIN))
         .or_else(|| snapshot.checkpoints.first().map(|c| c.occurred_at));
     snapshot.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
     Ok(snapshot)
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
+fn short(v: &Node<'_>) -> String {
+    let s = v.to_value().to_string();
     s.chars().take(60).collect()
 }
 
 /// One item of the answer array: a tracking detail, or a per-number failure.
-fn item_outcome(item: &Obj) -> Result<Snapshot, CarrierError> {
+fn item_outcome(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
     if item.contains_key("error") {
         let status = txt(item, "statusCode");
         return Err(item_error(status.as_deref(), usps_error(item)));
@@ -389,7 +399,7 @@ fn item_outcome(item: &Obj) -> Result<Snapshot, CarrierError> {
 /// told apart by `mailingDate`). Each item with tracking data is a candidate
 /// and the SDK's shipment rule picks the current one; per-item errors only
 /// count when no item has data.
-fn several_outcome(items: &[&Obj]) -> Result<Snapshot, CarrierError> {
+fn several_outcome(items: &[&Obj<'_>]) -> Result<Snapshot, CarrierError> {
     let mut first_err = None;
     let cands: Vec<Snapshot> = items
         .iter()
@@ -404,8 +414,14 @@ fn several_outcome(items: &[&Obj]) -> Result<Snapshot, CarrierError> {
     })
 }
 
-fn item_number(item: &Obj) -> Option<String> {
+fn item_number(item: &Obj<'_>) -> Option<String> {
     txt(item, "trackingNumber").map(|s| s.trim().to_ascii_uppercase())
+}
+
+/// Whether an item answers for `want` (trimmed, any case): what comparing
+/// [`item_number`]s says, without the copies.
+fn is_number(item: &Obj<'_>, want: &str) -> bool {
+    txt(item, "trackingNumber").is_some_and(|n| n.trim().eq_ignore_ascii_case(want.trim()))
 }
 
 /// Whole-response errors first, then per-number outcomes.
@@ -430,12 +446,9 @@ pub fn parse_answer(
             message: error_message(resp),
         });
     }
-    let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
+    let body: Option<Node> = serde_json::from_slice(&resp.body).ok();
     if !(200..300).contains(&status) {
-        let err = body
-            .as_ref()
-            .and_then(Value::as_object)
-            .and_then(usps_error);
+        let err = body.as_ref().and_then(Node::as_object).and_then(usps_error);
         let message = err
             .as_ref()
             .map(|e| e.message.clone())
@@ -465,11 +478,11 @@ pub fn parse_answer(
     let body = body.ok_or_else(|| {
         CarrierError::malformed(format!("not the documented JSON: {}", resp.body_excerpt()))
     })?;
-    let items: Vec<&Obj> = match &body {
-        Value::Array(a) if a.is_empty() => {
+    let items: Vec<&Obj<'_>> = match &body {
+        Node::Array(a) if a.is_empty() => {
             return Err(CarrierError::malformed("empty tracking answer array"));
         }
-        Value::Array(a) => a
+        Node::Array(a) => a
             .iter()
             .map(|v| {
                 v.as_object()
@@ -477,12 +490,10 @@ pub fn parse_answer(
             })
             .collect::<Result<_, _>>()?,
         // The v3 single-number endpoint answers one object.
-        Value::Object(o)
-            if o.contains_key("trackingNumber") || o.contains_key("trackingEvents") =>
-        {
-            vec![o]
+        Node::Object(o) if o.contains_key("trackingNumber") || o.contains_key("trackingEvents") => {
+            vec![o.as_slice()]
         }
-        Value::Object(o) => {
+        Node::Object(o) => {
             return Err(match usps_error(o) {
                 Some(e) => item_error(e.code.clone().as_deref(), Some(e)),
                 None => CarrierError::malformed(format!(
@@ -513,10 +524,10 @@ pub fn parse_answer(
             if seen.contains(&number) {
                 continue;
             }
-            let same: Vec<&Obj> = items
+            let same: Vec<&Obj<'_>> = items
                 .iter()
                 .copied()
-                .filter(|j| item_number(j).as_deref() == Some(number.as_str()))
+                .filter(|j| is_number(j, &number))
                 .collect();
             let outcome = match same.as_slice() {
                 [one] => item_outcome(one),
@@ -533,12 +544,8 @@ pub fn parse_answer(
     Ok(numbers
         .iter()
         .map(|n| {
-            let want = n.trim().to_ascii_uppercase();
-            let matching: Vec<&Obj> = items
-                .iter()
-                .copied()
-                .filter(|i| item_number(i).as_deref() == Some(want.as_str()))
-                .collect();
+            let matching: Vec<&Obj<'_>> =
+                items.iter().copied().filter(|i| is_number(i, n)).collect();
             let outcome = match matching.as_slice() {
                 [] => items
                     .first()

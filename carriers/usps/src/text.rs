@@ -104,10 +104,47 @@ fn strip_tags(s: &str) -> String {
     out
 }
 
+/// True when [`clean_html`] would return `s` unchanged: no markup or entity
+/// and single spaces between words (most USPS fields), so it is copied once
+/// instead of through three passes.
+fn is_plain(s: &str) -> bool {
+    let mut after_space = true; // a leading space is not plain
+    if s.is_ascii() {
+        for &b in s.as_bytes() {
+            match b {
+                b'<' | b'&' => return false,
+                b' ' if after_space => return false,
+                b' ' => after_space = true,
+                // The other ASCII whitespace `split_whitespace` collapses.
+                b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' => return false,
+                _ => after_space = false,
+            }
+        }
+        return !after_space;
+    }
+    for c in s.chars() {
+        if c == '<' || c == '&' {
+            return false;
+        }
+        if c.is_whitespace() {
+            if c != ' ' || after_space {
+                return false;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space // non-empty, no trailing space
+}
+
 /// A USPS text field as a person should read it: tags removed, entities
 /// decoded (after tag removal, so an encoded `&lt;b&gt;` stays text), spaces
 /// collapsed; empty becomes `None`.
 pub fn clean_html(s: &str) -> Option<String> {
+    if is_plain(s) {
+        return Some(s.to_string());
+    }
     let decoded = decode_entities(&strip_tags(s));
     let collapsed = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
     (!collapsed.is_empty()).then_some(collapsed)
@@ -116,6 +153,26 @@ pub fn clean_html(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definition without the plain-text fast path.
+    fn slow_clean(s: &str) -> Option<String> {
+        let decoded = decode_entities(&strip_tags(s));
+        let collapsed = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+        (!collapsed.is_empty()).then_some(collapsed)
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_agrees(s in "[a-zA-Z ,<>/&#;0-9\t\r\n\u{b}\u{c}\u{85}\u{a0}\u{2003}™é]{0,24}") {
+            prop_assert_eq!(clean_html(&s), slow_clean(&s));
+        }
+
+        #[test]
+        fn fast_path_agrees_on_any_text(s in any::<String>()) {
+            prop_assert_eq!(clean_html(&s), slow_clean(&s));
+        }
+    }
 
     #[test]
     fn usps_markup_is_decoded() {

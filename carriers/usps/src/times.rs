@@ -45,6 +45,11 @@ pub fn parse_local(s: &str) -> Option<LocalTime> {
     if unzoned.len() != s.len() {
         return naive_datetime(unzoned).map(LocalTime::Wall);
     }
+    // USPS's usual wall clock (`2024-11-22T13:58:00`) carries no offset: read
+    // it without trying the zoned layouts first (same result, see tests).
+    if let Some(n) = fixed_datetime(s) {
+        return Some(LocalTime::Wall(n));
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(LocalTime::Offset(dt));
     }
@@ -57,6 +62,9 @@ pub fn parse_local(s: &str) -> Option<LocalTime> {
 /// A date-time or date without zone (space or `T` separated).
 pub fn naive_datetime(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
+    if let Some(n) = fixed_datetime(s) {
+        return Some(n);
+    }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
@@ -70,6 +78,40 @@ pub fn naive_datetime(s: &str) -> Option<NaiveDateTime> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .map(|d| d.and_time(NaiveTime::MIN))
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// `YYYY-MM-DD`, exactly; `None` for any other layout or an invalid date.
+pub fn fixed_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// The fixed layouts `YYYY-MM-DDTHH:MM:SS` and `YYYY-MM-DDTHH:MM` (`T` or a
+/// space), read without chrono's format-string machinery; `None` for anything
+/// else (fractions, offsets, a leap second: the format strings handle those).
+pub fn fixed_datetime(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if !(b.len() == 16 || b.len() == 19) || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' {
+        return None;
+    }
+    let date = fixed_date(s.get(..10)?)?;
+    let sec = match b.len() {
+        19 if b[16] == b':' => digits(&b[17..19])?,
+        19 => return None,
+        _ => 0,
+    };
+    let time = NaiveTime::from_hms_opt(digits(&b[11..13])?, digits(&b[14..16])?, sec)?;
+    Some(date.and_time(time))
 }
 
 /// `GMTTimestamp`: an instant in UTC (`…Z`, an explicit offset, or no suffix).
@@ -224,6 +266,93 @@ pub fn format_clock(t: &NaiveTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The definitions before the fixed-layout fast paths.
+    fn chrono_naive(s: &str) -> Option<NaiveDateTime> {
+        let s = s.trim();
+        for fmt in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ] {
+            if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+                return Some(n);
+            }
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_time(NaiveTime::MIN))
+    }
+
+    fn chrono_local(s: &str) -> Option<LocalTime> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        let unzoned = s
+            .strip_suffix('Z')
+            .or_else(|| s.strip_suffix("+00:00"))
+            .unwrap_or(s);
+        if unzoned.len() != s.len() {
+            return chrono_naive(unzoned).map(LocalTime::Wall);
+        }
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(LocalTime::Offset(dt));
+        }
+        if let Ok(dt) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z") {
+            return Some(LocalTime::Offset(dt));
+        }
+        chrono_naive(s).map(LocalTime::Wall)
+    }
+
+    /// Date-time-like text: mostly well-formed, with wrong digits, lengths,
+    /// separators and suffixes mixed in.
+    fn datetime_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?",
+            "(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-4]):[0-5][0-9](:[0-6][0-9])?(\\.[0-9]{1,9})?(Z|[+-][01][0-9]:?[0-5][0-9])?",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+            "[ 0-9T:+Z.-]{0,22}",
+            "[0-9]{1,5}-[0-9]{1,3}-[0-9]{1,3}T[0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn fast_paths_agree_with_chrono(s in datetime_like()) {
+            prop_assert_eq!(naive_datetime(&s), chrono_naive(&s));
+            prop_assert_eq!(parse_local(&s), chrono_local(&s));
+            if let Some(d) = fixed_date(&s) {
+                prop_assert_eq!(Some(d), NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
+            }
+            if let Some(n) = fixed_datetime(&s) {
+                prop_assert_eq!(Some(n), chrono_naive(&s));
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_layouts() {
+        let n = |s| fixed_datetime(s).map(|n| n.to_string());
+        assert_eq!(
+            n("2024-11-22T13:58:00").as_deref(),
+            Some("2024-11-22 13:58:00")
+        );
+        assert_eq!(
+            n("2024-11-22 13:58").as_deref(),
+            Some("2024-11-22 13:58:00")
+        );
+        assert_eq!(n("2024-02-30T13:58:00"), None);
+        assert_eq!(n("2024-11-22T13:58:60"), None);
+        assert_eq!(n("2024-11-22T13:58:0Z"), None);
+        assert_eq!(
+            fixed_date("2024-11-22").map(|d| d.to_string()).as_deref(),
+            Some("2024-11-22")
+        );
+        assert_eq!(fixed_date("+024-11-22"), None);
+    }
 
     fn wire(t: Option<Timestamp>) -> String {
         t.map(|t| t.to_wire()).unwrap_or_default()
