@@ -5,7 +5,6 @@
 //! simulator. Pure and sans-IO like every plugin: see the crate README.
 
 mod codes;
-mod json;
 mod parse;
 mod sim;
 

@@ -6,8 +6,8 @@
 //! `Address`, `OldStatus`, `Shipment`) may come as a bare object.
 
 use crate::codes::{self, Map};
-use crate::json::Node;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use trackd_carrier_sdk::json::Node;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
@@ -527,7 +527,8 @@ mod tests {
     fn times_stay_naive() {
         let t = parse_time("07-03-2018 23:22:56.326").unwrap();
         assert!(!t.offset_known());
-        assert_eq!(t.to_wire(), "2018-03-07T23:22:56");
+        // The fraction is kept: the wire form is lossless (naive times included).
+        assert_eq!(t.to_wire(), "2018-03-07T23:22:56.326");
         assert!(!parse_time("2018-03-08T11:30:00").unwrap().offset_known());
         assert!(
             parse_time("2018-03-07T13:52:45.000+01:00")

@@ -9,6 +9,7 @@ pub mod carrier;
 pub mod checksum;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod model;
 pub mod shipment;
 pub mod sim;

@@ -7,7 +7,6 @@
 //! sources, the code table and the quirks handled.
 
 mod detect;
-mod json;
 mod mapping;
 mod parse;
 mod sim;

@@ -1,12 +1,12 @@
 //! Parsing USPS Tracking v3.2 answers (and the v3 single-item shape, which
 //! differs only in field names) into trackd's normalized model.
 
-use crate::json::{Node, Obj, ObjExt};
 use crate::mapping::{Mapped, classify_event, contains_ci, map_category, map_event};
 use crate::text::clean_html;
 use crate::times::{LocalTime, event_time, fixed_date, parse_clock, parse_local};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use std::borrow::Cow;
+use trackd_carrier_sdk::json::{Node, Obj, ObjExt};
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{

@@ -1,8 +1,8 @@
-//! A borrowed JSON tree: what `serde_json::Value` gives the parser, without
-//! an owned `String` per string and key or a `BTreeMap` per object. USPS
-//! answers are read generically (fields change name between v3 and v3.2 and
-//! their JSON types vary), and this tree reads them at a fraction of `Value`'s
-//! cost. (Same design as the PostNL plugin's tree; plugins share no code.)
+//! A borrowed JSON tree for plugins whose answers must be read generically:
+//! what `serde_json::Value` gives a parser, without an owned `String` per
+//! string and key or a `BTreeMap` per object, at a fraction of its cost. USPS
+//! (field names change between v3 and v3.2, JSON types vary) and PostNL (`{}`
+//! for absent values, a bare object for a one-element list) read through it.
 //!
 //! Lookups behave as on `Value`: a missing key or a non-object is `None`, and
 //! of duplicate keys the last one wins.
@@ -24,6 +24,16 @@ pub enum Node<'a> {
 }
 
 impl<'a> Node<'a> {
+    /// The member `key` of an object (the last one when repeated, as in `Value`).
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.as_object().and_then(|o| o.member(key))
+    }
+
+    /// True for an object (of any size).
+    pub fn is_object(&self) -> bool {
+        matches!(self, Node::Object(_))
+    }
+
     /// The members of an object.
     pub fn as_object(&self) -> Option<&Obj<'a>> {
         match self {
@@ -126,8 +136,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        // serde_json gives no size hint; USPS events have about a dozen members.
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        // serde_json gives no size hint; carrier events have about a dozen members.
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
         while let Some(Key(k)) = map.next_key()? {
             members.push((k, map.next_value()?));
         }
@@ -197,6 +207,9 @@ mod tests {
         assert_eq!(o.member("missing"), None);
         assert!(o.contains_key("e") && !o.contains_key("missing"));
         assert_eq!(Node::Bool(true).as_object(), None);
+        assert_eq!(n.get("k"), o.member("k"));
+        assert_eq!(Node::Bool(true).get("k"), None);
+        assert!(n.is_object() && !Node::Null.is_object());
         assert_eq!(n.as_array(), None);
     }
 
