@@ -61,9 +61,21 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
 }
 
-/// Embedded storage settings.
+/// Which engine holds trackers, snapshots, the event log and quota ledgers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "engine", rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// The embedded default: one SQLite file under `data_dir`, no service needed.
+    Sqlite,
+    /// PostgreSQL as the system of record (`postgres_url`, a secret: it may hold a password).
+    Postgres { url: Secret },
+}
+
+/// Storage settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StorageConfig {
+    /// `sqlite` (default, embedded) or `postgres` (needs `postgres_url`).
+    pub backend: StorageBackend,
     /// Directory of the embedded database (default ./data).
     pub data_dir: PathBuf,
     /// How long events stay readable by stream consumers (default 30d).
@@ -676,7 +688,29 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         let event_retention = s.get("event_retention", positive_duration);
         let retention_sweep_interval = s.get("retention_sweep_interval", positive_duration);
         let synchronous = s.get("synchronous", synchronous);
+        let env = s.cx.env;
+        let postgres_url = s.get_opt("postgres_url", |r| secret(r, env));
+        let backend = s.get("backend", |r| {
+            let name = text(r)?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "sqlite" => Ok(None),
+                "postgres" | "postgresql" => Ok(Some(())),
+                _ => Err(format!("expected \"sqlite\" or \"postgres\", found {name:?}")),
+            }
+        });
+        let backend = match (backend?, postgres_url?) {
+            (None, _) => StorageBackend::Sqlite,
+            (Some(()), Some(url)) => StorageBackend::Postgres { url },
+            (Some(()), None) => {
+                s.error(
+                    "postgres_url",
+                    "missing: backend = \"postgres\" needs a connection URL (postgres://user@host:port/db, or env:VAR / file:/path)",
+                );
+                return None;
+            }
+        };
         Some(StorageConfig {
+            backend,
             data_dir: data_dir?,
             event_retention: event_retention?,
             retention_sweep_interval: retention_sweep_interval?,
@@ -1131,6 +1165,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn storage_backend_postgres_needs_a_url_and_keeps_it_secret() {
+        let errors = errors_of(load_str("[storage]\nbackend = \"postgres\"\n", &[]));
+        assert!(
+            message_for(&errors, "storage.postgres_url").starts_with("missing"),
+            "{errors:?}"
+        );
+        let errors = errors_of(load_str("[storage]\nbackend = \"mysql\"\n", &[]));
+        assert_eq!(
+            message_for(&errors, "storage.backend"),
+            "expected \"sqlite\" or \"postgres\", found \"mysql\""
+        );
+        let cfg = load_str(
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"env:PGURL\"\n",
+            &[("PGURL", "postgres://trackd:hunter2@127.0.0.1/trackd")],
+        )
+        .expect("loads");
+        match &cfg.storage.backend {
+            StorageBackend::Postgres { url } => {
+                assert_eq!(url.expose(), "postgres://trackd:hunter2@127.0.0.1/trackd");
+            }
+            other => panic!("expected postgres, got {other:?}"),
+        }
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        let cfg = load_str("[storage]\nbackend = \"sqlite\"\n", &[]).expect("loads");
+        assert_eq!(cfg.storage.backend, StorageBackend::Sqlite);
+    }
+
     fn defaults() -> Config {
         Config::load(None, Vec::new()).expect("defaults load")
     }
@@ -1152,6 +1214,7 @@ mod tests {
                 shutdown_grace: Duration::from_secs(10),
             },
             storage: StorageConfig {
+                backend: StorageBackend::Sqlite,
                 data_dir: PathBuf::from("./data"),
                 event_retention: hours(30 * 24),
                 retention_sweep_interval: mins(10),

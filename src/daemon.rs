@@ -131,12 +131,17 @@ impl Daemon {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(65_536);
         hub.set_observer(metrics.clone());
-        let store = Store::open(
-            &config.storage.data_dir,
-            config.storage.synchronous,
-            hub.clone(),
-        )
-        .with_context(|| format!("opening storage in {}", config.storage.data_dir.display()))?;
+        let store = Store::open(&config.storage, hub.clone())
+            .await
+            .with_context(|| match &config.storage.backend {
+                crate::config::StorageBackend::Sqlite => {
+                    format!("opening storage in {}", config.storage.data_dir.display())
+                }
+                crate::config::StorageBackend::Postgres { .. } => {
+                    "opening the PostgreSQL store (storage.postgres_url)".to_string()
+                }
+            })?;
+        tracing::info!(engine = store.engine(), "storage opened");
         let (last_id, _) = store.cursors().await?;
         hub.init_last_id(last_id);
 
@@ -156,7 +161,7 @@ impl Daemon {
         };
         // What earlier processes spent of each carrier's minute/hour/day caps.
         let mut saved_ledgers: std::collections::HashMap<String, crate::quota::SavedLedger> =
-            store.quota_ledgers_blocking()?.into_iter().collect();
+            store.quota_ledgers().await?.into_iter().collect();
         let mut carriers = BTreeMap::new();
         for (slug, cc) in &config.carriers {
             let plugin = plugins
@@ -223,7 +228,7 @@ impl Daemon {
             shutdown,
         });
 
-        let rows = core.store.all_trackers_blocking()?;
+        let rows = core.store.all_trackers().await?;
         let spread = Duration::from_secs(2).min(core.config.poll.intervals.pending);
         for row in &rows {
             core.registry.insert(Core::entry_for(row));

@@ -10,7 +10,7 @@
 //! - `poller`: workers that fetch, then ingest (diff → store → stream)
 //! - `diff`: the pure change engine (events of design §3)
 //! - `events`: the event contract
-//! - `store`: embedded SQLite (trackers, snapshots, event log)
+//! - `store`: the storage seam (trackers, snapshots, event log, quota ledger): SQLite by default, PostgreSQL by config
 //! - `stream`: fan-out hub and resumable subscriptions
 //! - `trackers`: the in-memory tracker registry
 //! - `api`: HTTP routes; `metrics`: Prometheus series; `clock`: injectable time

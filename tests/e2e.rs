@@ -15,7 +15,25 @@ const PER_CARRIER: usize = 100;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_matches_simulated_journeys() {
-    let h = Harness::start(Options::default()).await;
+    journeys_match(Options::default()).await;
+}
+
+/// The same journeys with PostgreSQL as the store: the event contract is the backend's, not SQLite's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_matches_simulated_journeys_on_postgres() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    journeys_match(Options {
+        postgres_url: Some(db.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    db.drop_now().await;
+}
+
+async fn journeys_match(opts: Options) {
+    let h = Harness::start(opts).await;
     let consumer = Consumer::connect(&h.url, None, "").await;
 
     let plugins = trackd::carriers::builtin();

@@ -175,7 +175,8 @@ pub fn temp_store_with(
     mode: trackd::store::Synchronous,
 ) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(dir.path(), mode, sink).expect("store opens");
+    let store =
+        Store::new(trackd::store::SqliteStore::open(dir.path(), mode, sink).expect("store opens"));
     (store, dir)
 }
 

@@ -23,6 +23,8 @@ pub struct Options {
     pub write_tokens: Vec<&'static str>,
     pub read_tokens: Vec<&'static str>,
     pub seed: u64,
+    /// Run the daemon on this PostgreSQL database instead of the embedded SQLite file.
+    pub postgres_url: Option<String>,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             write_tokens: vec![],
             read_tokens: vec![],
             seed: 11,
+            postgres_url: None,
         }
     }
 }
@@ -91,6 +94,11 @@ pub fn test_config(running: &RunningSim, dir: &std::path::Path, opts: &Options) 
     }
     cfg.server.listen = "127.0.0.1:0".parse().unwrap();
     cfg.storage.data_dir = dir.to_path_buf();
+    if let Some(url) = &opts.postgres_url {
+        cfg.storage.backend = trackd::config::StorageBackend::Postgres {
+            url: Secret::new(url.clone()),
+        };
+    }
     cfg.poll.request_timeout = Duration::from_secs(10);
     cfg.poll.retry_base_delay = Duration::from_millis(50);
     cfg.poll.retry_max_delay = Duration::from_millis(500);
@@ -309,5 +317,63 @@ impl Consumer {
     pub fn abort(self) -> Vec<Received> {
         self.task.abort();
         self.snapshot()
+    }
+}
+
+/// A fresh PostgreSQL database for one test, on the local server
+/// (`TRACKD_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
+pub struct TestDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates the database; `None` (the caller skips) when no server runs,
+    /// except under CI, where a missing server fails the test.
+    pub async fn create() -> Option<TestDatabase> {
+        let base = std::env::var("TRACKD_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+        let admin = format!("{base}/postgres");
+        let (client, conn) = match tokio_postgres::connect(&admin, tokio_postgres::NoTls).await {
+            Ok(c) => c,
+            Err(e) => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL is required under CI ({admin}): {e}");
+                }
+                eprintln!("skipping a PostgreSQL test: cannot connect to {admin}: {e}");
+                return None;
+            }
+        };
+        tokio::spawn(conn);
+        let name = format!(
+            "trackd_test_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+
+    /// Drops the database (connections still open are terminated).
+    pub async fn drop_now(self) {
+        if let Ok((client, conn)) =
+            tokio_postgres::connect(&self.admin, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+        }
     }
 }

@@ -1,42 +1,21 @@
-//! Embedded storage (SQLite, WAL): trackers, latest snapshots and the event log.
+//! Embedded storage (SQLite, WAL), the default backend: one file, no service.
 //! One writer thread group-commits many small units per transaction; an event is
 //! durable in the log before anyone can stream it.
 
-use crate::events::{EventDraft, EventType, StoredEvent, Subject};
+use super::{
+    CommitUnit, EventColumns, EventFilter, EventSink, NewTracker, Registered, StoreBackend,
+    StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event,
+};
+use crate::events::{EventDraft, StoredEvent, Subject};
 use crate::quota::SavedLedger;
-use crate::trackers::TrackerState;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use thiserror::Error;
 use tokio::sync::oneshot;
-use trackd_carrier_sdk::{Snapshot, Status};
-
-/// Storage failures, with the operation that failed.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("storage error while {context}: {source}")]
-    Sqlite {
-        context: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("cannot create data dir {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("stored snapshot for tracker {0} is corrupt: {1}")]
-    Corrupt(u64, String),
-    #[error("the store writer has stopped")]
-    WriterGone,
-    #[error("stored quota ledger of carrier {0} is corrupt: {1}")]
-    CorruptLedger(String, String),
-}
+use trackd_carrier_sdk::Snapshot;
 
 trait Ctx<T> {
     fn ctx(self, context: &'static str) -> Result<T, StoreError>;
@@ -78,60 +57,6 @@ impl Synchronous {
     }
 }
 
-/// A tracker as stored (the full record the API shows).
-#[derive(Debug, Clone)]
-pub struct TrackerRow {
-    pub id: u64,
-    pub carrier: String,
-    pub tracking_number: String,
-    pub reference: Option<String>,
-    pub labels: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub state: TrackerState,
-    pub status: Status,
-    pub error_kind: Option<String>,
-    pub eta_deadline: Option<i64>,
-    pub last_change_at: i64,
-}
-
-/// A registration request for one parcel.
-#[derive(Debug, Clone)]
-pub struct NewTracker {
-    pub carrier: String,
-    pub tracking_number: String,
-    pub reference: Option<String>,
-    pub labels: Vec<String>,
-}
-
-/// Outcome of registering one parcel: idempotent on (carrier, number).
-#[derive(Debug, Clone)]
-pub struct Registered {
-    pub row: TrackerRow,
-    pub created: bool,
-}
-
-/// Everything one poll of one tracker changes, committed atomically.
-#[derive(Debug)]
-pub struct CommitUnit {
-    pub subject: Subject,
-    /// The new snapshot, only when carrier facts changed.
-    pub snapshot: Option<Arc<Snapshot>>,
-    pub status: Status,
-    pub state: TrackerState,
-    pub error_kind: Option<&'static str>,
-    pub eta_deadline: Option<i64>,
-    pub last_change_at: i64,
-    pub events: Vec<EventDraft>,
-    pub emitted_at: DateTime<Utc>,
-}
-
-/// Receives committed events in id order (the stream hub), right after commit.
-pub trait EventSink: Send + Sync + 'static {
-    fn publish(&self, events: Vec<StoredEvent>);
-    /// Time spent in one group commit, for metrics.
-    fn observe_commit(&self, _seconds: f64, _units: usize) {}
-}
-
 enum WriteOp {
     Register {
         trackers: Vec<NewTracker>,
@@ -164,9 +89,9 @@ enum WriteOp {
     },
 }
 
-/// Handle to the store; cheap to clone.
+/// Handle to the embedded store; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     writer: mpsc::Sender<WriteOp>,
     reader: Arc<Mutex<Connection>>,
     path: PathBuf,
@@ -225,14 +150,14 @@ fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError>
     Ok(conn)
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) `data_dir/trackd.sqlite` and starts the writer,
     /// whose commits are durable as `synchronous` says.
     pub fn open(
         data_dir: &Path,
         synchronous: Synchronous,
         sink: Arc<dyn EventSink>,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
@@ -251,7 +176,7 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Store {
+        Ok(SqliteStore {
             writer: tx,
             reader: Arc::new(Mutex::new(rconn)),
             path,
@@ -266,83 +191,11 @@ impl Store {
         self.writer.send(op).map_err(|_| StoreError::WriterGone)
     }
 
-    /// Registers parcels in one transaction (all or nothing), emitting `tracker.created`.
-    pub async fn register(
-        &self,
-        trackers: Vec<NewTracker>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Registered>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Register {
-            trackers,
-            now,
-            reply,
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// Queues a poll result; resolves with the ids of the events actually stored.
-    pub async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Commit {
-            unit,
-            reply: Some(reply),
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// Queues a poll result without waiting (the writer keeps order).
-    pub fn commit_detached(&self, unit: CommitUnit) -> Result<(), StoreError> {
-        self.send(WriteOp::Commit { unit, reply: None })
-    }
-
-    pub async fn delete_tracker(&self, id: u64) -> Result<bool, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Delete { id, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// Deletes events emitted before `older_than`; returns how many.
-    pub async fn apply_retention(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Retention { older_than, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
     /// The writer's `PRAGMA synchronous` as SQLite reports it (2 = full), for tests and `/readyz`-style checks.
     pub async fn durability(&self) -> Result<i64, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(WriteOp::Durability { reply })?;
         rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// Every carrier's saved quota ledger (start-up restores them).
-    pub fn quota_ledgers_blocking(&self) -> Result<Vec<(String, SavedLedger)>, StoreError> {
-        self.read_blocking(|c| {
-            let mut stmt = c
-                .prepare("SELECT carrier, json FROM quota_ledger")
-                .ctx("loading quota ledgers")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .ctx("loading quota ledgers")?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (carrier, json) = row.ctx("loading quota ledgers")?;
-                match serde_json::from_str(&json) {
-                    Ok(saved) => out.push((carrier, saved)),
-                    // Unreadable usage must not start a fresh window: refuse to start.
-                    Err(e) => return Err(StoreError::CorruptLedger(carrier, e.to_string())),
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// Waits until everything queued before it is committed and published.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Flush { reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)
     }
 
     async fn read<T: Send + 'static>(
@@ -366,12 +219,100 @@ impl Store {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
     }
+}
 
-    pub async fn snapshot(&self, id: u64) -> Result<Option<Snapshot>, StoreError> {
+#[async_trait::async_trait]
+impl StoreBackend for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn register(
+        &self,
+        trackers: Vec<NewTracker>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Registered>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Register {
+            trackers,
+            now,
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Commit {
+            unit,
+            reply: Some(reply),
+        })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    fn commit_detached(&self, unit: CommitUnit) -> Result<(), StoreError> {
+        self.send(WriteOp::Commit { unit, reply: None })
+    }
+
+    async fn delete_tracker(&self, id: u64) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Delete { id, reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn apply_retention(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Retention { older_than, reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::Flush { reply })?;
+        rx.await.map_err(|_| StoreError::WriterGone)
+    }
+
+    async fn save_ledger(
+        &self,
+        carrier: &'static str,
+        saved: SavedLedger,
+    ) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteOp::SaveLedger {
+            carrier,
+            saved,
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn quota_ledgers(&self) -> Result<Vec<(String, SavedLedger)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT carrier, json FROM quota_ledger")
+                .ctx("loading quota ledgers")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .ctx("loading quota ledgers")?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (carrier, json) = row.ctx("loading quota ledgers")?;
+                match serde_json::from_str(&json) {
+                    Ok(saved) => out.push((carrier, saved)),
+                    // Unreadable usage must not start a fresh window: refuse to start.
+                    Err(e) => return Err(StoreError::CorruptLedger(carrier, e.to_string())),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn snapshot(&self, id: u64) -> Result<Option<Snapshot>, StoreError> {
         self.read(move |c| load_snapshot(c, id)).await
     }
 
-    pub async fn tracker(&self, id: u64) -> Result<Option<TrackerRow>, StoreError> {
+    async fn tracker(&self, id: u64) -> Result<Option<TrackerRow>, StoreError> {
         self.read(move |c| {
             c.query_row(
                 &format!("{TRACKER_SELECT} WHERE id = ?1"),
@@ -384,8 +325,7 @@ impl Store {
         .await
     }
 
-    /// Lists trackers after cursor `after` (by id), filtered.
-    pub async fn list_trackers(
+    async fn list_trackers(
         &self,
         filter: TrackerFilter,
         after: u64,
@@ -420,8 +360,7 @@ impl Store {
         .await
     }
 
-    /// Events with id > `after`, oldest first, at most `limit`, filtered.
-    pub async fn events_after(
+    async fn events_after(
         &self,
         after: u64,
         limit: usize,
@@ -431,23 +370,20 @@ impl Store {
             .await
     }
 
-    /// Highest event id ever assigned (0 when none) and the retention floor: ids
-    /// at or below the floor may have been deleted.
-    pub async fn cursors(&self) -> Result<(u64, u64), StoreError> {
+    async fn cursors(&self) -> Result<(u64, u64), StoreError> {
         self.read(cursors).await
     }
 
-    /// All trackers (startup).
-    pub fn all_trackers_blocking(&self) -> Result<Vec<TrackerRow>, StoreError> {
-        self.read_blocking(|c| {
+    async fn all_trackers(&self) -> Result<Vec<TrackerRow>, StoreError> {
+        self.read(|c| {
             let mut stmt = c.prepare(TRACKER_SELECT).ctx("loading trackers")?;
             let rows = stmt.query_map([], tracker_row).ctx("loading trackers")?;
             rows.collect::<Result<Vec<_>, _>>().ctx("loading trackers")
         })
+        .await
     }
 
-    /// Cheap liveness probe for `/readyz`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
             c.query_row("SELECT 1", [], |_| Ok(()))
                 .ctx("pinging the store")
@@ -456,77 +392,23 @@ impl Store {
     }
 }
 
-impl crate::quota::LedgerStore for Store {
-    fn save(
-        &self,
-        carrier: &'static str,
-        saved: SavedLedger,
-    ) -> futures::future::BoxFuture<'static, Result<(), StoreError>> {
-        let (reply, rx) = oneshot::channel();
-        let sent = self.send(WriteOp::SaveLedger {
-            carrier,
-            saved,
-            reply,
-        });
-        Box::pin(async move {
-            sent?;
-            rx.await.map_err(|_| StoreError::WriterGone)?
-        })
-    }
-}
-
-/// Filters for tracker listings.
-#[derive(Debug, Clone, Default)]
-pub struct TrackerFilter {
-    pub carrier: Option<String>,
-    pub status: Option<Status>,
-    pub reference: Option<String>,
-}
-
-/// Filters for event reads and streams (all must match).
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub carrier: Option<String>,
-    pub types: Vec<EventType>,
-    pub tracker_id: Option<u64>,
-    pub reference: Option<String>,
-}
-
-impl EventFilter {
-    pub fn matches(&self, e: &StoredEvent) -> bool {
-        self.carrier.as_deref().is_none_or(|c| c == &*e.carrier)
-            && (self.types.is_empty() || self.types.contains(&e.kind))
-            && self.tracker_id.is_none_or(|t| t == e.tracker_id)
-            && self
-                .reference
-                .as_deref()
-                .is_none_or(|r| e.reference.as_deref() == Some(r))
-    }
-}
-
 const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at FROM trackers";
 
 fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
-    let labels: String = r.get(4)?;
-    let state: String = r.get(6)?;
-    let status: String = r.get(7)?;
-    let created_ms: i64 = r.get(5)?;
-    Ok(TrackerRow {
-        id: r.get::<_, i64>(0)? as u64,
+    Ok(TrackerColumns {
+        id: r.get(0)?,
         carrier: r.get(1)?,
         tracking_number: r.get(2)?,
         reference: r.get(3)?,
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
-        created_at: Utc
-            .timestamp_millis_opt(created_ms)
-            .single()
-            .unwrap_or_default(),
-        state: TrackerState::parse(&state).unwrap_or(TrackerState::Active),
-        status: Status::parse(&status).unwrap_or(Status::Unknown),
+        labels_json: r.get(4)?,
+        created_at_ms: r.get(5)?,
+        state: r.get(6)?,
+        status: r.get(7)?,
         error_kind: r.get(8)?,
         eta_deadline: r.get(9)?,
         last_change_at: r.get(10)?,
-    })
+    }
+    .into())
 }
 
 fn load_snapshot(c: &Connection, id: u64) -> Result<Option<Snapshot>, StoreError> {
@@ -579,18 +461,14 @@ fn read_events(
         .query_map(
             rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
             |r| {
-                let kind: String = r.get(1)?;
-                let reference: Option<String> = r.get(4)?;
-                let carrier: String = r.get(3)?;
-                let json: String = r.get(5)?;
-                Ok(StoredEvent {
-                    id: r.get::<_, i64>(0)? as u64,
-                    kind: EventType::parse(&kind).unwrap_or(EventType::CarrierError),
-                    tracker_id: r.get::<_, i64>(2)? as u64,
-                    carrier: carrier.into(),
-                    reference: reference.map(Into::into),
-                    json: json.into(),
-                })
+                Ok(StoredEvent::from(EventColumns {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    tracker_id: r.get(2)?,
+                    carrier: r.get(3)?,
+                    reference: r.get(4)?,
+                    json: r.get(5)?,
+                }))
             },
         )
         .ctx("reading events")?;
@@ -676,7 +554,7 @@ impl Writer {
                                 replies.push(Box::new(move |err| {
                                     let _ = reply.send(match err {
                                         None => Ok(out),
-                                        Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                        Some(e) => Err(StoreError::GroupFailed(e.to_string())),
                                     });
                                 }));
                             }
@@ -700,7 +578,7 @@ impl Writer {
                             replies.push(Box::new(move |err| {
                                 let _ = reply.send(match err {
                                     None => Ok(ids),
-                                    Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                    Some(e) => Err(StoreError::GroupFailed(e.to_string())),
                                 });
                             }));
                         }
@@ -714,7 +592,7 @@ impl Writer {
                         replies.push(Box::new(move |err| {
                             let _ = reply.send(match err {
                                 None => Ok(n > 0),
-                                Some(e) => Err(StoreError::Corrupt(id, e.to_string())),
+                                Some(e) => Err(StoreError::GroupFailed(e.to_string())),
                             });
                         }));
                     }
@@ -744,7 +622,7 @@ impl Writer {
                         replies.push(Box::new(move |err| {
                             let _ = reply.send(match err {
                                 None => Ok(n),
-                                Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                Some(e) => Err(StoreError::GroupFailed(e.to_string())),
                             });
                         }));
                     }
@@ -771,7 +649,7 @@ impl Writer {
                         replies.push(Box::new(move |err| {
                             let _ = reply.send(match err {
                                 None => Ok(()),
-                                Some(e) => Err(StoreError::Corrupt(0, e.to_string())),
+                                Some(e) => Err(StoreError::GroupFailed(e.to_string())),
                             });
                         }));
                     }
@@ -877,7 +755,7 @@ fn register_in(
     let mut result = Vec::with_capacity(trackers.len());
     let now_ms = now.timestamp_millis();
     for t in trackers {
-        let labels = serde_json::to_string(&t.labels).unwrap_or_else(|_| "[]".into());
+        let labels = t.labels_json();
         let inserted = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at)
@@ -894,18 +772,7 @@ fn register_in(
             .query_row(params![t.carrier, t.tracking_number], tracker_row)
             .ctx("reading back a tracker")?;
         if inserted > 0 {
-            let subject = Subject {
-                tracker_id: row.id,
-                carrier: row.carrier.as_str().into(),
-                tracking_number: row.tracking_number.as_str().into(),
-                reference: row.reference.as_deref().map(Into::into),
-            };
-            let draft = EventDraft {
-                kind: EventType::TrackerCreated,
-                occurred_at: trackd_carrier_sdk::Timestamp::Zoned(now.fixed_offset()),
-                fact: crate::events::fact(&["tracker.created"]),
-                data: serde_json::json!({ "labels": row.labels, "state": row.state }),
-            };
+            let (subject, draft) = created_event(&row, now);
             insert_event(tx, &subject, &draft, now, last_id, out)?;
         }
         result.push(Registered {
@@ -953,15 +820,15 @@ fn commit_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quota::{LedgerStore, SavedWindow};
+    use crate::quota::SavedWindow;
 
     struct NoSink;
     impl EventSink for NoSink {
         fn publish(&self, _events: Vec<StoredEvent>) {}
     }
 
-    fn open_in(dir: &Path, mode: Synchronous) -> Store {
-        Store::open(dir, mode, Arc::new(NoSink)).unwrap()
+    fn open_in(dir: &Path, mode: Synchronous) -> SqliteStore {
+        SqliteStore::open(dir, mode, Arc::new(NoSink)).unwrap()
     }
 
     #[tokio::test]
@@ -998,14 +865,14 @@ mod tests {
         };
         {
             let store = open_in(dir.path(), Synchronous::Full);
-            store.save("dhl", saved.clone()).await.unwrap();
+            store.save_ledger("dhl", saved.clone()).await.unwrap();
             let mut newer = saved.clone();
             newer.reserved = 4;
-            store.save("dhl", newer).await.unwrap();
-            store.save("ups", saved.clone()).await.unwrap();
+            store.save_ledger("dhl", newer).await.unwrap();
+            store.save_ledger("ups", saved.clone()).await.unwrap();
         }
         let store = open_in(dir.path(), Synchronous::Full);
-        let mut all = store.quota_ledgers_blocking().unwrap();
+        let mut all = store.quota_ledgers().await.unwrap();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].0, "dhl");
@@ -1026,7 +893,7 @@ mod tests {
                 .ctx("corrupting")
             })
             .unwrap();
-        let err = store.quota_ledgers_blocking().unwrap_err();
+        let err = store.quota_ledgers().await.unwrap_err();
         assert!(
             matches!(err, StoreError::CorruptLedger(ref c, _) if c == "dhl"),
             "{err}"
