@@ -294,6 +294,31 @@ pub(crate) fn has(hay: &str, needle: &str) -> bool {
     })
 }
 
+/// One bit of a 64-bit set for the byte pair `a b` (a cheap hash).
+fn pair_bit(a: u8, b: u8) -> u64 {
+    1 << ((u32::from(a) | (u32::from(b) << 8)).wrapping_mul(0x9E37_79B1) >> 26)
+}
+
+/// The set of byte pairs occurring in `hay`: a needle can only occur in `hay`
+/// if its first and last byte pairs are in it, which rejects most of the
+/// dozens of keywords a description is checked against without searching.
+fn pairs(hay: &str) -> u64 {
+    hay.as_bytes()
+        .windows(2)
+        .fold(0, |set, w| set | pair_bit(w[0], w[1]))
+}
+
+/// `has(hay, needle)`, where `set` is `pairs(hay)`.
+fn has_filtered(hay: &str, set: u64, needle: &str) -> bool {
+    if let [a, b, .., y, z] = needle.as_bytes() {
+        let need = pair_bit(*a, *b) | pair_bit(*y, *z);
+        if set & need != need {
+            return false;
+        }
+    }
+    has(hay, needle)
+}
+
 /// The rule for a scan, or `None` when the scan type is not documented.
 pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
     let st = scan_type.trim();
@@ -304,7 +329,8 @@ pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
     // Undocumented scan type: no row, and no need to normalize the text.
     rows.peek()?;
     let text = normalize(description);
-    rows.find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has(&text, w)))
+    let set = pairs(&text);
+    rows.find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has_filtered(&text, set, w)))
 }
 
 /// `ScanType` from an `xsi:type` such as `DeliveryScan` (used only when the
@@ -380,6 +406,32 @@ mod tests {
             needle in "[ abcé’\\-]{0,4}",
         ) {
             prop_assert_eq!(has(&hay, &needle), hay.contains(needle.as_str()));
+        }
+
+        #[test]
+        fn filtered_has_agrees_with_str_contains(
+            hay in "[ abcé’\\-]{0,16}",
+            needle in "[ abcé’\\-]{0,6}",
+        ) {
+            prop_assert_eq!(
+                has_filtered(&hay, pairs(&hay), &needle),
+                hay.contains(needle.as_str())
+            );
+        }
+
+        #[test]
+        fn filtered_has_agrees_on_every_keyword(
+            words in prop::collection::vec(prop::sample::select(&[
+                "returned", "to", "sender", "available", "for", "pickup", "weather", "refusé",
+                "closed", "delay", "in", "transit", "created", "customs", "à", "l’expéditeur",
+                "label", "arrived", "at", "departed", "attempted", "delivery", "x",
+            ][..]), 0..8),
+        ) {
+            let hay = words.join(" ");
+            let set = pairs(&hay);
+            for w in RULES.iter().flat_map(|r| r.any_of) {
+                prop_assert_eq!(has_filtered(&hay, set, w), hay.contains(w), "{:?} in {:?}", w, hay);
+            }
         }
 
         #[test]
