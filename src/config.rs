@@ -62,8 +62,7 @@ pub struct ServerConfig {
 }
 
 /// Which engine holds trackers, snapshots, the event log and quota ledgers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "engine", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StorageBackend {
     /// The embedded default: one SQLite file under `data_dir`, no service needed.
     Sqlite,
@@ -71,10 +70,19 @@ pub enum StorageBackend {
     Postgres { url: Secret },
 }
 
+/// The effective config names the engine only: the URL is a secret.
+fn ser_backend<S: serde::Serializer>(b: &StorageBackend, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match b {
+        StorageBackend::Sqlite => "sqlite",
+        StorageBackend::Postgres { .. } => "postgres",
+    })
+}
+
 /// Storage settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StorageConfig {
     /// `sqlite` (default, embedded) or `postgres` (needs `postgres_url`).
+    #[serde(serialize_with = "ser_backend")]
     pub backend: StorageBackend,
     /// Directory of the embedded database (default ./data).
     pub data_dir: PathBuf,
