@@ -158,6 +158,16 @@ impl PostgresStore {
         })
     }
 
+    /// Queues `op` and waits for the writer's answer.
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(op(reply))?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     fn send(&self, op: WriteOp) -> Result<(), StoreError> {
         self.writer.send(op).map_err(|_| StoreError::WriterGone)
     }
@@ -308,22 +318,20 @@ impl StoreBackend for PostgresStore {
         trackers: Vec<NewTracker>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Registered>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Register {
+        self.ask(|reply| WriteOp::Register {
             trackers,
             now,
             reply,
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Commit {
+        self.ask(|reply| WriteOp::Commit {
             unit,
             reply: Some(reply),
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     fn commit_detached(&self, unit: CommitUnit) -> Result<(), StoreError> {
@@ -331,15 +339,12 @@ impl StoreBackend for PostgresStore {
     }
 
     async fn delete_tracker(&self, id: u64) -> Result<bool, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Delete { id, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.ask(|reply| WriteOp::Delete { id, reply }).await
     }
 
     async fn apply_retention(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Retention { older_than, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.ask(|reply| WriteOp::Retention { older_than, reply })
+            .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -353,13 +358,12 @@ impl StoreBackend for PostgresStore {
         carrier: &'static str,
         saved: SavedLedger,
     ) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::SaveLedger {
+        self.ask(|reply| WriteOp::SaveLedger {
             carrier,
             saved,
             reply,
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     async fn quota_ledgers(&self) -> Result<Vec<(String, SavedLedger)>, StoreError> {

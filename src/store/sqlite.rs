@@ -187,15 +187,23 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Queues `op` and waits for the writer's answer.
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(op(reply))?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     fn send(&self, op: WriteOp) -> Result<(), StoreError> {
         self.writer.send(op).map_err(|_| StoreError::WriterGone)
     }
 
     /// The writer's `PRAGMA synchronous` as SQLite reports it (2 = full), for tests and `/readyz`-style checks.
     pub async fn durability(&self) -> Result<i64, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Durability { reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.ask(|reply| WriteOp::Durability { reply }).await
     }
 
     async fn read<T: Send + 'static>(
@@ -232,22 +240,20 @@ impl StoreBackend for SqliteStore {
         trackers: Vec<NewTracker>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Registered>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Register {
+        self.ask(|reply| WriteOp::Register {
             trackers,
             now,
             reply,
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     async fn commit(&self, unit: CommitUnit) -> Result<Vec<u64>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Commit {
+        self.ask(|reply| WriteOp::Commit {
             unit,
             reply: Some(reply),
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     fn commit_detached(&self, unit: CommitUnit) -> Result<(), StoreError> {
@@ -255,15 +261,12 @@ impl StoreBackend for SqliteStore {
     }
 
     async fn delete_tracker(&self, id: u64) -> Result<bool, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Delete { id, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.ask(|reply| WriteOp::Delete { id, reply }).await
     }
 
     async fn apply_retention(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::Retention { older_than, reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.ask(|reply| WriteOp::Retention { older_than, reply })
+            .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -277,13 +280,12 @@ impl StoreBackend for SqliteStore {
         carrier: &'static str,
         saved: SavedLedger,
     ) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(WriteOp::SaveLedger {
+        self.ask(|reply| WriteOp::SaveLedger {
             carrier,
             saved,
             reply,
-        })?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        })
+        .await
     }
 
     async fn quota_ledgers(&self) -> Result<Vec<(String, SavedLedger)>, StoreError> {
