@@ -231,6 +231,7 @@ impl Ctx {
                         last_change_at: now.timestamp(),
                         events: Vec::new(),
                         emitted_at: now,
+                        fence: None,
                     })
                     .expect("queue");
                 self.snapshots
@@ -299,6 +300,7 @@ impl Ctx {
             last_change_at: now.timestamp(),
             events: self.applied.events.clone(),
             emitted_at: now,
+            fence: None,
         };
         self.store.commit(unit).await.expect("commit").len()
     }
@@ -371,6 +373,7 @@ impl Ctx {
             last_change_at: now.timestamp(),
             events: applied.events,
             emitted_at: Utc::now(),
+            fence: None,
         };
         let ids = self.store.commit(unit).await.expect("commit");
         self.snapshots.insert(subject.tracker_id, snap);

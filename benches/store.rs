@@ -90,6 +90,7 @@ impl Bench {
                 data: serde_json::json!({ "n": self.serial }),
             }],
             emitted_at: now,
+            fence: None,
         }
     }
 }

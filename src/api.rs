@@ -641,7 +641,12 @@ async fn register(
     let views: Vec<TrackerView> = registered
         .iter()
         .map(|r| {
-            if r.created && core.registry.get(r.row.id).is_none() {
+            // In fleet mode a tracker of a shard held elsewhere is polled by its
+            // owner, told by the store at commit.
+            if r.created
+                && core.registry.get(r.row.id).is_none()
+                && core.ownership.holds(&r.row.carrier, &r.row.tracking_number)
+            {
                 any_created = true;
                 core.registry.insert(Core::entry_for(&r.row));
                 core.schedule_soon(&r.row.carrier, r.row.id, std::time::Duration::ZERO);
@@ -779,19 +784,11 @@ async fn refresh(
     IdPath(id): IdPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = tracker_id(&id)?;
-    let entry = core
-        .registry
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("tracker"))?;
+    let Some(entry) = core.registry.get(id) else {
+        return refresh_elsewhere(&core, id).await;
+    };
     if !entry.state.is_polled() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_active",
-            format!(
-                "tracker is {}; only active trackers are polled",
-                entry.state.as_str()
-            ),
-        ));
+        return Err(not_active(entry.state));
     }
     if core.recently_refreshed.contains_key(&id) {
         return Ok((
@@ -802,6 +799,42 @@ async fn refresh(
     core.recently_refreshed.insert(id, ());
     core.schedule_soon(&entry.subject.carrier, id, std::time::Duration::ZERO);
     Ok((StatusCode::ACCEPTED, Json(json!({ "scheduled": true }))))
+}
+
+fn not_active(state: crate::trackers::TrackerState) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "not_active",
+        format!(
+            "tracker is {}; only active trackers are polled",
+            state.as_str()
+        ),
+    )
+}
+
+/// A refresh of a tracker this instance does not poll: in fleet mode its owner
+/// is asked (through the store); otherwise the tracker does not exist.
+async fn refresh_elsewhere(core: &Core, id: u64) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Some(leases) = &core.leases else {
+        return Err(ApiError::not_found("tracker"));
+    };
+    let row = core
+        .store
+        .tracker(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("tracker"))?;
+    if !row.state.is_polled() {
+        return Err(not_active(row.state));
+    }
+    leases
+        .tell_owners(crate::ownership::OwnerMessage::Refresh(id))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "scheduled": true, "via": "owner" })),
+    ))
 }
 
 fn event_filter(

@@ -45,6 +45,8 @@ pub struct Config {
     pub log: LogConfig,
     /// How often and how carefully carriers are polled.
     pub poll: PollConfig,
+    /// How several instances on one PostgreSQL database share the work.
+    pub fleet: FleetConfig,
     /// In-memory caches in front of storage.
     pub cache: CacheConfig,
     /// Per-carrier settings by slug; slugs are checked against the carrier registry by the daemon.
@@ -203,6 +205,21 @@ pub struct PollIntervals {
     /// The carrier does not know the number (default 6h).
     #[serde(serialize_with = "ser_duration")]
     pub invalid: Duration,
+}
+
+/// Fleet mode (PostgreSQL backend): shard leases and the static quota split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetConfig {
+    /// Shards trackers are spread over, fixed when the database is first used (default 256).
+    pub shards: u32,
+    /// How long a lease lasts without renewal (default 10s).
+    #[serde(serialize_with = "ser_duration")]
+    pub lease_ttl: Duration,
+    /// How often leases are renewed and rebalanced (default 2s).
+    #[serde(serialize_with = "ser_duration")]
+    pub heartbeat: Duration,
+    /// Each instance uses at most 1/quota_split of every carrier quota (default 1).
+    pub quota_split: u32,
 }
 
 /// In-memory cache settings.
@@ -753,6 +770,28 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         })
     });
     let poll = s.section("poll", read_poll);
+    let fleet = s.section("fleet", |s| {
+        let shards = s.get("shards", |r| int_in(r, 1..=65_536));
+        let lease_ttl = s.get("lease_ttl", positive_duration);
+        let heartbeat = s.get("heartbeat", positive_duration);
+        let quota_split = s.get("quota_split", |r| int_in(r, 1..=1024));
+        let (lease_ttl, heartbeat) = (lease_ttl?, heartbeat?);
+        if heartbeat.saturating_mul(3) > lease_ttl {
+            s.error(
+                "heartbeat",
+                format!(
+                    "must be at most a third of fleet.lease_ttl ({lease_ttl:?}), so a lease is renewed before it lapses"
+                ),
+            );
+            return None;
+        }
+        Some(FleetConfig {
+            shards: shards?,
+            lease_ttl,
+            heartbeat,
+            quota_split: quota_split?,
+        })
+    });
     let cache = s.section("cache", |s| {
         let snapshot_capacity = s.get("snapshot_capacity", |r| int_in(r, 1..=i64::MAX));
         let answer_ttl = s.get("answer_ttl", positive_duration);
@@ -782,6 +821,7 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         api: api?,
         log: log?,
         poll: poll?,
+        fleet: fleet?,
         cache: cache?,
         carriers: carriers?,
     })
@@ -1201,6 +1241,30 @@ mod tests {
         assert_eq!(cfg.storage.backend, StorageBackend::Sqlite);
     }
 
+    #[test]
+    fn fleet_heartbeat_must_renew_a_lease_before_it_lapses() {
+        let errors = errors_of(load_str(
+            "[fleet]\nlease_ttl = \"5s\"\nheartbeat = \"2s\"\n",
+            &[],
+        ));
+        assert!(
+            message_for(&errors, "fleet.heartbeat").starts_with("must be at most a third"),
+            "{errors:?}"
+        );
+        let errors = errors_of(load_str("[fleet]\nshards = 0\n", &[]));
+        assert!(
+            !message_for(&errors, "fleet.shards").is_empty(),
+            "{errors:?}"
+        );
+        let cfg = load_str(
+            "[fleet]\nshards = 16\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nquota_split = 3\n",
+            &[],
+        )
+        .expect("loads");
+        assert_eq!(cfg.fleet.shards, 16);
+        assert_eq!(cfg.fleet.quota_split, 3);
+    }
+
     fn defaults() -> Config {
         Config::load(None, Vec::new()).expect("defaults load")
     }
@@ -1264,6 +1328,12 @@ mod tests {
                 retry_max_delay: Duration::from_secs(30),
                 max_in_flight: 8,
                 max_response_bytes: 4 * 1024 * 1024,
+            },
+            fleet: FleetConfig {
+                shards: 256,
+                lease_ttl: Duration::from_secs(10),
+                heartbeat: Duration::from_secs(2),
+                quota_split: 1,
             },
             cache: CacheConfig {
                 snapshot_capacity: 100_000,

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::diff::DiffPolicy;
 use crate::events::Subject;
 use crate::metrics::Metrics;
+use crate::ownership::{LeaseStore, Ownership};
 use crate::scheduler::DueQueue;
 use crate::store::{Store, StoreError};
 use crate::stream::Hub;
@@ -51,6 +52,12 @@ pub struct Core {
     pub recently_refreshed: moka::sync::Cache<u64, ()>,
     pub policy: DiffPolicy,
     pub shutdown: watch::Sender<bool>,
+    /// Which trackers this instance polls: all of them, or its leased shards.
+    pub ownership: Ownership,
+    /// The lease table in fleet mode (`None`: the sole owner).
+    pub leases: Option<Arc<dyn LeaseStore>>,
+    /// This process's name in the lease table.
+    pub instance: String,
 }
 
 impl Core {
@@ -131,7 +138,7 @@ impl Daemon {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(65_536);
         hub.set_observer(metrics.clone());
-        let store = Store::open(&config.storage, hub.clone())
+        let store = Store::open(&config.storage, config.fleet.shards, hub.clone())
             .await
             .with_context(|| match &config.storage.backend {
                 crate::config::StorageBackend::Sqlite => {
@@ -141,7 +148,9 @@ impl Daemon {
                     "opening the PostgreSQL store (storage.postgres_url)".to_string()
                 }
             })?;
-        tracing::info!(engine = store.engine(), "storage opened");
+        let leases = store.leases();
+        let instance = crate::fleet::instance_id();
+        tracing::info!(engine = store.engine(), fleet = leases.is_some(), %instance, "storage opened");
         let (last_id, _) = store.cursors().await?;
         hub.init_last_id(last_id);
 
@@ -172,11 +181,14 @@ impl Daemon {
                 continue;
             }
             let d = plugin.descriptor();
+            // The static split: with quota_split = N, N instances together stay under every cap.
+            let split = config.fleet.quota_split.max(1);
+            let share = |n: u32| (n / split).max(1);
             let quota = EffectiveQuota {
-                per_second: cc.per_second.unwrap_or(d.quota.per_second),
-                per_minute: cc.per_minute.or(d.quota.per_minute),
-                per_hour: cc.per_hour.or(d.quota.per_hour),
-                per_day: cc.per_day.or(d.quota.per_day),
+                per_second: share(cc.per_second.unwrap_or(d.quota.per_second)),
+                per_minute: cc.per_minute.or(d.quota.per_minute).map(share),
+                per_hour: cc.per_hour.or(d.quota.per_hour).map(share),
+                per_day: cc.per_day.or(d.quota.per_day).map(share),
             };
             let base_url = cc
                 .base_url
@@ -226,17 +238,42 @@ impl Daemon {
             carriers,
             plugins,
             shutdown,
+            ownership: match &leases {
+                Some(l) => Ownership::leased(l.shard_count()),
+                None => Ownership::sole(),
+            },
+            leases,
+            instance,
         });
+        core.metrics
+            .quota_split
+            .set(i64::from(core.config.fleet.quota_split));
+        core.metrics
+            .fleet_shards
+            .with_label_values(&["total"])
+            .set(i64::from(core.ownership.shard_count()));
 
-        let rows = core.store.all_trackers().await?;
-        let spread = Duration::from_secs(2).min(core.config.poll.intervals.pending);
-        for row in &rows {
-            core.registry.insert(Core::entry_for(row));
-            if row.state == TrackerState::Active {
-                core.schedule_soon(&row.carrier, row.id, spread);
+        match &core.leases {
+            None => {
+                let rows = core.store.all_trackers().await?;
+                let spread = Duration::from_secs(2).min(core.config.poll.intervals.pending);
+                for row in &rows {
+                    core.registry.insert(Core::entry_for(row));
+                    if row.state == TrackerState::Active {
+                        core.schedule_soon(&row.carrier, row.id, spread);
+                    }
+                }
+                core.metrics
+                    .fleet_shards
+                    .with_label_values(&["owned"])
+                    .set(1);
+                core.metrics.fleet_instances_live.set(1);
             }
+            Some(leases) => crate::fleet::join(&core, leases)
+                .await
+                .context("joining the fleet (shard leases)")?,
         }
-        tracing::info!(trackers = rows.len(), last_event_id = last_id, carriers = ?core.carriers.keys().collect::<Vec<_>>(), "state loaded");
+        tracing::info!(trackers = core.registry.len(), last_event_id = last_id, carriers = ?core.carriers.keys().collect::<Vec<_>>(), "state loaded");
 
         let mut tasks = Vec::new();
         for rt in core.carriers.values() {
@@ -294,6 +331,9 @@ impl Daemon {
             tracing::warn!("in-flight polls did not finish within the shutdown grace period");
         }
         self.core.store.flush().await?;
+        if let Some(leases) = &self.core.leases {
+            crate::fleet::leave(&self.core, leases).await;
+        }
         if tokio::time::timeout(grace, self.server).await.is_err() {
             tracing::warn!("HTTP connections did not close within the shutdown grace period");
         }

@@ -13,6 +13,8 @@
 //! - `store`: the storage seam (trackers, snapshots, event log, quota ledger): SQLite by default, PostgreSQL by config
 //! - `stream`: fan-out hub and resumable subscriptions
 //! - `trackers`: the in-memory tracker registry
+//! - `ownership`: which shards of trackers this instance may poll and write (sole owner, or leases)
+//! - `fleet`: the lease keeper and owner messages of fleet mode (several instances on PostgreSQL)
 //! - `api`: HTTP routes; `metrics`: Prometheus series; `clock`: injectable time
 //! - `daemon`: wiring and graceful shutdown; `demo`: daemon + simulator; `cli`: commands
 
@@ -27,7 +29,9 @@ pub mod demo;
 pub mod detection;
 pub mod diff;
 pub mod events;
+pub mod fleet;
 pub mod metrics;
+pub mod ownership;
 pub mod poller;
 pub mod quota;
 pub mod scheduler;

@@ -46,6 +46,12 @@ pub struct Metrics {
     pub store_commit_seconds: Histogram,
     pub last_event_id: Gauge,
     pub build_info: IntGaugeVec,
+    pub fleet_shards: IntGaugeVec,
+    pub fleet_instances_live: IntGauge,
+    pub fleet_lease_changes: IntCounterVec,
+    pub fleet_heartbeat_failures: IntCounter,
+    pub fenced_writes: IntCounter,
+    pub quota_split: IntGauge,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -336,6 +342,38 @@ impl Metrics {
                 g
             },
             build_info: gauge(&r, "trackd_build_info", "Build information.", &["version"]),
+            fleet_shards: gauge(
+                &r,
+                "trackd_fleet_shards",
+                "Shards of trackers: all of the cluster (state=\"total\") and those this instance holds a lease on (state=\"owned\"). The embedded default owns its one shard.",
+                &["state"],
+            ),
+            fleet_instances_live: int_gauge(
+                &r,
+                "trackd_fleet_instances_live",
+                "Instances whose lease heartbeat is within one lease period, as seen by this instance's last heartbeat (1 for the embedded default).",
+            ),
+            fleet_lease_changes: counter(
+                &r,
+                "trackd_fleet_lease_changes_total",
+                "Shard leases this instance acquired (taken over from an expired or absent owner, or released to it), released to balance the fleet, or lost (expired or taken by another instance).",
+                &["change"],
+            ),
+            fleet_heartbeat_failures: int_counter(
+                &r,
+                "trackd_fleet_heartbeat_failures_total",
+                "Lease heartbeats that failed (store unreachable): polling stops on each shard once its lease can no longer be trusted.",
+            ),
+            fenced_writes: int_counter(
+                &r,
+                "trackd_fleet_fenced_writes_total",
+                "Poll results the store rejected because their shard's lease had moved to another instance (a paused or partitioned former owner).",
+            ),
+            quota_split: int_gauge(
+                &r,
+                "trackd_quota_split",
+                "The static quota split: this instance uses at most 1/N of every carrier quota (fleet.quota_split; 1 for one instance).",
+            ),
             registry: r,
         };
         m.build_info
@@ -343,6 +381,9 @@ impl Metrics {
             .set(1);
         for t in crate::events::EventType::ALL {
             m.events.with_label_values(&[t.as_str()]);
+        }
+        for change in ["acquired", "released", "lost"] {
+            m.fleet_lease_changes.with_label_values(&[change]);
         }
         m
     }

@@ -6,7 +6,8 @@ use crate::carrier_client::FetchError;
 use crate::daemon::{CarrierRuntime, Core};
 use crate::diff;
 use crate::events::{EventDraft, EventType, fact};
-use crate::store::CommitUnit;
+use crate::ownership::{Fence, NotOwned};
+use crate::store::{CommitUnit, StoreError};
 use crate::trackers::{Entry, TrackerState};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -60,16 +61,37 @@ pub async fn run_worker(core: Arc<Core>, rt: Arc<CarrierRuntime>) {
 /// Polls one batch of trackers of one carrier.
 pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64>) {
     let mut entries: Vec<Entry> = Vec::with_capacity(ids.len());
+    let mut fences: HashMap<u64, Fence> = HashMap::new();
     for id in ids {
         let claimed = core.registry.update(id, |e| {
             if e.in_flight || !e.state.is_polled() {
                 return None;
             }
-            e.in_flight = true;
-            Some(e.clone())
+            // Polled only under a lease held here now; the store checks it again at commit.
+            let fence = core
+                .ownership
+                .fence(&e.subject.carrier, &e.subject.tracking_number);
+            match fence {
+                Ok(fence) => {
+                    e.in_flight = true;
+                    Some(Ok((e.clone(), fence)))
+                }
+                Err(NotOwned) => Some(Err(NotOwned)),
+            }
         });
         match claimed {
-            Some(Some(e)) => entries.push(e),
+            Some(Some(Ok((e, fence)))) => {
+                if let Some(f) = fence {
+                    fences.insert(id, f);
+                }
+                entries.push(e);
+            }
+            // The shard is being handed over or its lease awaits renewal: the lease
+            // keeper drops it if lost, otherwise polling resumes once renewed.
+            Some(Some(Err(NotOwned))) => {
+                rt.queue
+                    .schedule(id, Instant::now() + Duration::from_secs(1));
+            }
             // Already being polled (a refresh raced the schedule): try again shortly.
             Some(None) if core.registry.get(id).is_some_and(|e| e.in_flight) => {
                 rt.queue
@@ -123,7 +145,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
         }
         Err(FetchError::Carrier(err)) => {
             for e in &entries {
-                ingest(core, rt, e, Err(err.clone()), None, now).await;
+                let fence = fences.get(&e.subject.tracker_id).copied();
+                ingest(core, rt, e, fence, Err(err.clone()), None, now).await;
             }
             return;
         }
@@ -144,7 +167,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             .with_label_values(&[rt.slug, "unchanged"])
             .inc();
         observe_staleness(core, rt, entries[0].subject.tracker_id, true);
-        after_unchanged(core, rt, &entries[0], now).await;
+        let fence = fences.get(&entries[0].subject.tracker_id).copied();
+        after_unchanged(core, rt, &entries[0], fence, now).await;
         return;
     }
     match rt.client.plugin.parse_track(&numbers, &resp) {
@@ -168,7 +192,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
                         ))
                     });
                 let hash = (single && outcome.is_ok()).then_some(body_hash);
-                ingest(core, rt, e, outcome, hash, now).await;
+                let fence = fences.get(&e.subject.tracker_id).copied();
+                ingest(core, rt, e, fence, outcome, hash, now).await;
             }
         }
         Err(err) => {
@@ -180,7 +205,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
                 tracing::warn!(carrier = rt.slug, error = %err, body = %resp.body_excerpt(), "malformed carrier answer");
             }
             for e in &entries {
-                ingest(core, rt, e, Err(err.clone()), None, now).await;
+                let fence = fences.get(&e.subject.tracker_id).copied();
+                ingest(core, rt, e, fence, Err(err.clone()), None, now).await;
             }
         }
     }
@@ -229,6 +255,7 @@ async fn after_unchanged(
     core: &Arc<Core>,
     rt: &Arc<CarrierRuntime>,
     entry: &Entry,
+    fence: Option<Fence>,
     now: DateTime<Utc>,
 ) {
     let id = entry.subject.tracker_id;
@@ -264,6 +291,7 @@ async fn after_unchanged(
         last_change_at: entry.last_change_at,
         events,
         emitted_at: Utc::now(),
+        fence,
     };
     commit_and_update(core, rt, entry, unit, None, None).await;
 }
@@ -300,6 +328,7 @@ async fn ingest(
     core: &Arc<Core>,
     rt: &Arc<CarrierRuntime>,
     entry: &Entry,
+    fence: Option<Fence>,
     outcome: Result<Snapshot, CarrierError>,
     body_hash: Option<u64>,
     now: DateTime<Utc>,
@@ -438,6 +467,7 @@ async fn ingest(
         last_change_at,
         events,
         emitted_at: Utc::now(),
+        fence,
     };
     commit_and_update(core, rt, entry, unit, new_snapshot, body_hash).await;
 }
@@ -518,6 +548,12 @@ async fn commit_and_update(
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&id);
             }
+        }
+        Err(StoreError::Fenced { shard, epoch }) => {
+            // Another instance owns the shard now: this result is dropped, and the
+            // lease keeper hands the tracker over at its next heartbeat.
+            core.metrics.fenced_writes.inc();
+            tracing::warn!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, shard, epoch, "poll result rejected: the shard's lease moved to another instance");
         }
         Err(e) => {
             // Nothing was applied: the next poll derives the same facts again.

@@ -112,6 +112,31 @@ impl Registry {
         Some(e)
     }
 
+    /// Removes every entry `drop` says to (a fleet instance giving up shards).
+    pub fn remove_where(&self, mut drop: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
+        let mut g = self.write();
+        let ids: Vec<u64> = g
+            .by_id
+            .values()
+            .filter(|e| drop(e))
+            .map(|e| e.subject.tracker_id)
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) = g.by_id.remove(&id) {
+                g.by_number
+                    .remove(&(e.subject.carrier.clone(), e.subject.tracking_number.clone()));
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// Whether any entry `pred` selects has a poll in flight.
+    pub fn any_in_flight(&self, mut pred: impl FnMut(&Entry) -> bool) -> bool {
+        self.read().by_id.values().any(|e| e.in_flight && pred(e))
+    }
+
     pub fn get(&self, id: u64) -> Option<Entry> {
         self.read().by_id.get(&id).cloned()
     }

@@ -27,6 +27,9 @@ impl EventSink for Recorder {
     }
 }
 
+/// Shards of the test clusters (small, so takeovers are easy to provoke).
+const SHARDS: u32 = 8;
+
 /// Where a backend under test keeps its data, so a case can reopen it.
 enum Place {
     Sqlite(tempfile::TempDir),
@@ -41,7 +44,9 @@ impl Place {
                 Synchronous::Full,
                 sink,
             )?)),
-            Place::Postgres(db) => Ok(Store::new(PostgresStore::open(&db.url, sink).await?)),
+            Place::Postgres(db) => Ok(Store::new(
+                PostgresStore::open(&db.url, sink, SHARDS).await?,
+            )),
         }
     }
 
@@ -94,6 +99,7 @@ fn unit(id: u64, number: &str, facts: &[&str], at: DateTime<Utc>) -> CommitUnit 
             })
             .collect(),
         emitted_at: at,
+        fence: None,
     }
 }
 
@@ -257,25 +263,15 @@ async fn contract(place: Place) {
         .await
         .unwrap();
     assert_eq!(ids, vec![8], "p3 survived the restart as a stored fact");
+    store.flush().await.unwrap();
     assert_eq!(*sink.0.lock().unwrap(), vec![8]);
     drop(store);
     place.drop_database().await;
 }
 
-/// Reopens a store; PostgreSQL's writer lock of the dropped handle is released
-/// with its connection, which the dropped writer task closes shortly after.
+/// Reopens a store (a restart).
 async fn reopen(place: &Place, sink: Arc<Recorder>) -> Store {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match place.open(sink.clone()).await {
-            Ok(s) => return s,
-            Err(StoreError::WriterLockHeld) if std::time::Instant::now() < deadline => {
-                tokio::task::yield_now().await;
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("reopen: {e}"),
-        }
-    }
+    place.open(sink).await.expect("reopen")
 }
 
 #[tokio::test]
@@ -290,23 +286,196 @@ async fn postgres_keeps_the_store_contract() {
     }
 }
 
-#[tokio::test]
-async fn postgres_lets_one_instance_write_at_a_time() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_one_dense_commit_ordered_log() {
     let Some(place) = postgres_place().await else {
         return;
     };
-    let sink = Arc::new(Recorder::default());
-    let first = place.open(sink.clone()).await.expect("first opens");
-    match place.open(sink.clone()).await {
-        Err(StoreError::WriterLockHeld) => {}
-        Err(e) => panic!("expected the writer lock error, got {e}"),
-        Ok(_) => panic!("a second writer opened while the first holds the lock"),
+    let (sink_a, sink_b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let a = place.open(sink_a.clone()).await.expect("instance a opens");
+    let b = place.open(sink_b.clone()).await.expect("instance b opens");
+    let trackers: Vec<u64> = a
+        .register(
+            (0..20).map(|n| parcel(&format!("1Z{n}"), None)).collect(),
+            t(0),
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.row.id)
+        .collect();
+    // Both instances commit at once, many small groups each.
+    let write = |store: Store, offset: usize| {
+        let trackers = trackers.clone();
+        tokio::spawn(async move {
+            for round in 0..30 {
+                let id = trackers[(round + offset) % trackers.len()];
+                let fact = format!("w{offset}-{round}");
+                store
+                    .commit(unit(id, "1Z", &[fact.as_str()], t(10 + round as i64)))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let (wa, wb) = (write(a.clone(), 0), write(b.clone(), 7));
+    wa.await.unwrap();
+    wb.await.unwrap();
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    let total = 20 + 60;
+    assert_eq!(a.cursors().await.unwrap().0, total);
+    // Each instance's tail saw every instance's events, in id order, without a gap.
+    for (name, sink, store) in [("a", &sink_a, &a), ("b", &sink_b, &b)] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while sink.0.lock().unwrap().len() < total as usize {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "instance {name} saw only {} events",
+                sink.0.lock().unwrap().len()
+            );
+            store.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            *sink.0.lock().unwrap(),
+            (1..=total).collect::<Vec<u64>>(),
+            "instance {name}"
+        );
     }
-    first.ping().await.unwrap();
-    drop(first);
-    // Released with the first writer's connection: a successor can take over.
-    let second = reopen(&place, sink).await;
-    second.ping().await.unwrap();
-    drop(second);
+    drop((a, b));
+    place.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fences_the_writes_of_a_former_lease_owner() {
+    let Some(place) = postgres_place().await else {
+        return;
+    };
+    let a = place
+        .open(Arc::new(Recorder::default()))
+        .await
+        .expect("a opens");
+    let b = place
+        .open(Arc::new(Recorder::default()))
+        .await
+        .expect("b opens");
+    let (la, lb) = (a.leases().expect("fleet"), b.leases().expect("fleet"));
+    assert_eq!(la.shard_count(), SHARDS);
+    let short = std::time::Duration::from_millis(300);
+    let long = std::time::Duration::from_secs(60);
+
+    // Alone, a takes every shard.
+    let beat = la.heartbeat("a", short, &[]).await.unwrap();
+    assert_eq!(beat.held.len(), SHARDS as usize);
+    assert_eq!(beat.taken, SHARDS);
+    // A parcel of a low shard: a taker takes the lowest free shards first.
+    let number = (0..)
+        .map(|n| format!("1ZF{n}"))
+        .find(|n| trackd::ownership::shard_of("ups", n, SHARDS) < SHARDS / 2)
+        .unwrap();
+    let number = number.as_str();
+    let id = a.register(vec![parcel(number, None)], t(0)).await.unwrap()[0]
+        .row
+        .id;
+    let shard = trackd::ownership::shard_of("ups", number, SHARDS);
+    let old = *beat.held.iter().find(|f| f.shard == shard).unwrap();
+    let mut fenced = unit(id, number, &["before"], t(1));
+    fenced.fence = Some(old);
+    assert_eq!(a.commit(fenced).await.unwrap().len(), 1);
+
+    // b joins: both are live, so b's fair share is half.
+    let beat = lb.heartbeat("b", long, &[]).await.unwrap();
+    assert_eq!(beat.live_instances, 2);
+    assert!(beat.held.len() <= (SHARDS / 2) as usize);
+
+    // a stops renewing (paused past its lease): b takes every expired shard up to its share.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let taken = loop {
+        let beat = lb.heartbeat("b", long, &[]).await.unwrap();
+        if let Some(f) = beat.held.iter().find(|f| f.shard == shard) {
+            break *f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never took shard {shard}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(taken.epoch > old.epoch, "a takeover raises the epoch");
+
+    // a resumes: its in-flight result under the old epoch is rejected, b's is stored.
+    let mut stale = unit(id, number, &["stale"], t(2));
+    stale.fence = Some(old);
+    match a.commit(stale).await {
+        Err(StoreError::Fenced { shard: s, epoch }) => {
+            assert_eq!((s, epoch), (shard, old.epoch));
+        }
+        other => panic!("expected a fenced write, got {other:?}"),
+    }
+    let mut current = unit(id, number, &["current"], t(3));
+    current.fence = Some(taken);
+    assert_eq!(b.commit(current).await.unwrap().len(), 1);
+    // Nothing of the stale write reached the log.
+    let facts: Vec<String> = a
+        .events_after(0, 100, EventFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+            v["data"]["fact"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert!(!facts.contains(&"stale".to_string()), "{facts:?}");
+
+    // a's renewal no longer lists the taken shard; a released shard is free at
+    // once, and whoever takes it next (here a again, under its share) gets a new epoch.
+    let beat = la.heartbeat("a", long, &[]).await.unwrap();
+    assert!(beat.held.iter().all(|f| f.shard != shard));
+    assert_eq!(beat.held.len(), (SHARDS / 2) as usize, "{beat:?}");
+    let give = beat.held[0];
+    let beat = la.heartbeat("a", long, &[give.shard]).await.unwrap();
+    let again = beat.held.iter().find(|f| f.shard == give.shard).copied();
+    assert_eq!(
+        again.map(|f| f.epoch),
+        Some(give.epoch + 1),
+        "a released shard is taken under the next epoch: {beat:?}"
+    );
+    la.release_all("a").await.unwrap();
+    drop((a, b));
+    place.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tells_owners_about_trackers_registered_elsewhere() {
+    let Some(place) = postgres_place().await else {
+        return;
+    };
+    let a = place.open(Arc::new(Recorder::default())).await.unwrap();
+    let b = place.open(Arc::new(Recorder::default())).await.unwrap();
+    let mut told = b.leases().unwrap().owner_messages();
+    let registered = a
+        .register(vec![parcel("1ZN1", None), parcel("1ZN2", None)], t(0))
+        .await
+        .unwrap();
+    let ids: Vec<u64> = registered.iter().map(|r| r.row.id).collect();
+    let message = tokio::time::timeout(std::time::Duration::from_secs(60), told.recv())
+        .await
+        .expect("b hears of the registration")
+        .unwrap();
+    assert_eq!(
+        message,
+        trackd::ownership::OwnerMessage::Registered(ids.clone())
+    );
+    let rows = b.leases().unwrap().trackers_by_id(&ids).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(a.delete_tracker(ids[0]).await.unwrap());
+    let message = tokio::time::timeout(std::time::Duration::from_secs(60), told.recv())
+        .await
+        .expect("b hears of the deletion")
+        .unwrap();
+    assert_eq!(message, trackd::ownership::OwnerMessage::Deleted(ids[0]));
+    drop((a, b));
     place.drop_database().await;
 }

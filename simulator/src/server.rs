@@ -169,6 +169,50 @@ async fn answer(ctx: &Ctx, req: &HttpRequest, huge: &mut Option<Option<u64>>) ->
     }
 }
 
+/// Marks numbers as being answered for the life of one track call, counting a
+/// call that asks for a number another call is still being answered for.
+struct Answering<'a> {
+    carrier: &'a CarrierState,
+    numbers: Vec<String>,
+}
+
+impl<'a> Answering<'a> {
+    fn start(carrier: &'a CarrierState, numbers: &[String]) -> Answering<'a> {
+        let numbers: Vec<String> = numbers
+            .iter()
+            .map(|n| crate::state::normalize(n).into_owned())
+            .collect();
+        let mut overlapped = false;
+        {
+            let mut in_flight = carrier.in_flight.lock();
+            for n in &numbers {
+                let calls = in_flight.entry(n.clone()).or_insert(0);
+                overlapped |= *calls > 0;
+                *calls += 1;
+            }
+        }
+        if overlapped {
+            bump(&carrier.counters.overlapping_requests);
+            tracing::warn!(carrier = %carrier.slug, tracking_number = %numbers.first().map_or("", String::as_str), "track call overlaps another call for the same number");
+        }
+        Answering { carrier, numbers }
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.carrier.in_flight.lock();
+        for n in &self.numbers {
+            if let Some(calls) = in_flight.get_mut(n) {
+                *calls -= 1;
+                if *calls == 0 {
+                    in_flight.remove(n);
+                }
+            }
+        }
+    }
+}
+
 fn credential_ok(c: &CarrierState, credential: &SimCredential) -> bool {
     match credential {
         SimCredential::Bearer(token) => c.token_is_live(token),
@@ -200,6 +244,7 @@ async fn track(
         .numbers_asked
         .fetch_add(numbers.len() as u64, Ordering::Relaxed);
     let first = numbers.first().map_or("", String::as_str);
+    let _answering = Answering::start(c, &numbers);
 
     if !credential_ok(c, &credential) {
         bump(&c.counters.auth_failures);

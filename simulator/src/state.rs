@@ -70,6 +70,8 @@ pub(crate) struct CarrierState {
     next_serial: Mutex<u64>,
     serial_base: u64,
     pub counters: Counters,
+    /// Numbers a track call is being answered for right now -> how many calls.
+    pub in_flight: Mutex<HashMap<String, u32>>,
 }
 
 /// Upper-case, no spaces: how the daemon and carriers write tracking numbers.
@@ -132,6 +134,7 @@ impl CarrierState {
             next_serial: Mutex::new(0),
             serial_base,
             counters: Counters::default(),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 

@@ -38,6 +38,9 @@ pub struct CarrierStats {
     pub faults_injected: u64,
     /// Requests the carrier could not understand (rendered as its bad-request fault).
     pub bad_requests: u64,
+    /// Track calls asking for a number another track call was still being answered
+    /// for: two pollers on one parcel at once (a fleet's ownership must prevent it).
+    pub overlapping_requests: u64,
 }
 
 const STATUS_MIN: u16 = 100;
@@ -56,6 +59,7 @@ pub(crate) struct Counters {
     pub quota_violations_per_day: AtomicU64,
     pub faults_injected: AtomicU64,
     pub bad_requests: AtomicU64,
+    pub overlapping_requests: AtomicU64,
     by_status: Box<[AtomicU64]>,
 }
 
@@ -72,6 +76,7 @@ impl Default for Counters {
             quota_violations_per_day: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
             bad_requests: AtomicU64::new(0),
+            overlapping_requests: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -117,6 +122,7 @@ impl Counters {
             quota_violations_per_day: get(&self.quota_violations_per_day),
             faults_injected: get(&self.faults_injected),
             bad_requests: get(&self.bad_requests),
+            overlapping_requests: get(&self.overlapping_requests),
         }
     }
 }

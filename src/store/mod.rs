@@ -66,12 +66,16 @@ pub enum StoreError {
     WriterGone,
     #[error("stored quota ledger of carrier {0} is corrupt: {1}")]
     CorruptLedger(String, String),
-    #[error(
-        "another trackd instance is writing to this PostgreSQL database; until fleet mode's shard leases exist, one instance writes at a time"
-    )]
-    WriterLockHeld,
     #[error("the group commit that held this operation failed: {0}")]
     GroupFailed(String),
+    #[error(
+        "write fenced: the lease on shard {shard} moved past epoch {epoch} (another instance owns it now)"
+    )]
+    Fenced { shard: u32, epoch: u64 },
+    #[error(
+        "the fleet's shard count is {stored} in the database but fleet.shards = {configured}; it is fixed when the database is first used"
+    )]
+    ShardCountMismatch { stored: u32, configured: u32 },
 }
 
 /// A tracker as stored (the full record the API shows).
@@ -202,6 +206,9 @@ pub struct CommitUnit {
     pub last_change_at: i64,
     pub events: Vec<EventDraft>,
     pub emitted_at: DateTime<Utc>,
+    /// The lease the poll ran under (fleet mode); the store rejects the unit once
+    /// that lease moved on. `None`: the sole owner, nothing to check.
+    pub fence: Option<crate::ownership::Fence>,
 }
 
 /// Receives committed events in id order (the stream hub), right after commit.
@@ -309,6 +316,12 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     /// Cheap liveness probe for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Where shard leases live when several instances share this store (fleet
+    /// mode); `None`: this instance is the sole owner of every tracker.
+    fn leases(&self) -> Option<Arc<dyn crate::ownership::LeaseStore>> {
+        None
+    }
 }
 
 /// Handle to the configured store; cheap to clone, derefs to the backend.
@@ -335,6 +348,7 @@ impl Store {
     /// Opens the backend the config names, creating its schema if needed.
     pub async fn open(
         config: &crate::config::StorageConfig,
+        shards: u32,
         sink: Arc<dyn EventSink>,
     ) -> Result<Store, StoreError> {
         match &config.backend {
@@ -343,9 +357,9 @@ impl Store {
                 config.synchronous,
                 sink,
             )?)),
-            crate::config::StorageBackend::Postgres { url } => {
-                Ok(Store::new(PostgresStore::open(url.expose(), sink).await?))
-            }
+            crate::config::StorageBackend::Postgres { url } => Ok(Store::new(
+                PostgresStore::open(url.expose(), sink, shards).await?,
+            )),
         }
     }
 }

@@ -1,24 +1,32 @@
 //! PostgreSQL backend: the system of record for users who outgrow one embedded
-//! file. Same contract as the SQLite backend: one writer task group-commits many
-//! units per transaction, event ids come from a one-row counter taken last in
-//! that transaction (commit order = id order, dense, rollback-safe), and events
-//! reach the sink only after their commit.
+//! file, shared by every instance of a fleet. Same contract as the SQLite
+//! backend: each instance's writer task group-commits many units per
+//! transaction, event ids come from a one-row counter taken last in that
+//! transaction (commit order = id order across all instances, dense,
+//! rollback-safe), and events reach the sink only after their commit.
 //!
-//! Until fleet mode's shard leases exist, one instance writes at a time: the
-//! writer holds a session advisory lock, and a second instance refuses to start.
+//! Events reach the sink through the [`tail`]: it reads the log in id order,
+//! woken by this instance's commits and by LISTEN/NOTIFY for the others', so
+//! every instance streams every instance's events. Poll results carry the
+//! lease [`Fence`] they ran under and are rejected once the lease moved on
+//! ([`leases`] holds the lease side of fleet mode).
+
+mod leases;
+mod tail;
 
 use super::{
     CommitUnit, EventColumns, EventFilter, EventSink, NewTracker, Registered, StoreBackend,
     StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event,
 };
 use crate::events::{EventDraft, StoredEvent, Subject};
+use crate::ownership::OwnerMessage;
 use crate::quota::SavedLedger;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -35,18 +43,27 @@ impl<T> Ctx<T> for Result<T, tokio_postgres::Error> {
 }
 
 /// Versioned schema migrations, applied in order at start, each once.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial schema",
-    include_str!("migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        include_str!("../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "fleet: shard leases",
+        include_str!("../migrations/0002_fleet.sql"),
+    ),
+];
 
 /// Advisory lock key serializing concurrent migrations of several starting instances.
 const MIGRATION_LOCK: i64 = 0x7472_6163_6b64_0001;
-/// Advisory lock key held by the one writing instance (until shard leases exist).
-const WRITER_LOCK: i64 = 0x7472_6163_6b64_0002;
 /// Channel notified with the last event id after each commit that stored events.
 pub const EVENTS_CHANNEL: &str = "trackd_events";
+/// Channel carrying [`OwnerMessage`]s between instances.
+pub const OWNERS_CHANNEL: &str = "trackd_owners";
+/// Largest NOTIFY payload trackd sends (PostgreSQL's limit is 8000 bytes).
+const NOTIFY_MAX: usize = 7_000;
 
 /// Most operations one transaction groups; bounds commit latency under load.
 const GROUP_MAX: usize = 1024;
@@ -62,6 +79,12 @@ const TRACKER_COLUMNS: &str = "id, carrier, tracking_number, reference, labels, 
 pub struct PostgresStore {
     writer: mpsc::UnboundedSender<WriteOp>,
     readers: Pool,
+    shards: u32,
+    /// Highest event id this instance's writer committed.
+    committed: watch::Receiver<u64>,
+    /// Highest event id the tail handed to the sink.
+    published: watch::Receiver<u64>,
+    owners: broadcast::Sender<OwnerMessage>,
 }
 
 enum WriteOp {
@@ -120,8 +143,13 @@ async fn connection(
 }
 
 impl PostgresStore {
-    /// Connects, runs pending migrations, takes the writer lock and starts the writer.
-    pub async fn open(url: &str, sink: Arc<dyn EventSink>) -> Result<PostgresStore, StoreError> {
+    /// Connects, runs pending migrations, sets up the cluster's `shards` (on first
+    /// use; later it must match), and starts the writer and the tail.
+    pub async fn open(
+        url: &str,
+        sink: Arc<dyn EventSink>,
+        shards: u32,
+    ) -> Result<PostgresStore, StoreError> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|source| StoreError::Postgres {
                 context: "parsing postgres_url",
@@ -134,27 +162,40 @@ impl PostgresStore {
             config.application_name("trackd");
         }
         let readers = pool(&config, READ_POOL_SIZE)?;
-        {
+        let last_id = {
             let mut client = connection(&readers, "connecting to PostgreSQL").await?;
             migrate(&mut client).await?;
-        }
+            leases::init_cluster(&mut client, shards).await?;
+            cursors(&**client).await?.0
+        };
+        let (committed_tx, committed) = watch::channel(last_id);
+        let (published_tx, published) = watch::channel(last_id);
+        let (owners, _) = broadcast::channel(4096);
         let mut writer = Writer {
             pool: pool(&config, 1)?,
             client: None,
-            sink,
-            published_up_to: 0,
+            sink: sink.clone(),
+            committed: committed_tx,
+            shards,
         };
-        // Fail at start, not at the first poll, when another instance writes.
+        // Fail at start, not at the first poll, when the database refuses writes.
         writer.connected().await?;
-        writer.published_up_to = {
-            let client = writer.client.as_ref().ok_or(StoreError::WriterGone)?;
-            cursors(&***client).await?.0
-        };
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(writer.run(rx));
+        tokio::spawn(tail::run(tail::Tail {
+            config,
+            sink,
+            published: published_tx,
+            committed: committed.clone(),
+            owners: owners.clone(),
+        }));
         Ok(PostgresStore {
             writer: tx,
             readers,
+            shards,
+            committed,
+            published,
+            owners,
         })
     }
 
@@ -350,7 +391,15 @@ impl StoreBackend for PostgresStore {
     async fn flush(&self) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(WriteOp::Flush { reply })?;
-        rx.await.map_err(|_| StoreError::WriterGone)
+        rx.await.map_err(|_| StoreError::WriterGone)?;
+        // Committed is not enough: flushed means the sink has seen it too.
+        let committed = *self.committed.borrow();
+        let mut published = self.published.clone();
+        published
+            .wait_for(|p| *p >= committed)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::WriterGone)
     }
 
     async fn save_ledger(
@@ -472,6 +521,10 @@ impl StoreBackend for PostgresStore {
             .ctx("pinging the store")
             .map(|_| ())
     }
+
+    fn leases(&self) -> Option<Arc<dyn crate::ownership::LeaseStore>> {
+        Some(Arc::new(self.clone()))
+    }
 }
 
 /// An event a unit of the group wants stored; its id is known only at the end.
@@ -487,12 +540,13 @@ type Reply = Box<dyn FnOnce(Result<&[Option<u64>], &StoreError>) + Send>;
 
 struct Writer {
     pool: Pool,
-    /// The connection holding the writer lock; `None` until (re)connected.
+    /// The writer's connection; `None` until (re)connected.
     client: Option<deadpool_postgres::Object>,
+    /// Told how long each group commit took (the tail publishes the events).
     sink: Arc<dyn EventSink>,
-    /// Highest event id handed to the sink: after a commit whose outcome was lost
-    /// with the connection, the writer publishes what the log holds beyond it.
-    published_up_to: u64,
+    /// Highest event id committed by this writer; wakes the tail at once.
+    committed: watch::Sender<u64>,
+    shards: u32,
 }
 
 impl Writer {
@@ -509,7 +563,7 @@ impl Writer {
         }
     }
 
-    /// The writer's connection, reconnecting (and re-taking the lock) after a loss.
+    /// The writer's connection, reconnecting after a loss.
     async fn connected(&mut self) -> Result<&mut deadpool_postgres::Object, StoreError> {
         if self.client.as_ref().is_some_and(|c| c.is_closed())
             && let Some(lost) = self.client.take()
@@ -519,54 +573,13 @@ impl Writer {
         }
         if self.client.is_none() {
             let client = connection(&self.pool, "connecting the writer").await?;
-            // Session-level: released by PostgreSQL when this connection ends,
-            // so a killed instance never blocks its successor.
-            let locked: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
-                .await
-                .ctx("taking the writer lock")?
-                .get(0);
-            if !locked {
-                drop(deadpool_postgres::Object::take(client));
-                return Err(StoreError::WriterLockHeld);
-            }
             client
                 .batch_execute("SET synchronous_commit = on")
                 .await
                 .ctx("requiring durable commits")?;
-            let reconnected = self.published_up_to > 0;
             self.client = Some(client);
-            if reconnected {
-                self.catch_up().await?;
-            }
         }
         self.client.as_mut().ok_or(StoreError::WriterGone)
-    }
-
-    /// Publishes committed events the sink has not seen (a commit whose reply was lost).
-    async fn catch_up(&mut self) -> Result<(), StoreError> {
-        let Some(client) = self.client.as_ref() else {
-            return Ok(());
-        };
-        loop {
-            let events = read_events(
-                &***client,
-                self.published_up_to,
-                10_000,
-                &EventFilter::default(),
-            )
-            .await?;
-            let Some(last) = events.last().map(|e| e.id) else {
-                return Ok(());
-            };
-            tracing::warn!(
-                from = self.published_up_to + 1,
-                to = last,
-                "publishing events committed by a transaction whose outcome was lost with the connection"
-            );
-            self.published_up_to = last;
-            self.sink.publish(events);
-        }
     }
 
     async fn apply_group(&mut self, ops: Vec<WriteOp>) {
@@ -575,12 +588,14 @@ impl Writer {
         let mut replies: Vec<Reply> = Vec::new();
         let mut candidates: Vec<Candidate> = Vec::new();
         let result = self.transact(ops, &mut replies, &mut candidates).await;
-        let published_before = self.published_up_to;
         let outcome: Result<Vec<Option<u64>>, StoreError> = match result {
-            Ok((ids, stored)) => {
-                if let Some(last) = stored.last().map(|e| e.id) {
-                    self.published_up_to = last;
-                    self.sink.publish(stored);
+            Ok((ids, last)) => {
+                if let Some(last) = last {
+                    self.committed.send_if_modified(|c| {
+                        let newer = last > *c;
+                        *c = (*c).max(last);
+                        newer
+                    });
                 }
                 Ok(ids)
             }
@@ -592,7 +607,6 @@ impl Writer {
                 Err(e)
             }
         };
-        debug_assert!(self.published_up_to >= published_before);
         self.sink
             .observe_commit(started.elapsed().as_secs_f64(), units);
         for reply in replies {
@@ -603,13 +617,15 @@ impl Writer {
         }
     }
 
-    /// One group in one transaction; returns each candidate's id and the stored events.
+    /// One group in one transaction; returns each candidate's id and the group's
+    /// last event id.
     async fn transact(
         &mut self,
         ops: Vec<WriteOp>,
         replies: &mut Vec<Reply>,
         candidates: &mut Vec<Candidate>,
-    ) -> Result<(Vec<Option<u64>>, Vec<StoredEvent>), StoreError> {
+    ) -> Result<(Vec<Option<u64>>, Option<u64>), StoreError> {
+        let shards = self.shards;
         // Operations that cannot run still need their answer.
         let client = match self.connected().await {
             Ok(c) => c,
@@ -629,18 +645,28 @@ impl Writer {
                 return Err(e);
             }
         };
+        // Poll results whose lease moved on are answered `Fenced` and not applied.
+        let ops = match leases::fence_check(&tx, ops).await {
+            Ok(ops) => ops,
+            Err((e, ops)) => {
+                for op in ops {
+                    answer_unrun(op, replies);
+                }
+                return Err(e);
+            }
+        };
         let mut ops = ops.into_iter();
         while let Some(op) = ops.next() {
-            if let Err(e) = apply_op(&mut tx, op, replies, candidates).await {
+            if let Err(e) = apply_op(&mut tx, op, replies, candidates, shards).await {
                 for op in ops {
                     answer_unrun(op, replies);
                 }
                 return Err(e);
             }
         }
-        let (ids, stored) = assign_ids(&tx, candidates).await?;
+        let (ids, last) = assign_ids(&tx, candidates).await?;
         tx.commit().await.ctx("committing")?;
-        Ok((ids, stored))
+        Ok((ids, last))
     }
 }
 
@@ -703,6 +729,7 @@ async fn apply_op(
     op: WriteOp,
     replies: &mut Vec<Reply>,
     candidates: &mut Vec<Candidate>,
+    shards: u32,
 ) -> Result<(), StoreError> {
     match op {
         WriteOp::Register {
@@ -713,7 +740,7 @@ async fn apply_op(
             // One bad batch rolls back alone, as on SQLite.
             let sp = tx.savepoint("reg").await.ctx("opening a savepoint")?;
             let first = candidates.len();
-            match register_in(&sp, &trackers, now, candidates).await {
+            match register_in(&sp, &trackers, now, candidates, shards).await {
                 Ok(out) => {
                     let released = sp.commit().await.ctx("releasing a savepoint");
                     settle(released, reply, replies, move |(), _| out)?;
@@ -770,6 +797,14 @@ async fn delete_in(tx: &deadpool_postgres::Transaction<'_>, id: u64) -> Result<b
     )
     .await
     .ctx("deleting a snapshot")?;
+    if n > 0 {
+        // Delivered at commit: the owner stops polling it.
+        for payload in owner_payloads(&OwnerMessage::Deleted(id)) {
+            tx.execute("SELECT pg_notify($1, $2)", &[&OWNERS_CHANNEL, &payload])
+                .await
+                .ctx("notifying the owner of a deleted tracker")?;
+        }
+    }
     Ok(n > 0)
 }
 
@@ -823,11 +858,12 @@ async fn register_in(
     trackers: &[NewTracker],
     now: DateTime<Utc>,
     candidates: &mut Vec<Candidate>,
+    shards: u32,
 ) -> Result<Vec<Registered>, StoreError> {
     let insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6)
+            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, shard)
+             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6, $7)
              ON CONFLICT (carrier, tracking_number) DO NOTHING
              RETURNING {TRACKER_COLUMNS}"
         ))
@@ -851,6 +887,7 @@ async fn register_in(
                     &t.labels_json(),
                     &now.timestamp_millis(),
                     &now.timestamp(),
+                    &(crate::ownership::shard_of(&t.carrier, &t.tracking_number, shards) as i32),
                 ],
             )
             .await
@@ -875,7 +912,59 @@ async fn register_in(
         }
         result.push(Registered { row, created });
     }
+    // Delivered at commit: the owners of these trackers' shards start polling them.
+    let created: Vec<u64> = result
+        .iter()
+        .filter(|r| r.created)
+        .map(|r| r.row.id)
+        .collect();
+    for payload in owner_payloads(&OwnerMessage::Registered(created)) {
+        tx.execute("SELECT pg_notify($1, $2)", &[&OWNERS_CHANNEL, &payload])
+            .await
+            .ctx("notifying the owners of new trackers")?;
+    }
     Ok(result)
+}
+
+/// An owner message as NOTIFY payloads, each under PostgreSQL's size limit.
+fn owner_payloads(message: &OwnerMessage) -> Vec<String> {
+    match message {
+        OwnerMessage::Registered(ids) => {
+            let mut out = Vec::new();
+            let mut current = String::from("registered");
+            for id in ids {
+                if current.len() > NOTIFY_MAX {
+                    out.push(std::mem::replace(&mut current, String::from("registered")));
+                }
+                current.push(' ');
+                current.push_str(&id.to_string());
+            }
+            if current.len() > "registered".len() {
+                out.push(current);
+            }
+            out
+        }
+        OwnerMessage::Refresh(id) => vec![format!("refresh {id}")],
+        OwnerMessage::Deleted(id) => vec![format!("deleted {id}")],
+        OwnerMessage::Resync => vec!["resync".to_string()],
+    }
+}
+
+/// Reads one NOTIFY payload back (unknown ones are ignored: a newer instance may send more).
+fn parse_owner_payload(payload: &str) -> Option<OwnerMessage> {
+    let mut words = payload.split(' ');
+    let kind = words.next()?;
+    let mut ids = words.map(|w| w.parse::<u64>());
+    match kind {
+        "registered" => ids
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .map(OwnerMessage::Registered),
+        "refresh" => ids.next()?.ok().map(OwnerMessage::Refresh),
+        "deleted" => ids.next()?.ok().map(OwnerMessage::Deleted),
+        "resync" => Some(OwnerMessage::Resync),
+        _ => None,
+    }
 }
 
 async fn commit_in(
@@ -936,10 +1025,10 @@ async fn commit_in(
 async fn assign_ids(
     tx: &deadpool_postgres::Transaction<'_>,
     candidates: &[Candidate],
-) -> Result<(Vec<Option<u64>>, Vec<StoredEvent>), StoreError> {
+) -> Result<(Vec<Option<u64>>, Option<u64>), StoreError> {
     let mut ids = vec![None; candidates.len()];
     if candidates.is_empty() {
-        return Ok((ids, Vec::new()));
+        return Ok((ids, None));
     }
     let tracker_ids: Vec<i64> = candidates
         .iter()
@@ -962,7 +1051,7 @@ async fn assign_ids(
         .filter(|&i| seen.insert((tracker_ids[i], facts[i])))
         .collect();
     if fresh.is_empty() {
-        return Ok((ids, Vec::new()));
+        return Ok((ids, None));
     }
     let last: i64 = tx
         .query_one(
@@ -1014,5 +1103,5 @@ async fn assign_ids(
     )
     .await
     .ctx("notifying new events")?;
-    Ok((ids, stored))
+    Ok((ids, Some(last as u64)))
 }
