@@ -489,6 +489,17 @@ impl CarrierClient {
     /// Fetches a track answer for `numbers`, retrying what is worth retrying.
     /// Non-2xx answers the transport layer cannot classify go to the plugin.
     pub async fn fetch(&self, numbers: &[&str]) -> Result<HttpResponse, FetchError> {
+        self.fetch_while(numbers, || true).await
+    }
+
+    /// Like [`fetch`](Self::fetch), but asks `still_ours` right before each
+    /// request goes out (after quota waits and backoff): a fleet instance whose
+    /// lease lapsed meanwhile must not send it.
+    pub async fn fetch_while(
+        &self,
+        numbers: &[&str],
+        still_ours: impl Fn() -> bool,
+    ) -> Result<HttpResponse, FetchError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
@@ -496,6 +507,9 @@ impl CarrierClient {
                 return Err(FetchError::QuotaSpent(refused));
             }
             let token = self.bearer(false).await?;
+            if !still_ours() {
+                return Err(FetchError::NotOwned);
+            }
             let req = self
                 .plugin
                 .track_request(numbers, &self.creds, token.as_deref())
@@ -603,6 +617,8 @@ pub enum FetchError {
     /// A quota window (the day, a rolling minute or hour) is spent, or its usage
     /// cannot be made durable; try again after `wait`.
     QuotaSpent(Refused),
+    /// The trackers' lease lapsed before the request went out (fleet mode).
+    NotOwned,
 }
 
 #[cfg(test)]

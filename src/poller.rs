@@ -111,7 +111,22 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
         .iter()
         .map(|e| &*e.subject.tracking_number)
         .collect();
-    let fetched = rt.client.fetch(&numbers).await;
+    let fetched = if fences.is_empty() {
+        rt.client.fetch(&numbers).await
+    } else {
+        // Fleet mode: every lease is checked again right before each request.
+        rt.client
+            .fetch_while(&numbers, || {
+                entries.iter().all(|e| {
+                    core.ownership
+                        .fence(&e.subject.carrier, &e.subject.tracking_number)
+                        .ok()
+                        .flatten()
+                        == fences.get(&e.subject.tracker_id).copied()
+                })
+            })
+            .await
+    };
     let now = core.clock.now();
     let resp = match fetched {
         Ok(resp) => resp,
@@ -140,6 +155,17 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             for e in &entries {
                 rt.queue
                     .schedule(e.subject.tracker_id, Instant::now() + wait);
+            }
+            return;
+        }
+        Err(FetchError::NotOwned) => {
+            // The lease keeper drops the trackers if the shard is lost; otherwise
+            // polling resumes once the lease is renewed.
+            for e in &entries {
+                rt.queue.schedule(
+                    e.subject.tracker_id,
+                    Instant::now() + Duration::from_secs(1),
+                );
             }
             return;
         }

@@ -5,10 +5,10 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use trackd::trackers::TrackerState;
-use trackd_carrier_sdk::{Carrier, JourneyStep, SimReply, Timestamp};
+use trackd_carrier_sdk::{Carrier, SimReply};
 use trackd_simulator::Scenario;
 
 const PER_CARRIER: usize = 100;
@@ -138,71 +138,7 @@ async fn journeys_match(opts: Options) {
     for n in &known {
         let journey = h.sim.journey(n).unwrap();
         let evs = &by_number[n];
-        assert_eq!(
-            evs.first().unwrap().event,
-            "tracker.created",
-            "{n}: created first"
-        );
-        // Checkpoints: exactly the journey's events, in order.
-        let cps: Vec<(chrono::NaiveDateTime, String)> = evs
-            .iter()
-            .filter(|e| e.event == "checkpoint.added")
-            .map(|e| {
-                let at = Timestamp::from_wire(
-                    e.data["data"]["checkpoint"]["occurred_at"]["at"]
-                        .as_str()
-                        .unwrap(),
-                )
-                .unwrap();
-                (
-                    at.local(),
-                    e.data["data"]["checkpoint"]["status"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
-            })
-            .collect();
-        let want: Vec<(chrono::NaiveDateTime, String)> = journey
-            .events
-            .iter()
-            .map(|p| {
-                (
-                    p.event.at.naive_local(),
-                    p.event.step.status().as_str().to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            cps, want,
-            "{n} ({:?}): checkpoint events must equal the journey",
-            journey.scenario
-        );
-        // Status chain is continuous from pending to the journey's final status.
-        let mut cur = "pending".to_string();
-        for e in evs
-            .iter()
-            .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
-        {
-            assert_eq!(e.data["data"]["from"], cur.as_str(), "{n}: status chain");
-            cur = e.data["data"]["to"].as_str().unwrap().to_string();
-        }
-        let last_step = journey.events.last().unwrap().event.step;
-        assert_eq!(cur, last_step.status().as_str(), "{n}: final status");
-        let completed = evs
-            .iter()
-            .filter(|e| e.event == "tracker.completed")
-            .count();
-        assert_eq!(completed, 1, "{n}: completed exactly once");
-        assert_eq!(
-            evs.last().unwrap().event,
-            "tracker.completed",
-            "{n}: completion is the last event"
-        );
-        assert!(
-            evs.iter().all(|e| e.event != "carrier.error"),
-            "{n}: no carrier errors for a known parcel"
-        );
+        assert_journey(&h.sim, n, evs);
         // ETA behaviour.
         let slips = evs.iter().filter(|e| e.event == "eta.slipped").count();
         if matches!(
@@ -230,20 +166,6 @@ async fn journeys_match(opts: Options) {
         if journey.scenario == Scenario::LateWithoutUpdate {
             late_missed += usize::from(evs.iter().any(|e| e.event == "eta.missed"));
         }
-        // Never two checkpoint events for the same carrier fact.
-        let mut facts = HashSet::new();
-        for e in evs.iter().filter(|e| e.event == "checkpoint.added") {
-            assert!(
-                facts.insert(e.data["data"]["checkpoint"].to_string()),
-                "{n}: checkpoint repeated"
-            );
-        }
-        assert!(
-            journey
-                .events
-                .iter()
-                .any(|p| p.event.step == JourneyStep::LabelCreated)
-        );
     }
     assert!(
         slipped_expected > 0,
@@ -279,23 +201,7 @@ async fn journeys_match(opts: Options) {
     }
 
     // The simulator saw no quota violation and every carrier was used.
-    let stats = h.sim.stats();
-    for (slug, s) in &stats.carriers {
-        assert_eq!(
-            s.quota_violations_per_second, 0,
-            "{slug}: per-second quota violated"
-        );
-        assert_eq!(
-            s.quota_violations_per_window, 0,
-            "{slug}: minute/hour quota violated"
-        );
-        assert_eq!(
-            s.quota_violations_per_day, 0,
-            "{slug}: per-day quota violated"
-        );
-        assert!(s.track_requests > 0, "{slug}: never polled");
-    }
-
+    assert_no_quota_violation(&h.sim);
     // The batch API returns the same events as the stream.
     let (status, _) = h.get("/v1/events?after=0&limit=5").await;
     assert_eq!(status, 200);

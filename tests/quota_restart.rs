@@ -58,22 +58,13 @@ fn write_config(path: &std::path::Path, running: &trackd_simulator::RunningSim) 
     std::fs::write(path, toml).unwrap();
 }
 
-/// Sums the samples of counter `name` whose labels include all of `labels`.
-fn counter(metrics: &str, name: &str, labels: &[&str]) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Whether this process sent `carrier` a request, or was refused by the
 /// durable ledger because a capped window is full (pacing waits do not count:
 /// a poll that waits may still send).
 fn asked_for_quota(metrics: &str, carrier: &str) -> bool {
     let carrier = format!("carrier=\"{carrier}\"");
-    let sent = counter(metrics, "trackd_carrier_requests_total", &[&carrier]);
-    let refused = counter(metrics, "trackd_quota_refusals_total", &[&carrier]);
+    let sent = metric_sum(metrics, "trackd_carrier_requests_total", &[&carrier]);
+    let refused = metric_sum(metrics, "trackd_quota_refusals_total", &[&carrier]);
     sent + refused >= 1.0
 }
 

@@ -11,28 +11,7 @@ use std::time::Duration;
 use trackd_carrier_sdk::Timestamp;
 
 fn write_config(path: &Path, running: &trackd_simulator::RunningSim) {
-    let mut toml = String::from(
-        "[poll]\nmax_in_flight = 8\nretry_base_delay = \"50ms\"\nretry_max_delay = \"500ms\"\n\n[poll.intervals]\n",
-    );
-    for k in [
-        "pending",
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "available_for_pickup",
-        "attempt_failed",
-        "exception",
-        "returning",
-        "unknown",
-        "invalid",
-    ] {
-        toml.push_str(&format!("{k} = \"300ms\"\n"));
-    }
-    for (slug, url) in &running.base_urls {
-        toml.push_str(&format!(
-            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\naccount = \"1234567890\"\nper_second = 200\nper_minute = 4294967295\nper_hour = 4294967295\nper_day = 4294967295\n"
-        ));
-    }
+    let toml = fast_poll_toml("300ms") + &simulated_carriers_toml(running, 200);
     std::fs::write(path, toml).unwrap();
 }
 

@@ -11,7 +11,7 @@ use tokio::io::AsyncBufReadExt;
 use trackd::config::{Config, Secret};
 use trackd::daemon::Daemon;
 use trackd::demo::{config_for_simulator, fast_polling, start_simulator};
-use trackd_carrier_sdk::{Credentials, Quota};
+use trackd_carrier_sdk::{Credentials, JourneyStep, Quota, Timestamp};
 use trackd_simulator::{RunningSim, Simulator};
 
 pub const SCALE: f64 = 20_000.0;
@@ -376,4 +376,152 @@ impl TestDatabase {
                 .await;
         }
     }
+}
+
+/// One known parcel's events (in stream order) against its simulated journey:
+/// created first; checkpoints exactly the journey's, in order, each once; a
+/// continuous status chain to the final status; completed once, last; no error.
+pub fn assert_journey(sim: &Simulator, n: &str, evs: &[&Received]) {
+    let journey = sim.journey(n).unwrap();
+    assert_eq!(
+        evs.first().unwrap().event,
+        "tracker.created",
+        "{n}: created first"
+    );
+    let cps: Vec<(chrono::NaiveDateTime, String)> = evs
+        .iter()
+        .filter(|e| e.event == "checkpoint.added")
+        .map(|e| {
+            let at = Timestamp::from_wire(
+                e.data["data"]["checkpoint"]["occurred_at"]["at"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            (
+                at.local(),
+                e.data["data"]["checkpoint"]["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(chrono::NaiveDateTime, String)> = journey
+        .events
+        .iter()
+        .map(|p| {
+            (
+                p.event.at.naive_local(),
+                p.event.step.status().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cps, want,
+        "{n} ({:?}): checkpoint events must equal the journey",
+        journey.scenario
+    );
+    let mut cur = "pending".to_string();
+    for e in evs
+        .iter()
+        .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
+    {
+        assert_eq!(e.data["data"]["from"], cur.as_str(), "{n}: status chain");
+        cur = e.data["data"]["to"].as_str().unwrap().to_string();
+    }
+    let last_step = journey.events.last().unwrap().event.step;
+    assert_eq!(cur, last_step.status().as_str(), "{n}: final status");
+    let completed = evs
+        .iter()
+        .filter(|e| e.event == "tracker.completed")
+        .count();
+    assert_eq!(completed, 1, "{n}: completed exactly once");
+    assert_eq!(
+        evs.last().unwrap().event,
+        "tracker.completed",
+        "{n}: completion is the last event"
+    );
+    assert!(
+        evs.iter().all(|e| e.event != "carrier.error"),
+        "{n}: no carrier errors for a known parcel"
+    );
+    let mut facts = std::collections::HashSet::new();
+    for e in evs.iter().filter(|e| e.event == "checkpoint.added") {
+        assert!(
+            facts.insert(e.data["data"]["checkpoint"].to_string()),
+            "{n}: checkpoint repeated"
+        );
+    }
+    assert!(
+        journey
+            .events
+            .iter()
+            .any(|p| p.event.step == JourneyStep::LabelCreated)
+    );
+}
+
+/// The simulator saw no quota violation, and every carrier was polled.
+pub fn assert_no_quota_violation(sim: &Simulator) {
+    for (slug, s) in &sim.stats().carriers {
+        assert_eq!(
+            s.quota_violations_per_second, 0,
+            "{slug}: per-second quota violated"
+        );
+        assert_eq!(
+            s.quota_violations_per_window, 0,
+            "{slug}: minute/hour quota violated"
+        );
+        assert_eq!(
+            s.quota_violations_per_day, 0,
+            "{slug}: per-day quota violated"
+        );
+        assert!(s.track_requests > 0, "{slug}: never polled");
+    }
+}
+
+/// The `[poll]` table tests' daemons run with: every status polled every `every`.
+pub fn fast_poll_toml(every: &str) -> String {
+    let mut toml = String::from(
+        "[poll]\nmax_in_flight = 8\nretry_base_delay = \"50ms\"\nretry_max_delay = \"500ms\"\n\n[poll.intervals]\n",
+    );
+    for k in [
+        "pending",
+        "info_received",
+        "in_transit",
+        "out_for_delivery",
+        "available_for_pickup",
+        "attempt_failed",
+        "exception",
+        "returning",
+        "unknown",
+        "invalid",
+    ] {
+        toml.push_str(&format!("{k} = \"{every}\"\n"));
+    }
+    toml
+}
+
+/// One `[carriers.<slug>]` table per simulated carrier, at `per_second`, no window caps.
+pub fn simulated_carriers_toml(running: &RunningSim, per_second: u32) -> String {
+    let mut toml = String::new();
+    for (slug, url) in &running.base_urls {
+        toml.push_str(&format!(
+            "\n[carriers.{slug}]\nenabled = true\nbase_url = \"{url}\"\nclient_id = \"test-client\"\nclient_secret = \"env:TEST_CARRIER_SECRET\"\naccount = \"1234567890\"\nper_second = {per_second}\nper_minute = 4294967295\nper_hour = 4294967295\nper_day = 4294967295\n"
+        ));
+    }
+    toml
+}
+
+/// Sums the samples of metric `name` whose labels include all of `labels`.
+pub fn metric_sum(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+                && labels.iter().all(|want| l.contains(want))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -69,6 +69,8 @@ const NOTIFY_MAX: usize = 7_000;
 const GROUP_MAX: usize = 1024;
 /// Connections for readers (API, stream catch-up).
 const READ_POOL_SIZE: usize = 8;
+/// Longest a trackd session may sit idle inside a transaction (a stalled process).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 /// How long a connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -161,6 +163,18 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("trackd");
         }
+        // A paused or partitioned instance must not hold row locks (a lease row
+        // locked by its stalled transaction could never be taken over): the server
+        // ends any session that idles inside a transaction for this long.
+        let idle = format!(
+            "-c idle_in_transaction_session_timeout={}",
+            IDLE_IN_TRANSACTION.as_millis()
+        );
+        let options = match config.get_options() {
+            Some(user) if !user.is_empty() => format!("{user} {idle}"),
+            _ => idle,
+        };
+        config.options(&options);
         let readers = pool(&config, READ_POOL_SIZE)?;
         let last_id = {
             let mut client = connection(&readers, "connecting to PostgreSQL").await?;
