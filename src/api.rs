@@ -698,7 +698,9 @@ async fn get_tracker(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("tracker"))?;
-    let snap = crate::poller::current_snapshot(&core, id).await;
+    let snap = crate::poller::current_snapshot(&core, id)
+        .await
+        .map_err(ApiError::internal)?;
     let mut v = view(&row);
     v.snapshot = serde_json::to_value(&*snap).ok();
     Ok(Json(v))

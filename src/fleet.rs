@@ -80,6 +80,12 @@ impl Keeper {
             }
             if let Err(e) = self.beat().await {
                 self.core.metrics.fleet_heartbeat_failures.inc();
+                // Lapsed leases stop counting as owned, so "shards unowned" shows it.
+                self.core
+                    .metrics
+                    .fleet_shards
+                    .with_label_values(&["owned"])
+                    .set(self.core.ownership.valid_count() as i64);
                 tracing::warn!(instance = %self.core.instance, error = %e, "lease heartbeat failed; polling stops on each shard when its lease can no longer be trusted");
             }
         }

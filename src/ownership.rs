@@ -201,6 +201,18 @@ impl Ownership {
         })
     }
 
+    /// Shards this instance may poll now (held, not draining, lease not lapsed).
+    pub fn valid_count(&self) -> usize {
+        self.leased.as_ref().map_or(self.shards as usize, |l| {
+            let now = Instant::now();
+            l.read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .filter(|h| !h.draining && now < h.until)
+                .count()
+        })
+    }
+
     /// Shards marked for release, to pass to the next heartbeat.
     pub fn draining(&self) -> Vec<u32> {
         self.leased.as_ref().map_or_else(Vec::new, |l| {

@@ -252,29 +252,46 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Loads the tracker's latest snapshot through the cache.
-pub async fn current_snapshot(core: &Core, id: u64) -> Arc<Snapshot> {
+/// Loads the tracker's latest snapshot through the cache. A store that cannot
+/// answer is an error, never an empty snapshot: diffing against "pending" would
+/// re-announce a whole journey.
+pub async fn current_snapshot(core: &Core, id: u64) -> Result<Arc<Snapshot>, StoreError> {
     if let Some(s) = core.snapshots.get(&id) {
         core.metrics
             .cache_requests
             .with_label_values(&["snapshot", "hit"])
             .inc();
-        return s;
+        return Ok(s);
     }
     core.metrics
         .cache_requests
         .with_label_values(&["snapshot", "miss"])
         .inc();
-    let snap = match core.store.snapshot(id).await {
-        Ok(Some(s)) => Arc::new(s),
-        Ok(None) => Arc::new(Snapshot::pending()),
-        Err(e) => {
-            tracing::error!(tracker_id = id, error = %e, "reading snapshot failed");
-            Arc::new(Snapshot::pending())
-        }
+    let snap = match core.store.snapshot(id).await? {
+        Some(s) => Arc::new(s),
+        None => Arc::new(Snapshot::pending()),
     };
     core.snapshots.insert(id, snap.clone());
-    snap
+    Ok(snap)
+}
+
+/// The previous snapshot a poll diffs against; on a store error the poll is
+/// dropped and the tracker polled again shortly (nothing was written).
+async fn previous_snapshot(
+    core: &Arc<Core>,
+    rt: &CarrierRuntime,
+    entry: &Entry,
+) -> Option<Arc<Snapshot>> {
+    let id = entry.subject.tracker_id;
+    match current_snapshot(core, id).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "reading the previous snapshot failed; polling again shortly");
+            rt.queue
+                .schedule(id, Instant::now() + Duration::from_secs(5));
+            None
+        }
+    }
 }
 
 async fn after_unchanged(
@@ -284,12 +301,13 @@ async fn after_unchanged(
     fence: Option<Fence>,
     now: DateTime<Utc>,
 ) {
-    let id = entry.subject.tracker_id;
     let mut events = Vec::new();
     let mut state = entry.state;
     let mut missed_now = None;
     if entry.eta_deadline.is_some_and(|d| now.timestamp() > d) {
-        let snap = current_snapshot(core, id).await;
+        let Some(snap) = previous_snapshot(core, rt, entry).await else {
+            return;
+        };
         missed_now = Some(());
         if let Some(ev) = diff::eta_missed(&snap, now) {
             events.push(ev);
@@ -361,7 +379,9 @@ async fn ingest(
 ) {
     let id = entry.subject.tracker_id;
     observe_staleness(core, rt, id, outcome.is_ok());
-    let prev = current_snapshot(core, id).await;
+    let Some(prev) = previous_snapshot(core, rt, entry).await else {
+        return;
+    };
     let mut events = Vec::new();
     let mut new_snapshot: Option<Arc<Snapshot>> = None;
     let mut error_kind = None;

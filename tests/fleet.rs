@@ -4,7 +4,8 @@
 //! on the survivor, and one that switches instance with `Last-Event-ID`, each get
 //! every journey exactly once and in order; the simulator saw no quota violation
 //! and never two requests for one parcel at once; the paused owner's late writes
-//! were rejected.
+//! were rejected. PostgreSQL is restarted mid-run as well: nothing is lost or
+//! duplicated.
 
 mod common;
 
@@ -70,6 +71,29 @@ async fn whole_log(url: &str) -> Vec<u64> {
         ids.extend(page);
         after = last;
     }
+}
+
+/// Restarts the local PostgreSQL cluster (`pg_ctlcluster`, as `.ci/run` starts it).
+fn restart_postgres() {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    let Some(version) = version else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "under CI the PostgreSQL restart must run (no /etc/postgresql)"
+        );
+        eprintln!("skipping the PostgreSQL restart: no local cluster to restart");
+        return;
+    };
+    let ok = std::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "pg_ctlcluster {version} main restart");
+    eprintln!("PostgreSQL {version} restarted");
 }
 
 fn completed(consumer: &Consumer) -> usize {
@@ -172,6 +196,10 @@ async fn three_instances_survive_a_kill_and_a_pause_with_every_journey_exactly_o
     let before = switcher.abort();
     let last_seen = before.iter().filter_map(|e| e.id).max();
     let switched = Consumer::connect(&urls[2], last_seen, "").await;
+
+    // PostgreSQL restarts under the running fleet: writes fail and are redone,
+    // the tails reconnect, leases are renewed or retaken; nothing lost or doubled.
+    restart_postgres();
 
     wait_until(Duration::from_secs(900), "every journey delivered", || {
         let n = completed(&survivor);
