@@ -47,6 +47,8 @@ pub struct Config {
     pub poll: PollConfig,
     /// How several instances on one PostgreSQL database share the work.
     pub fleet: FleetConfig,
+    /// The optional NATS JetStream mirror of the event log.
+    pub mirror: MirrorConfig,
     /// In-memory caches in front of storage.
     pub cache: CacheConfig,
     /// Per-carrier settings by slug; slugs are checked against the carrier registry by the daemon.
@@ -220,6 +222,17 @@ pub struct FleetConfig {
     pub heartbeat: Duration,
     /// Each instance uses at most 1/quota_split of every carrier quota (default 1).
     pub quota_split: u32,
+}
+
+/// The NATS JetStream mirror of the event log (off unless `nats_url` is set).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MirrorConfig {
+    /// NATS server URL (a secret: it may hold credentials); `None`: no mirror.
+    pub nats_url: Option<Secret>,
+    /// JetStream stream name (default TRACKD_EVENTS), created if missing.
+    pub stream: String,
+    /// Subject the events are published on (default trackd.events).
+    pub subject: String,
 }
 
 /// In-memory cache settings.
@@ -792,6 +805,38 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
             quota_split: quota_split?,
         })
     });
+    let mirror = s.section("mirror", |s| {
+        let env = s.cx.env;
+        let nats_url = s.get_opt("nats_url", |r| secret(r, env));
+        let stream = s.get("stream", |r| {
+            let name = non_empty(r)?;
+            if name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                Ok(name)
+            } else {
+                Err(format!(
+                    "a JetStream stream name is letters, digits, '_' and '-' only, found {name:?}"
+                ))
+            }
+        });
+        let subject = s.get("subject", |r| {
+            let subject = non_empty(r)?;
+            if subject.contains(['*', '>', ' ']) {
+                Err(format!(
+                    "a concrete subject is needed (no wildcards or spaces), found {subject:?}"
+                ))
+            } else {
+                Ok(subject)
+            }
+        });
+        Some(MirrorConfig {
+            nats_url: nats_url?,
+            stream: stream?,
+            subject: subject?,
+        })
+    });
     let cache = s.section("cache", |s| {
         let snapshot_capacity = s.get("snapshot_capacity", |r| int_in(r, 1..=i64::MAX));
         let answer_ttl = s.get("answer_ttl", positive_duration);
@@ -822,6 +867,7 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         log: log?,
         poll: poll?,
         fleet: fleet?,
+        mirror: mirror?,
         cache: cache?,
         carriers: carriers?,
     })
@@ -1334,6 +1380,11 @@ mod tests {
                 lease_ttl: Duration::from_secs(10),
                 heartbeat: Duration::from_secs(2),
                 quota_split: 1,
+            },
+            mirror: MirrorConfig {
+                nats_url: None,
+                stream: "TRACKD_EVENTS".into(),
+                subject: "trackd.events".into(),
             },
             cache: CacheConfig {
                 snapshot_capacity: 100_000,

@@ -283,6 +283,9 @@ impl Daemon {
             )));
         }
         tasks.push(tokio::spawn(retention_loop(core.clone())));
+        if core.config.mirror.nats_url.is_some() {
+            tasks.push(tokio::spawn(crate::mirror::run(core.clone())));
+        }
         tasks.push(tokio::spawn(gauge_loop(core.clone())));
 
         let listener = tokio::net::TcpListener::bind(core.config.server.listen)

@@ -163,6 +163,9 @@ async fn load_shards(
         if core.registry.get(row.id).is_some() {
             continue;
         }
+        // Another instance may have moved it on since this one last held the
+        // shard: diff against the stored snapshot, never a cached one.
+        core.snapshots.invalidate(&row.id);
         core.registry.insert(Core::entry_for(row));
         if row.state == TrackerState::Active {
             core.schedule_soon(&row.carrier, row.id, spread);

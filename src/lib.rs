@@ -14,6 +14,7 @@
 //! - `stream`: fan-out hub and resumable subscriptions
 //! - `trackers`: the in-memory tracker registry
 //! - `ownership`: which shards of trackers this instance may poll and write (sole owner, or leases)
+//! - `mirror`: the optional NATS JetStream mirror of the event log (stream sequence = event id)
 //! - `fleet`: the lease keeper and owner messages of fleet mode (several instances on PostgreSQL)
 //! - `api`: HTTP routes; `metrics`: Prometheus series; `clock`: injectable time
 //! - `daemon`: wiring and graceful shutdown; `demo`: daemon + simulator; `cli`: commands
@@ -31,6 +32,7 @@ pub mod diff;
 pub mod events;
 pub mod fleet;
 pub mod metrics;
+pub mod mirror;
 pub mod ownership;
 pub mod poller;
 pub mod quota;

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub fleet_heartbeat_failures: IntCounter,
     pub fenced_writes: IntCounter,
     pub quota_split: IntGauge,
+    pub mirror_published: IntCounter,
+    pub mirror_last_id: IntGauge,
+    pub mirror_failures: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -373,6 +376,21 @@ impl Metrics {
                 &r,
                 "trackd_quota_split",
                 "The static quota split: this instance uses at most 1/N of every carrier quota (fleet.quota_split; 1 for one instance).",
+            ),
+            mirror_published: int_counter(
+                &r,
+                "trackd_mirror_published_total",
+                "Events this instance published to the NATS JetStream mirror (acknowledged by the server).",
+            ),
+            mirror_last_id: int_gauge(
+                &r,
+                "trackd_mirror_last_event_id",
+                "Highest event id this instance saw acknowledged by the JetStream mirror (compare with trackd_last_event_id).",
+            ),
+            mirror_failures: int_counter(
+                &r,
+                "trackd_mirror_failures_total",
+                "Times the JetStream mirror relay was interrupted (NATS unreachable, refused publish); it resumes from the stream's last sequence.",
             ),
             registry: r,
         };

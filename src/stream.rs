@@ -151,6 +151,29 @@ impl Hub {
         Ok(store.events_after(after, limit, filter.clone()).await?)
     }
 
+    /// Like [`page`](Self::page), but a store that cannot answer right now is
+    /// retried (with back-off) instead of ending the subscriber's stream; only a
+    /// cursor that can never be served (expired, ahead) is an error.
+    async fn page_retrying(
+        &self,
+        store: &Store,
+        after: u64,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, SubscribeError> {
+        let mut backoff = std::time::Duration::from_millis(200);
+        loop {
+            match self.page(store, after, limit, filter).await {
+                Err(SubscribeError::Store(e)) => {
+                    tracing::warn!(error = %e, after, "stream read failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn check_cursor(&self, store: &Store, after: u64) -> Result<(), SubscribeError> {
         let (last, floor) = store.cursors().await?;
         let last = last.max(self.last_id());
@@ -199,7 +222,7 @@ impl Hub {
             loop {
                 let target = hub.last_id();
                 if cursor >= target { break; }
-                let batch = match hub.page(&store, cursor, PAGE, &filter).await {
+                let batch = match hub.page_retrying(&store, cursor, PAGE, &filter).await {
                     Ok(b) => b,
                     Err(e) => { tracing::warn!(error = %e, "stream catch-up failed"); return; }
                 };
@@ -230,7 +253,7 @@ impl Hub {
                         loop {
                             let target = hub.last_id();
                             if cursor >= target { break; }
-                            let batch = match hub.page(&store, cursor, PAGE, &filter).await {
+                            let batch = match hub.page_retrying(&store, cursor, PAGE, &filter).await {
                                 Ok(b) => b,
                                 Err(e) => { tracing::warn!(error = %e, "stream refill failed"); return; }
                             };

@@ -427,7 +427,17 @@ pub fn assert_journey(sim: &Simulator, n: &str, evs: &[&Received]) {
         .iter()
         .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
     {
-        assert_eq!(e.data["data"]["from"], cur.as_str(), "{n}: status chain");
+        assert_eq!(
+            e.data["data"]["from"],
+            cur.as_str(),
+            "{n}: status chain in {:?}",
+            evs.iter()
+                .map(|e| format!(
+                    "{:?} {} {} {}",
+                    e.id, e.event, e.data["data"]["from"], e.data["data"]["to"]
+                ))
+                .collect::<Vec<_>>()
+        );
         cur = e.data["data"]["to"].as_str().unwrap().to_string();
     }
     let last_step = journey.events.last().unwrap().event.step;

@@ -669,7 +669,18 @@ impl Writer {
                 return Err(e);
             }
         };
-        let mut ops = ops.into_iter();
+        // Quota ledger rows are shared by every instance: each group locks them
+        // last but for the counter, in carrier order, so two instances' groups
+        // never deadlock on them (the group is one transaction: order inside it
+        // changes nothing else).
+        let (mut ledgers, others): (Vec<WriteOp>, Vec<WriteOp>) = ops
+            .into_iter()
+            .partition(|op| matches!(op, WriteOp::SaveLedger { .. }));
+        ledgers.sort_by_key(|op| match op {
+            WriteOp::SaveLedger { carrier, .. } => *carrier,
+            _ => "",
+        });
+        let mut ops = others.into_iter().chain(ledgers);
         while let Some(op) = ops.next() {
             if let Err(e) = apply_op(&mut tx, op, replies, candidates, shards).await {
                 for op in ops {
