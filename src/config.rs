@@ -1311,6 +1311,33 @@ mod tests {
         assert_eq!(cfg.fleet.quota_split, 3);
     }
 
+    #[test]
+    fn mirror_needs_a_plain_stream_name_and_a_concrete_subject() {
+        let errors = errors_of(load_str(
+            "[mirror]\nnats_url = \"nats://127.0.0.1:4222\"\nstream = \"a.b\"\nsubject = \"trackd.>\"\n",
+            &[],
+        ));
+        assert!(
+            message_for(&errors, "mirror.stream").starts_with("a JetStream stream name"),
+            "{errors:?}"
+        );
+        assert!(
+            message_for(&errors, "mirror.subject").starts_with("a concrete subject"),
+            "{errors:?}"
+        );
+        let cfg = load_str(
+            "[mirror]\nnats_url = \"env:NATS\"\n",
+            &[("NATS", "nats://user:hunter2@127.0.0.1:4222")],
+        )
+        .expect("loads");
+        assert_eq!(
+            cfg.mirror.nats_url.as_ref().map(|u| u.expose()),
+            Some("nats://user:hunter2@127.0.0.1:4222")
+        );
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        assert!(defaults().mirror.nats_url.is_none(), "no mirror by default");
+    }
+
     fn defaults() -> Config {
         Config::load(None, Vec::new()).expect("defaults load")
     }
