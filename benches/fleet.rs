@@ -286,18 +286,7 @@ fn write_config(
         ));
     }
     toml.push_str("[poll]\nmax_in_flight = 16\n\n[poll.intervals]\n");
-    for k in [
-        "pending",
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "available_for_pickup",
-        "attempt_failed",
-        "exception",
-        "returning",
-        "unknown",
-        "invalid",
-    ] {
+    for k in trackd::config::PollIntervals::KEYS {
         toml.push_str(&format!("{k} = \"{every}\"\n"));
     }
     for (slug, url) in &running.base_urls {

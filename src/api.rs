@@ -692,12 +692,7 @@ async fn get_tracker(
     IdPath(id): IdPath,
 ) -> Result<Json<TrackerView>, ApiError> {
     let id = tracker_id(&id)?;
-    let row = core
-        .store
-        .tracker(id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("tracker"))?;
+    let row = stored_tracker(&core, id).await?;
     let snap = crate::poller::current_snapshot(&core, id)
         .await
         .map_err(ApiError::internal)?;
@@ -768,16 +763,10 @@ async fn delete_tracker(
     {
         return Err(ApiError::not_found("tracker"));
     }
-    if let Some(e) = core.registry.remove(id)
-        && let Some(rt) = core.carriers.get(&*e.subject.carrier)
-    {
-        rt.queue.remove(id);
-        rt.last_ok
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+    match core.registry.remove(id) {
+        Some(e) => core.forget(id, &e.subject.carrier),
+        None => core.snapshots.invalidate(&id),
     }
-    core.snapshots.invalidate(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -803,6 +792,15 @@ async fn refresh(
     Ok((StatusCode::ACCEPTED, Json(json!({ "scheduled": true }))))
 }
 
+/// One tracker's stored record, or the API's 404.
+async fn stored_tracker(core: &Core, id: u64) -> Result<crate::store::TrackerRow, ApiError> {
+    core.store
+        .tracker(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("tracker"))
+}
+
 fn not_active(state: crate::trackers::TrackerState) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -820,12 +818,7 @@ async fn refresh_elsewhere(core: &Core, id: u64) -> Result<(StatusCode, Json<Val
     let Some(leases) = &core.leases else {
         return Err(ApiError::not_found("tracker"));
     };
-    let row = core
-        .store
-        .tracker(id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("tracker"))?;
+    let row = stored_tracker(core, id).await?;
     if !row.state.is_polled() {
         return Err(not_active(row.state));
     }

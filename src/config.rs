@@ -209,6 +209,22 @@ pub struct PollIntervals {
     pub invalid: Duration,
 }
 
+impl PollIntervals {
+    /// The `[poll.intervals]` keys, in the file's order (one per polled status).
+    pub const KEYS: [&'static str; 10] = [
+        "pending",
+        "info_received",
+        "in_transit",
+        "out_for_delivery",
+        "available_for_pickup",
+        "attempt_failed",
+        "exception",
+        "returning",
+        "unknown",
+        "invalid",
+    ];
+}
+
 /// Fleet mode (PostgreSQL backend): shard leases and the static quota split.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetConfig {
@@ -887,19 +903,7 @@ fn read_poll(s: &mut Section<'_, '_>) -> Option<PollConfig> {
             returning,
             unknown,
             invalid,
-        ] = [
-            "pending",
-            "info_received",
-            "in_transit",
-            "out_for_delivery",
-            "available_for_pickup",
-            "attempt_failed",
-            "exception",
-            "returning",
-            "unknown",
-            "invalid",
-        ]
-        .map(|name| s.get(name, positive_duration));
+        ] = PollIntervals::KEYS.map(|name| s.get(name, positive_duration));
         Some(PollIntervals {
             pending: pending?,
             info_received: info_received?,

@@ -93,6 +93,19 @@ impl Core {
         }
     }
 
+    /// Drops one tracker's local polling state (queue slot, staleness clock,
+    /// cached snapshot): it was deleted, or another instance polls it now.
+    pub fn forget(&self, id: u64, carrier: &str) {
+        if let Some(rt) = self.carriers.get(carrier) {
+            rt.queue.remove(id);
+            rt.last_ok
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
+        self.snapshots.invalidate(&id);
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }

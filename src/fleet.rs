@@ -96,17 +96,18 @@ impl Keeper {
         let ttl = core.config.fleet.lease_ttl;
         // Draining shards are given back only once their last poll has finished,
         // so a new owner never polls a parcel this instance is still asking about.
-        let release: Vec<u32> = core
-            .ownership
-            .draining()
-            .into_iter()
-            .filter(|&shard| {
-                !core.registry.any_in_flight(|e| {
-                    core.ownership
-                        .shard_of(&e.subject.carrier, &e.subject.tracking_number)
-                        == shard
-                })
+        let draining = core.ownership.draining();
+        let busy: HashSet<u32> = if draining.is_empty() {
+            HashSet::new()
+        } else {
+            core.registry.in_flight(|e| {
+                core.ownership
+                    .shard_of(&e.subject.carrier, &e.subject.tracking_number)
             })
+        };
+        let release: Vec<u32> = draining
+            .into_iter()
+            .filter(|shard| !busy.contains(shard))
             .collect();
         let sent = Instant::now();
         let beat = self.leases.heartbeat(&core.instance, ttl, &release).await?;
@@ -192,25 +193,13 @@ fn drop_shards(core: &Core, shards: &[u32]) {
         )
     });
     for e in &dropped {
-        forget(core, e.subject.tracker_id, &e.subject.carrier);
+        core.forget(e.subject.tracker_id, &e.subject.carrier);
     }
     tracing::info!(
         shards = shards.len(),
         trackers = dropped.len(),
         "handed over the trackers of shards no longer held"
     );
-}
-
-/// Drops one tracker's local state (queue, staleness clock, cached snapshot).
-fn forget(core: &Core, id: u64, carrier: &str) {
-    if let Some(rt) = core.carriers.get(carrier) {
-        rt.queue.remove(id);
-        rt.last_ok
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-    }
-    core.snapshots.invalidate(&id);
 }
 
 async fn run_owner_messages(core: Arc<Core>, leases: Arc<dyn LeaseStore>) {
@@ -268,7 +257,7 @@ async fn handle(
         }
         OwnerMessage::Deleted(id) => {
             if let Some(e) = core.registry.remove(id) {
-                forget(core, id, &e.subject.carrier);
+                core.forget(id, &e.subject.carrier);
             }
         }
         OwnerMessage::Resync => {
@@ -285,7 +274,7 @@ async fn handle(
                         .holds(&e.subject.carrier, &e.subject.tracking_number)
             });
             for e in &gone {
-                forget(core, e.subject.tracker_id, &e.subject.carrier);
+                core.forget(e.subject.tracker_id, &e.subject.carrier);
             }
             for row in &rows {
                 if core.registry.get(row.id).is_none() {

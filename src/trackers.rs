@@ -132,9 +132,17 @@ impl Registry {
         out
     }
 
-    /// Whether any entry `pred` selects has a poll in flight.
-    pub fn any_in_flight(&self, mut pred: impl FnMut(&Entry) -> bool) -> bool {
-        self.read().by_id.values().any(|e| e.in_flight && pred(e))
+    /// `key` of every entry with a poll in flight, in one pass.
+    pub fn in_flight<K: std::hash::Hash + Eq>(
+        &self,
+        mut key: impl FnMut(&Entry) -> K,
+    ) -> std::collections::HashSet<K> {
+        self.read()
+            .by_id
+            .values()
+            .filter(|e| e.in_flight)
+            .map(&mut key)
+            .collect()
     }
 
     pub fn get(&self, id: u64) -> Option<Entry> {

@@ -29,18 +29,7 @@ fn quota(per_hour: u32, per_day: u32) -> Quota {
 
 fn write_config(path: &std::path::Path, running: &trackd_simulator::RunningSim) {
     let mut toml = String::from("[poll.intervals]\n");
-    for k in [
-        "pending",
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "available_for_pickup",
-        "attempt_failed",
-        "exception",
-        "returning",
-        "unknown",
-        "invalid",
-    ] {
+    for k in trackd::config::PollIntervals::KEYS {
         toml.push_str(&format!("{k} = \"200ms\"\n"));
     }
     for slug in trackd::carriers::builtin()

@@ -9,40 +9,15 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 use trackd::trackers::TrackerState;
-use trackd_carrier_sdk::{SimParcel, Timestamp};
+use trackd_carrier_sdk::SimParcel;
 use trackd_simulator::{PreviousShipment, Recycled, Scenario};
 
-/// (local time, status) of every `checkpoint.added` in `evs`.
-fn checkpoints(evs: &[&Received]) -> Vec<(chrono::NaiveDateTime, String)> {
-    evs.iter()
-        .filter(|e| e.event == "checkpoint.added")
-        .map(|e| {
-            let cp = &e.data["data"]["checkpoint"];
-            let at = Timestamp::from_wire(cp["occurred_at"]["at"].as_str().unwrap()).unwrap();
-            (at.local(), cp["status"].as_str().unwrap().to_string())
-        })
-        .collect()
-}
-
-/// What a parcel's events must announce, in order.
+/// What a recycled number's older shipment announced, in order.
 fn journey_of(p: &SimParcel) -> Vec<(chrono::NaiveDateTime, String)> {
     p.events
         .iter()
         .map(|e| (e.at.naive_local(), e.step.status().as_str().to_string()))
         .collect()
-}
-
-/// Every status event continues from the previous one's `to`.
-fn final_status(evs: &[&Received], n: &str) -> String {
-    let mut cur = "pending".to_string();
-    for e in evs
-        .iter()
-        .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
-    {
-        assert_eq!(e.data["data"]["from"], cur.as_str(), "{n}: status chain");
-        cur = e.data["data"]["to"].as_str().unwrap().to_string();
-    }
-    cur
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,16 +132,7 @@ async fn recycled_numbers_follow_the_current_shipment() {
     // Beside: exactly the current journey, no switch, the old one never shown.
     let evs = of(&beside);
     let current = h.sim.journey(&beside).unwrap();
-    let want: Vec<_> = current
-        .events
-        .iter()
-        .map(|p| {
-            (
-                p.event.at.naive_local(),
-                p.event.step.status().as_str().to_string(),
-            )
-        })
-        .collect();
+    let want = journey_checkpoints(&current);
     assert_eq!(
         checkpoints(&evs),
         want,
@@ -210,16 +176,7 @@ async fn recycled_numbers_follow_the_current_shipment() {
         "{switch}: before the switch, the old shipment"
     );
     let current = h.sim.journey(&switch).unwrap();
-    let want: Vec<_> = current
-        .events
-        .iter()
-        .map(|p| {
-            (
-                p.event.at.naive_local(),
-                p.event.step.status().as_str().to_string(),
-            )
-        })
-        .collect();
+    let want = journey_checkpoints(&current);
     assert_eq!(
         checkpoints(&evs[at..]),
         want,

@@ -388,58 +388,13 @@ pub fn assert_journey(sim: &Simulator, n: &str, evs: &[&Received]) {
         "tracker.created",
         "{n}: created first"
     );
-    let cps: Vec<(chrono::NaiveDateTime, String)> = evs
-        .iter()
-        .filter(|e| e.event == "checkpoint.added")
-        .map(|e| {
-            let at = Timestamp::from_wire(
-                e.data["data"]["checkpoint"]["occurred_at"]["at"]
-                    .as_str()
-                    .unwrap(),
-            )
-            .unwrap();
-            (
-                at.local(),
-                e.data["data"]["checkpoint"]["status"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect();
-    let want: Vec<(chrono::NaiveDateTime, String)> = journey
-        .events
-        .iter()
-        .map(|p| {
-            (
-                p.event.at.naive_local(),
-                p.event.step.status().as_str().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        cps, want,
+        checkpoints(evs),
+        journey_checkpoints(&journey),
         "{n} ({:?}): checkpoint events must equal the journey",
         journey.scenario
     );
-    let mut cur = "pending".to_string();
-    for e in evs
-        .iter()
-        .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
-    {
-        assert_eq!(
-            e.data["data"]["from"],
-            cur.as_str(),
-            "{n}: status chain in {:?}",
-            evs.iter()
-                .map(|e| format!(
-                    "{:?} {} {} {}",
-                    e.id, e.event, e.data["data"]["from"], e.data["data"]["to"]
-                ))
-                .collect::<Vec<_>>()
-        );
-        cur = e.data["data"]["to"].as_str().unwrap().to_string();
-    }
+    let cur = final_status(evs, n);
     let last_step = journey.events.last().unwrap().event.step;
     assert_eq!(cur, last_step.status().as_str(), "{n}: final status");
     let completed = evs
@@ -471,6 +426,58 @@ pub fn assert_journey(sim: &Simulator, n: &str, evs: &[&Received]) {
     );
 }
 
+/// The (time, status) of every `checkpoint.added` event, in stream order.
+pub fn checkpoints(evs: &[&Received]) -> Vec<(chrono::NaiveDateTime, String)> {
+    evs.iter()
+        .filter(|e| e.event == "checkpoint.added")
+        .map(|e| {
+            let cp = &e.data["data"]["checkpoint"];
+            let at = Timestamp::from_wire(cp["occurred_at"]["at"].as_str().unwrap()).unwrap();
+            (at.local(), cp["status"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// What a simulated journey's events must announce, in order.
+pub fn journey_checkpoints(
+    journey: &trackd_simulator::Journey,
+) -> Vec<(chrono::NaiveDateTime, String)> {
+    journey
+        .events
+        .iter()
+        .map(|p| {
+            (
+                p.event.at.naive_local(),
+                p.event.step.status().as_str().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Follows the status events from `pending` (each continues from the previous
+/// one's `to`) and returns the last status.
+pub fn final_status(evs: &[&Received], n: &str) -> String {
+    let mut cur = "pending".to_string();
+    for e in evs
+        .iter()
+        .filter(|e| e.event == "status.changed" || e.event == "status.corrected")
+    {
+        assert_eq!(
+            e.data["data"]["from"],
+            cur.as_str(),
+            "{n}: status chain in {:?}",
+            evs.iter()
+                .map(|e| format!(
+                    "{:?} {} {} {}",
+                    e.id, e.event, e.data["data"]["from"], e.data["data"]["to"]
+                ))
+                .collect::<Vec<_>>()
+        );
+        cur = e.data["data"]["to"].as_str().unwrap().to_string();
+    }
+    cur
+}
+
 /// The simulator saw no quota violation, and every carrier was polled.
 pub fn assert_no_quota_violation(sim: &Simulator) {
     for (slug, s) in &sim.stats().carriers {
@@ -495,18 +502,7 @@ pub fn fast_poll_toml(every: &str) -> String {
     let mut toml = String::from(
         "[poll]\nmax_in_flight = 8\nretry_base_delay = \"50ms\"\nretry_max_delay = \"500ms\"\n\n[poll.intervals]\n",
     );
-    for k in [
-        "pending",
-        "info_received",
-        "in_transit",
-        "out_for_delivery",
-        "available_for_pickup",
-        "attempt_failed",
-        "exception",
-        "returning",
-        "unknown",
-        "invalid",
-    ] {
+    for k in trackd::config::PollIntervals::KEYS {
         toml.push_str(&format!("{k} = \"{every}\"\n"));
     }
     toml
