@@ -281,7 +281,8 @@ fn write_config(
     let mut toml = String::new();
     if let Some(url) = postgres {
         toml.push_str(&format!(
-            "[storage]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\n\n[fleet]\nshards = {SHARDS}\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nquota_split = {}\n\n",
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"{url}\"\n\n[fleet]\nshards = {SHARDS}\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nredis_url = \"redis://127.0.0.1:6379\"\nredis_prefix = \"trackd-bench-{}-{}\"\n\n",
+            std::process::id(),
             mode.instances()
         ));
     }

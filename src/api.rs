@@ -641,13 +641,14 @@ async fn register(
     let views: Vec<TrackerView> = registered
         .iter()
         .map(|r| {
+            any_created |= r.created;
             // In fleet mode a tracker of a shard held elsewhere is polled by its
-            // owner, told by the store at commit.
+            // owner, told by the store at commit (this instance's own listener
+            // may have loaded it already).
             if r.created
                 && core.registry.get(r.row.id).is_none()
                 && core.ownership.holds(&r.row.carrier, &r.row.tracking_number)
             {
-                any_created = true;
                 core.registry.insert(Core::entry_for(&r.row));
                 core.schedule_soon(&r.row.carrier, r.row.id, std::time::Duration::ZERO);
             }

@@ -4,11 +4,11 @@
 //! module sends it.
 
 use crate::metrics::Metrics;
-use crate::quota::{Admission, Caps, Ledger, LedgerStore, Refused, SavedLedger, unix_now};
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota as GovQuota, RateLimiter};
+use crate::quota::Refused;
+use crate::quota::gate::QuotaGate;
+pub use crate::quota::pacing::EffectiveQuota;
+use crate::quota::pacing::Pacer;
 use rand::Rng;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -24,15 +24,6 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
-/// Effective quota after config overrides.
-#[derive(Debug, Clone, Copy)]
-pub struct EffectiveQuota {
-    pub per_second: u32,
-    pub per_minute: Option<u32>,
-    pub per_hour: Option<u32>,
-    pub per_day: Option<u32>,
-}
-
 struct CachedToken {
     token: String,
     valid_until: Instant,
@@ -46,15 +37,11 @@ pub struct CarrierClient {
     creds: Credentials,
     http: reqwest::Client,
     token: tokio::sync::Mutex<Option<CachedToken>>,
-    /// Pacing limiters by window, narrowest cap first and the per-second rate
-    /// last (see `acquire` for why that order).
-    pacing: Vec<(&'static str, DefaultDirectRateLimiter)>,
+    /// Spreads requests over every window (this process, or the fleet).
+    pacer: Arc<dyn Pacer>,
     paused_until: Mutex<Option<Instant>>,
     /// The hard minute/hour/day caps, durable across restarts.
-    ledger: Mutex<Ledger>,
-    /// Serializes the durable reservations of `ledger`.
-    reserving: tokio::sync::Mutex<()>,
-    ledger_store: Arc<dyn LedgerStore>,
+    gate: Arc<dyn QuotaGate>,
     /// The window refusing requests since the last grant, if any.
     refusing: Mutex<Option<&'static str>>,
     usage: Mutex<QuotaUsage>,
@@ -65,43 +52,15 @@ pub struct CarrierClient {
     max_response_bytes: usize,
 }
 
-/// Longest pacing wait taken inside a poll; longer ones reschedule the poll.
-const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
-
 /// Answer size cap until `with_max_response_bytes` sets the configured one
 /// (the same 4 MiB as `poll.max_response_bytes` in config/trackd.toml).
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Headroom kept under a carrier's quota so network jitter never pushes two
-/// requests into one of the carrier's windows.
-const QUOTA_HEADROOM: f64 = 1.05;
-
-/// A limiter that never lets more than `n` requests into any rolling window of
-/// `secs`: a burst of `n / burst_divisor`, the rest spread evenly (GCRA allows
-/// burst + window / period in any window, and that sum is `n`), with headroom.
-fn rolling_window(n: u32, secs: u64, burst_divisor: u32) -> DefaultDirectRateLimiter {
-    RateLimiter::direct(rolling_quota(n, secs, burst_divisor))
-}
-
-fn rolling_quota(n: u32, secs: u64, burst_divisor: u32) -> GovQuota {
-    let burst = (n / burst_divisor).max(1);
-    let spread = n.saturating_sub(burst).max(1);
-    let period = Duration::from_secs_f64(secs as f64 * QUOTA_HEADROOM / f64::from(spread));
-    GovQuota::with_period(period)
-        .unwrap_or(GovQuota::per_hour(nz(1)))
-        .allow_burst(nz(burst))
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
-}
-
-/// A client's quota: its limits, the durable store its usage lives in, and
-/// what a previous process left there.
+/// A client's quota: its limits, how it is paced, and where its hard caps count.
 pub struct QuotaSetup {
     pub limits: EffectiveQuota,
-    pub store: Arc<dyn LedgerStore>,
-    pub restored: Option<SavedLedger>,
+    pub pacer: Arc<dyn Pacer>,
+    pub gate: Arc<dyn QuotaGate>,
 }
 
 impl CarrierClient {
@@ -116,38 +75,6 @@ impl CarrierClient {
     ) -> CarrierClient {
         let quota = quota_setup.limits;
         let slug = plugin.descriptor().slug;
-        let period = Duration::from_secs_f64(QUOTA_HEADROOM / f64::from(quota.per_second.max(1)));
-        let burst = nz(quota.per_second / 2);
-        let per_second: DefaultDirectRateLimiter = RateLimiter::direct(
-            GovQuota::with_period(period)
-                .unwrap_or(GovQuota::per_second(nz(1)))
-                .allow_burst(burst),
-        );
-        // Start with the burst spent: a process restarted within the same
-        // second as its predecessor must not add a second burst to its.
-        let _ = per_second.check_n(burst);
-        // Never more than `per_day` in any rolling day: an hour's worth of burst,
-        // the rest spread evenly. Minute and hour caps the same way, with a
-        // tenth of the window as burst: steady polling matters more here than
-        // a burst at start-up.
-        let mut pacing: Vec<(&'static str, DefaultDirectRateLimiter)> = [
-            ("minute", quota.per_minute, 60, 10),
-            ("hour", quota.per_hour, 3_600, 10),
-            ("day", quota.per_day, 86_400, 24),
-        ]
-        .into_iter()
-        .filter_map(|(name, n, secs, divisor)| n.map(|n| (name, rolling_window(n, secs, divisor))))
-        .collect();
-        pacing.push(("second", per_second));
-        let mut ledger = Ledger::new(Caps {
-            per_minute: quota.per_minute,
-            per_hour: quota.per_hour,
-            per_day: quota.per_day,
-            per_second: quota.per_second,
-        });
-        if let Some(saved) = &quota_setup.restored {
-            ledger.restore(saved, unix_now());
-        }
         metrics.init_carrier(slug);
         CarrierClient {
             plugin,
@@ -156,11 +83,9 @@ impl CarrierClient {
             creds,
             http,
             token: tokio::sync::Mutex::new(None),
-            pacing,
+            pacer: quota_setup.pacer,
             paused_until: Mutex::new(None),
-            ledger: Mutex::new(ledger),
-            reserving: tokio::sync::Mutex::new(()),
-            ledger_store: quota_setup.store,
+            gate: quota_setup.gate,
             refusing: Mutex::new(None),
             usage: Mutex::new(QuotaUsage::new()),
             retry,
@@ -180,8 +105,10 @@ impl CarrierClient {
         &self.base_url
     }
 
-    /// Pauses every request to this carrier until `until` (429 Retry-After).
+    /// Pauses every request to this carrier for `d` (429 Retry-After), in the
+    /// whole fleet when the pacer is shared.
     fn pause(&self, d: Duration) {
+        self.pacer.pause(d);
         let until = Instant::now() + d;
         let mut g = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_none_or(|cur| cur < until) {
@@ -206,17 +133,15 @@ impl CarrierClient {
     /// Quota spent in each window (minute, hour and day include what the
     /// previous process spent, restored from the store).
     pub fn quota_used(&self) -> QuotaUsed {
-        let now = unix_now();
-        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         QuotaUsed {
             second: self
                 .usage
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .busiest_second(Instant::now()),
-            minute: ledger.used("minute", now),
-            hour: ledger.used("hour", now),
-            day: ledger.used("day", now),
+            minute: self.gate.used("minute"),
+            hour: self.gate.used("hour"),
+            day: self.gate.used("day"),
         }
     }
 
@@ -233,39 +158,10 @@ impl CarrierClient {
     /// Waits for one request's worth of quota. Returns `Err` when the daily
     /// budget is spent or a rolling window's cap is reached, so the caller
     /// reschedules instead of holding a slot for minutes or hours.
-    ///
-    /// A slot taken from one limiter is not given back when a later one
-    /// refuses, so the narrowest (cheapest) caps are asked first: a poll sent
-    /// back by the day never spends more than a minute slot, and the day's
-    /// budget is never spent on a poll that a minute cap sends back. The
-    /// per-second rate comes last, since its wait is always short.
     pub async fn acquire(&self) -> Result<(), Refused> {
         self.wait_unpaused().await;
-        let started = Instant::now();
-        let mut waited = false;
-        for (window, limiter) in &self.pacing {
-            if let Err(not_until) = limiter.check() {
-                self.metrics
-                    .rate_limit_waits
-                    .with_label_values(&[self.slug, window])
-                    .inc();
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                if wait > MAX_INLINE_WAIT {
-                    // Minutes or hours of pacing: reschedule rather than hold a
-                    // poll slot (and a graceful shutdown) that long.
-                    return Err(Refused { window, wait });
-                }
-                waited = true;
-                limiter.until_ready().await;
-            }
-        }
-        if waited {
-            self.metrics
-                .rate_limit_wait_seconds
-                .with_label_values(&[self.slug])
-                .observe(started.elapsed().as_secs_f64());
-        }
-        self.admit_durably().await?;
+        self.pacer.acquire().await?;
+        self.gate.admit().await?;
         self.usage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -279,58 +175,6 @@ impl CarrierClient {
     pub fn refusal_starts_spell(&self, window: &'static str) -> bool {
         let mut g = self.refusing.lock().unwrap_or_else(|p| p.into_inner());
         g.replace(window) != Some(window)
-    }
-
-    /// The ledger's verdict for one request, making a reservation durable first
-    /// when the current one is spent (a write every few requests, never per
-    /// request). A store that cannot write holds requests back: a quota is a
-    /// contract, so trackd fails closed.
-    async fn admit_durably(&self) -> Result<(), Refused> {
-        let admit = || {
-            self.ledger
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .admit(unix_now())
-        };
-        loop {
-            let saved = match admit() {
-                Admission::Granted => return Ok(()),
-                Admission::Refused(r) => {
-                    self.metrics
-                        .quota_refusals
-                        .with_label_values(&[self.slug, r.window])
-                        .inc();
-                    return Err(r);
-                }
-                Admission::Reserve(_) => {
-                    let _one_writer = self.reserving.lock().await;
-                    // Another request may have reserved while this one waited.
-                    match admit() {
-                        Admission::Reserve(saved) => saved,
-                        _ => continue,
-                    }
-                }
-            };
-            if let Err(e) = self.ledger_store.save(self.slug, saved.clone()).await {
-                tracing::error!(carrier = self.slug, error = %e, "cannot make quota usage durable; holding requests back");
-                self.metrics
-                    .quota_refusals
-                    .with_label_values(&[self.slug, "ledger"])
-                    .inc();
-                return Err(Refused {
-                    window: "ledger",
-                    wait: Duration::from_secs(1),
-                });
-            }
-            self.metrics
-                .quota_ledger_writes
-                .with_label_values(&[self.slug])
-                .inc();
-            self.ledger
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .reserved(&saved);
-        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -619,55 +463,4 @@ pub enum FetchError {
     QuotaSpent(Refused),
     /// The trackers' lease lapsed before the request went out (fleet mode).
     NotOwned,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use governor::clock::FakeRelativeClock;
-
-    /// A client taking every slot the limiter grants never puts more than `n`
-    /// requests into any rolling window, and still gets most of the budget.
-    #[test]
-    fn rolling_windows_never_exceed_their_budget() {
-        for (n, secs, divisor) in [
-            (20, 60, 10),
-            (10, 60, 10),
-            (60, 3_600, 10),
-            (1, 60, 10),
-            (250, 86_400, 24),
-        ] {
-            let clock = FakeRelativeClock::default();
-            let limiter =
-                RateLimiter::direct_with_clock(rolling_quota(n, secs, divisor), clock.clone());
-            let step = Duration::from_millis(secs * 1000 / 600);
-            let mut granted: Vec<Duration> = Vec::new();
-            let mut t = Duration::ZERO;
-            while t < Duration::from_secs(secs * 6) {
-                while limiter.check().is_ok() {
-                    granted.push(t);
-                }
-                clock.advance(step);
-                t += step;
-            }
-            let window = Duration::from_secs(secs);
-            for (i, start) in granted.iter().enumerate() {
-                let inside = granted[i..]
-                    .iter()
-                    .take_while(|g| **g < *start + window)
-                    .count();
-                assert!(
-                    inside <= n as usize,
-                    "{n}/{secs}s: {inside} requests in one window"
-                );
-            }
-            // Over six windows the client still got at least 75% of the budget
-            // (the burst is spent once; the steady rate keeps 5% headroom).
-            assert!(
-                granted.len() as f64 >= f64::from(n) * 6.0 * 0.75,
-                "{n}/{secs}s: only {}",
-                granted.len()
-            );
-        }
-    }
 }

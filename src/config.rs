@@ -225,7 +225,7 @@ impl PollIntervals {
     ];
 }
 
-/// Fleet mode (PostgreSQL backend): shard leases and the static quota split.
+/// Fleet mode (PostgreSQL backend): shard leases and shared quotas.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetConfig {
     /// Shards trackers are spread over, fixed when the database is first used (default 256).
@@ -236,8 +236,11 @@ pub struct FleetConfig {
     /// How often leases are renewed and rebalanced (default 2s).
     #[serde(serialize_with = "ser_duration")]
     pub heartbeat: Duration,
-    /// Each instance uses at most 1/quota_split of every carrier quota (default 1).
-    pub quota_split: u32,
+    /// Redis for fleet-wide pacing (a secret: it may hold a password); `None`:
+    /// each instance paces itself to its share (held shards / all shards).
+    pub redis_url: Option<Secret>,
+    /// Names this fleet's keys in Redis, so several fleets can share a server (default trackd).
+    pub redis_prefix: String,
 }
 
 /// The NATS JetStream mirror of the event log (off unless `nats_url` is set).
@@ -799,11 +802,31 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         })
     });
     let poll = s.section("poll", read_poll);
+    let sole = matches!(
+        storage.as_ref().map(|st| &st.backend),
+        Some(StorageBackend::Sqlite)
+    );
     let fleet = s.section("fleet", |s| {
         let shards = s.get("shards", |r| int_in(r, 1..=65_536));
         let lease_ttl = s.get("lease_ttl", positive_duration);
         let heartbeat = s.get("heartbeat", positive_duration);
-        let quota_split = s.get("quota_split", |r| int_in(r, 1..=1024));
+        let env = s.cx.env;
+        let redis_url = s.get_opt("redis_url", |r| secret(r, env));
+        let redis_prefix = s.get("redis_prefix", |r| {
+            let p = non_empty(r)?;
+            if p.contains(['{', '}', ' ']) {
+                Err(format!("letters, digits and punctuation other than braces, found {p:?}"))
+            } else {
+                Ok(p)
+            }
+        });
+        if sole && matches!(redis_url, Some(Some(_))) {
+            s.error(
+                "redis_url",
+                "only used in fleet mode: set storage.backend = \"postgres\" (one instance paces itself)",
+            );
+            return None;
+        }
         let (lease_ttl, heartbeat) = (lease_ttl?, heartbeat?);
         if heartbeat.saturating_mul(3) > lease_ttl {
             s.error(
@@ -818,7 +841,8 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
             shards: shards?,
             lease_ttl,
             heartbeat,
-            quota_split: quota_split?,
+            redis_url: redis_url?,
+            redis_prefix: redis_prefix?,
         })
     });
     let mirror = s.section("mirror", |s| {
@@ -1307,12 +1331,27 @@ mod tests {
             "{errors:?}"
         );
         let cfg = load_str(
-            "[fleet]\nshards = 16\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nquota_split = 3\n",
-            &[],
+            "[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://db/trackd\"\n\
+             [fleet]\nshards = 16\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\n\
+             redis_url = \"env:REDIS\"\nredis_prefix = \"eu\"\n",
+            &[("REDIS", "redis://:pw@127.0.0.1:6379/0")],
         )
         .expect("loads");
         assert_eq!(cfg.fleet.shards, 16);
-        assert_eq!(cfg.fleet.quota_split, 3);
+        assert_eq!(
+            cfg.fleet.redis_url.as_ref().map(|u| u.expose()),
+            Some("redis://:pw@127.0.0.1:6379/0")
+        );
+        assert_eq!(cfg.fleet.redis_prefix, "eu");
+        assert!(defaults().fleet.redis_url.is_none(), "no Redis by default");
+        let errors = errors_of(load_str(
+            "[fleet]\nredis_url = \"redis://127.0.0.1:6379\"\n",
+            &[],
+        ));
+        assert!(
+            message_for(&errors, "fleet.redis_url").starts_with("only used in fleet mode"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -1410,7 +1449,8 @@ mod tests {
                 shards: 256,
                 lease_ttl: Duration::from_secs(10),
                 heartbeat: Duration::from_secs(2),
-                quota_split: 1,
+                redis_url: None,
+                redis_prefix: "trackd".into(),
             },
             mirror: MirrorConfig {
                 nats_url: None,

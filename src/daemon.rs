@@ -9,6 +9,10 @@ use crate::diff::DiffPolicy;
 use crate::events::Subject;
 use crate::metrics::Metrics;
 use crate::ownership::{LeaseStore, Ownership};
+use crate::quota::Caps;
+use crate::quota::gate::{FleetGate, LocalGate, QuotaGate};
+use crate::quota::pacing::{LocalPacer, PaceWindow, Pacer, SplitPacer};
+use crate::quota::redis_pacer::RedisPacer;
 use crate::scheduler::DueQueue;
 use crate::store::{Store, StoreError};
 use crate::stream::Hub;
@@ -53,7 +57,7 @@ pub struct Core {
     pub policy: DiffPolicy,
     pub shutdown: watch::Sender<bool>,
     /// Which trackers this instance polls: all of them, or its leased shards.
-    pub ownership: Ownership,
+    pub ownership: Arc<Ownership>,
     /// The lease table in fleet mode (`None`: the sole owner).
     pub leases: Option<Arc<dyn LeaseStore>>,
     /// This process's name in the lease table.
@@ -145,6 +149,64 @@ fn credentials(c: &crate::config::CarrierConfig) -> Credentials {
     }
 }
 
+/// How one carrier's requests are paced and capped: alone (governor and the
+/// durable local ledger), or in a fleet (Redis or this instance's share for
+/// pacing, the shared PostgreSQL row for the hour and day caps).
+#[allow(clippy::too_many_arguments)]
+fn quota_for(
+    slug: &'static str,
+    quota: EffectiveQuota,
+    ownership: &Arc<Ownership>,
+    redis: Option<&redis::aio::ConnectionManager>,
+    redis_prefix: &str,
+    heartbeat: Duration,
+    shared_ledger: Option<Arc<dyn crate::quota::gate::SharedLedgerStore>>,
+    local_store: impl FnOnce() -> Arc<dyn crate::quota::LedgerStore>,
+    restored: Option<crate::quota::SavedLedger>,
+    metrics: &Arc<Metrics>,
+) -> (Arc<dyn Pacer>, Arc<dyn QuotaGate>) {
+    let caps = Caps {
+        per_minute: quota.per_minute,
+        per_hour: quota.per_hour,
+        per_day: quota.per_day,
+        per_second: quota.per_second,
+    };
+    let fleet: crate::quota::pacing::ShareSource = ownership.clone();
+    let pacer: Arc<dyn Pacer> = match (ownership.is_fleet(), redis) {
+        (false, _) => {
+            metrics.set_quota_backend(slug, "local");
+            metrics.quota_share.with_label_values(&[slug]).set(1.0);
+            let windows = PaceWindow::for_quota(&quota, 1.0).unwrap_or_default();
+            Arc::new(LocalPacer::new(slug, &windows, metrics.clone()))
+        }
+        (true, None) => {
+            metrics.set_quota_backend(slug, "split");
+            Arc::new(SplitPacer::new(slug, quota, fleet, metrics.clone()))
+        }
+        (true, Some(conn)) => Arc::new(RedisPacer::new(
+            slug,
+            quota,
+            conn.clone(),
+            redis_prefix,
+            fleet,
+            // Others learn of a fallback at their next heartbeat after ours.
+            heartbeat * 2 + Duration::from_millis(500),
+            metrics.clone(),
+        )),
+    };
+    let gate: Arc<dyn QuotaGate> = match shared_ledger {
+        Some(shared) => Arc::new(FleetGate::new(slug, caps, shared, metrics.clone())),
+        None => Arc::new(LocalGate::new(
+            slug,
+            caps,
+            local_store(),
+            restored.as_ref(),
+            metrics.clone(),
+        )),
+    };
+    (pacer, gate)
+}
+
 impl Daemon {
     /// Builds and starts everything; returns once the HTTP listener is bound.
     pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<Daemon> {
@@ -181,9 +243,26 @@ impl Daemon {
             base_delay: config.poll.retry_base_delay,
             max_delay: config.poll.retry_max_delay,
         };
-        // What earlier processes spent of each carrier's minute/hour/day caps.
+        let ownership = Arc::new(match &leases {
+            Some(l) => Ownership::leased(l.shard_count()),
+            None => Ownership::sole(),
+        });
+        let shared_ledger = store.shared_ledger();
+        // What earlier processes spent of each carrier's minute/hour/day caps
+        // (a fleet reads its shared row at every reservation instead).
         let mut saved_ledgers: std::collections::HashMap<String, crate::quota::SavedLedger> =
-            store.quota_ledgers().await?.into_iter().collect();
+            if shared_ledger.is_none() {
+                store.quota_ledgers().await?.into_iter().collect()
+            } else {
+                Default::default()
+            };
+        let redis = match (&leases, &config.fleet.redis_url) {
+            (Some(_), Some(url)) => Some(
+                crate::quota::redis_pacer::connect(url.expose())
+                    .context("fleet.redis_url: not a usable Redis URL")?,
+            ),
+            _ => None,
+        };
         let mut carriers = BTreeMap::new();
         for (slug, cc) in &config.carriers {
             let plugin = plugins
@@ -194,15 +273,24 @@ impl Daemon {
                 continue;
             }
             let d = plugin.descriptor();
-            // The static split: with quota_split = N, N instances together stay under every cap.
-            let split = config.fleet.quota_split.max(1);
-            let share = |n: u32| (n / split).max(1);
             let quota = EffectiveQuota {
-                per_second: share(cc.per_second.unwrap_or(d.quota.per_second)),
-                per_minute: cc.per_minute.or(d.quota.per_minute).map(share),
-                per_hour: cc.per_hour.or(d.quota.per_hour).map(share),
-                per_day: cc.per_day.or(d.quota.per_day).map(share),
+                per_second: cc.per_second.unwrap_or(d.quota.per_second),
+                per_minute: cc.per_minute.or(d.quota.per_minute),
+                per_hour: cc.per_hour.or(d.quota.per_hour),
+                per_day: cc.per_day.or(d.quota.per_day),
             };
+            let (pacer, gate) = quota_for(
+                d.slug,
+                quota,
+                &ownership,
+                redis.as_ref(),
+                &config.fleet.redis_prefix,
+                config.fleet.heartbeat,
+                shared_ledger.clone(),
+                || -> Arc<dyn crate::quota::LedgerStore> { Arc::new(store.clone()) },
+                saved_ledgers.remove(slug.as_str()),
+                &metrics,
+            );
             let base_url = cc
                 .base_url
                 .clone()
@@ -214,8 +302,8 @@ impl Daemon {
                 http.clone(),
                 QuotaSetup {
                     limits: quota,
-                    store: Arc::new(store.clone()),
-                    restored: saved_ledgers.remove(slug.as_str()),
+                    pacer,
+                    gate,
                 },
                 retry,
                 metrics.clone(),
@@ -251,16 +339,10 @@ impl Daemon {
             carriers,
             plugins,
             shutdown,
-            ownership: match &leases {
-                Some(l) => Ownership::leased(l.shard_count()),
-                None => Ownership::sole(),
-            },
+            ownership,
             leases,
             instance,
         });
-        core.metrics
-            .quota_split
-            .set(i64::from(core.config.fleet.quota_split));
         core.metrics
             .fleet_shards
             .with_label_values(&["total"])

@@ -55,6 +55,8 @@ struct Keeper {
     leases: Arc<dyn LeaseStore>,
     /// Shards taken whose trackers could not be loaded yet (retried every beat).
     to_load: Vec<u32>,
+    /// What the store last recorded of this instance pacing without Redis.
+    said_fallback: bool,
 }
 
 impl Keeper {
@@ -67,6 +69,7 @@ impl Keeper {
             core,
             leases,
             to_load: Vec::new(),
+            said_fallback: false,
         }
     }
 
@@ -109,6 +112,14 @@ impl Keeper {
             .into_iter()
             .filter(|shard| !busy.contains(shard))
             .collect();
+        // Pacing without Redis: the others leave this instance's share free.
+        let fallback = core.ownership.quota_fallback();
+        if fallback != self.said_fallback {
+            self.leases
+                .set_quota_fallback(&core.instance, fallback)
+                .await?;
+            self.said_fallback = fallback;
+        }
         let sent = Instant::now();
         let beat = self.leases.heartbeat(&core.instance, ttl, &release).await?;
         let Changes { acquired, lost } = core.ownership.apply(&beat, sent, ttl);

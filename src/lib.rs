@@ -5,7 +5,8 @@
 //! - `config`: the TOML file + `TRACKD_*` overrides, validated all at once
 //! - `carriers`: the plugin registry and number detection
 //! - `carrier_client`: HTTP to one carrier (quotas, OAuth, retries, 429 pauses)
-//! - `quota`: rolling minute/hour/day windows made durable, so restarts never exceed a cap
+//! - `quota`: rolling minute/hour/day windows made durable, so restarts never exceed a cap;
+//!   pacing (`governor` alone, a fleet share, or Redis) and the gates holding the hard caps
 //! - `scheduler`: per-carrier due-time queues
 //! - `poller`: workers that fetch, then ingest (diff → store → stream)
 //! - `diff`: the pure change engine (events of design §3)

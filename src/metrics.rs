@@ -51,7 +51,9 @@ pub struct Metrics {
     pub fleet_lease_changes: IntCounterVec,
     pub fleet_heartbeat_failures: IntCounter,
     pub fenced_writes: IntCounter,
-    pub quota_split: IntGauge,
+    pub quota_share: GaugeVec,
+    pub quota_backend: IntGaugeVec,
+    pub quota_redis_failures: IntCounterVec,
     pub mirror_published: IntCounter,
     pub mirror_last_id: IntGauge,
     pub mirror_failures: IntCounter,
@@ -372,10 +374,23 @@ impl Metrics {
                 "trackd_fleet_fenced_writes_total",
                 "Poll results the store rejected because their shard's lease had moved to another instance (a paused or partitioned former owner).",
             ),
-            quota_split: int_gauge(
+            quota_share: fgauge(
                 &r,
-                "trackd_quota_split",
-                "The static quota split: this instance uses at most 1/N of every carrier quota (fleet.quota_split; 1 for one instance).",
+                "trackd_quota_share",
+                "Part of the carrier's per-second and minute quota this instance paces itself to when the fleet cannot share one limiter (held shards / all shards).",
+                &["carrier"],
+            ),
+            quota_backend: gauge(
+                &r,
+                "trackd_quota_backend",
+                "Where the carrier's requests are paced: 1 for the backend in use (local: one instance; split: its share of the fleet; redis: fleet-wide; redis_fallback: Redis unreachable, paced at the share).",
+                &["carrier", "backend"],
+            ),
+            quota_redis_failures: counter(
+                &r,
+                "trackd_quota_redis_failures_total",
+                "Redis quota calls that failed or timed out (each one paced locally at the share, failing closed).",
+                &["carrier"],
             ),
             mirror_published: int_counter(
                 &r,
@@ -429,6 +444,7 @@ impl Metrics {
             self.quota_refusals.with_label_values(&[carrier, window]);
         }
         self.quota_ledger_writes.with_label_values(&[carrier]);
+        self.quota_redis_failures.with_label_values(&[carrier]);
         self.set_paused(carrier, std::time::Duration::ZERO);
     }
 
@@ -446,6 +462,15 @@ impl Metrics {
             self.quota_remaining
                 .with_label_values(&[carrier, window])
                 .set(clamp(limit.saturating_sub(used)));
+        }
+    }
+
+    /// Marks `backend` as the one pacing `carrier` (the others read 0).
+    pub fn set_quota_backend(&self, carrier: &str, backend: &str) {
+        for b in ["local", "split", "redis", "redis_fallback"] {
+            self.quota_backend
+                .with_label_values(&[carrier, b])
+                .set(i64::from(b == backend));
         }
     }
 

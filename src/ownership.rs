@@ -51,6 +51,9 @@ pub struct Heartbeat {
     pub live_instances: u32,
     /// Shards whose lease this heartbeat took from an expired or absent owner.
     pub taken: u32,
+    /// Shards held by other live instances that cannot reach Redis and pace
+    /// themselves to their share: the instances on Redis leave that part free.
+    pub fallback_shards: u32,
 }
 
 /// Something another instance asks of the owner of a tracker.
@@ -81,6 +84,10 @@ pub trait LeaseStore: Send + Sync + 'static {
         ttl: Duration,
         release: &[u32],
     ) -> Result<Heartbeat, StoreError>;
+
+    /// Records whether `instance` paces without Redis (its share of every
+    /// quota is then its own, and the others' heartbeats learn it).
+    async fn set_quota_fallback(&self, instance: &str, on: bool) -> Result<(), StoreError>;
 
     /// Gives back every lease of `instance` (graceful shutdown: instant takeover).
     async fn release_all(&self, instance: &str) -> Result<(), StoreError>;
@@ -125,6 +132,12 @@ pub struct Ownership {
     shards: u32,
     /// `None`: the sole owner of everything (embedded default).
     leased: Option<RwLock<BTreeMap<u32, Held>>>,
+    /// Instances alive at the last heartbeat (this one included).
+    live: std::sync::atomic::AtomicU32,
+    /// Other instances' shards paced without Redis, at the last heartbeat.
+    fallback_shards: std::sync::atomic::AtomicU32,
+    /// This instance's carriers paced without Redis now.
+    fallback_carriers: std::sync::atomic::AtomicU32,
 }
 
 impl Ownership {
@@ -133,6 +146,9 @@ impl Ownership {
         Ownership {
             shards: 1,
             leased: None,
+            live: std::sync::atomic::AtomicU32::new(1),
+            fallback_shards: std::sync::atomic::AtomicU32::new(0),
+            fallback_carriers: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -141,6 +157,9 @@ impl Ownership {
         Ownership {
             shards: shards.max(1),
             leased: Some(RwLock::new(BTreeMap::new())),
+            live: std::sync::atomic::AtomicU32::new(1),
+            fallback_shards: std::sync::atomic::AtomicU32::new(0),
+            fallback_carriers: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -201,6 +220,19 @@ impl Ownership {
         })
     }
 
+    /// Shards held under a lease that has not lapsed (draining ones included:
+    /// they are polled until given back). Never overlaps another instance's.
+    pub fn live_count(&self) -> usize {
+        self.leased.as_ref().map_or(self.shards as usize, |l| {
+            let now = Instant::now();
+            l.read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .filter(|h| now < h.until)
+                .count()
+        })
+    }
+
     /// Shards this instance may poll now (held, not draining, lease not lapsed).
     pub fn valid_count(&self) -> usize {
         self.leased.as_ref().map_or(self.shards as usize, |l| {
@@ -233,6 +265,12 @@ impl Ownership {
         let Some(leased) = &self.leased else {
             return Changes::default();
         };
+        self.live.store(
+            beat.live_instances.max(1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.fallback_shards
+            .store(beat.fallback_shards, std::sync::atomic::Ordering::Relaxed);
         let mut held = leased.write().unwrap_or_else(|p| p.into_inner());
         let mut changes = Changes::default();
         let now_held: BTreeMap<u32, u64> = beat.held.iter().map(|f| (f.shard, f.epoch)).collect();
@@ -287,6 +325,43 @@ impl Ownership {
     }
 }
 
+impl crate::quota::pacing::FleetView for Ownership {
+    fn share(&self) -> f64 {
+        self.live_count() as f64 / f64::from(self.shards)
+    }
+
+    fn live_instances(&self) -> u32 {
+        self.live.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn redis_part(&self) -> f64 {
+        let others = self
+            .fallback_shards
+            .load(std::sync::atomic::Ordering::Relaxed);
+        1.0 - f64::from(others.min(self.shards)) / f64::from(self.shards)
+    }
+
+    fn set_fallback(&self, on: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if on {
+            self.fallback_carriers.fetch_add(1, Relaxed);
+        } else {
+            let _ = self
+                .fallback_carriers
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+        }
+    }
+}
+
+impl Ownership {
+    /// Whether any carrier of this instance paces without Redis now.
+    pub fn quota_fallback(&self) -> bool {
+        self.fallback_carriers
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +375,7 @@ mod tests {
                 .collect(),
             live_instances: live,
             taken: 0,
+            fallback_shards: 0,
         }
     }
 

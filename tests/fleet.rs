@@ -20,6 +20,7 @@ const PER_CARRIER: usize = 200;
 const SHARDS: u32 = 32;
 
 const NATS: &str = "nats://127.0.0.1:4222";
+const REDIS: &str = "redis://127.0.0.1:6379";
 
 fn write_config(
     path: &Path,
@@ -28,7 +29,7 @@ fn write_config(
     stream: &str,
 ) {
     let toml = format!(
-        "[storage]\nbackend = \"postgres\"\npostgres_url = \"{}\"\n\n[fleet]\nshards = {SHARDS}\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nquota_split = 3\n\n[mirror]\nnats_url = \"{NATS}\"\nstream = \"{stream}\"\nsubject = \"{stream}.events\"\n\n{}{}",
+        "[storage]\nbackend = \"postgres\"\npostgres_url = \"{}\"\n\n[fleet]\nshards = {SHARDS}\nlease_ttl = \"3s\"\nheartbeat = \"1s\"\nredis_url = \"{REDIS}\"\nredis_prefix = \"{stream}\"\n\n[mirror]\nnats_url = \"{NATS}\"\nstream = \"{stream}\"\nsubject = \"{stream}.events\"\n\n{}{}",
         db.url,
         fast_poll_toml("300ms"),
         simulated_carriers_toml(running, Options::default().per_second)
@@ -283,6 +284,19 @@ async fn three_instances_survive_a_kill_and_a_pause_with_every_journey_exactly_o
         overlapping, 0,
         "a parcel was polled by two instances at once"
     );
+    // The fleet paced every carrier through Redis (shared limiting, no fallback).
+    if redis_available(REDIS) {
+        let on_redis = metric_sum(
+            &metrics(&urls[2]).await,
+            "trackd_quota_backend",
+            &["backend=\"redis\""],
+        );
+        assert_eq!(
+            on_redis,
+            running.base_urls.len() as f64,
+            "every carrier paced through Redis on the survivor"
+        );
+    }
 
     let paused_metrics = metrics(&urls[1]).await;
     let fenced = metric_sum(&paused_metrics, "trackd_fleet_fenced_writes_total", &[]);

@@ -322,6 +322,12 @@ pub trait StoreBackend: Send + Sync + 'static {
     fn leases(&self) -> Option<Arc<dyn crate::ownership::LeaseStore>> {
         None
     }
+
+    /// Where a fleet shares its hour and day quota windows; `None`: this
+    /// instance's own durable ledger ([`save_ledger`](Self::save_ledger)) is the cap.
+    fn shared_ledger(&self) -> Option<Arc<dyn crate::quota::gate::SharedLedgerStore>> {
+        None
+    }
 }
 
 /// Handle to the configured store; cheap to clone, derefs to the backend.

@@ -531,3 +531,27 @@ pub fn metric_sum(metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Whether a Redis server answers at `url` (`redis://host:port`); under CI a
+/// missing server fails the test instead of skipping the Redis part.
+pub fn redis_available(url: &str) -> bool {
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:6379")
+        .to_string();
+    let up = std::net::TcpStream::connect_timeout(
+        &addr.parse().expect("a host:port Redis address"),
+        Duration::from_secs(2),
+    )
+    .is_ok();
+    if !up {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Redis is required under CI ({url})"
+        );
+        eprintln!("skipping a Redis check: nothing listens at {url}");
+    }
+    up
+}

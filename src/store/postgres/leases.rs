@@ -209,6 +209,16 @@ impl LeaseStore for PostgresStore {
         } else {
             Vec::new()
         };
+        let fallback_shards: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM shard_leases l JOIN fleet_instances i ON i.instance = l.owner
+                 WHERE i.quota_fallback AND l.owner <> $1 AND l.expires_at > now()
+                   AND i.heartbeat_at > now() - make_interval(secs => $2)",
+                &[&instance, &ttl_s],
+            )
+            .await
+            .ctx("counting shards paced without Redis")?
+            .get(0);
         tx.execute(
             "DELETE FROM fleet_instances WHERE heartbeat_at < now() - interval '1 day'",
             &[],
@@ -223,7 +233,19 @@ impl LeaseStore for PostgresStore {
             held,
             live_instances: live,
             taken: taken.len() as u32,
+            fallback_shards: fallback_shards as u32,
         })
+    }
+
+    async fn set_quota_fallback(&self, instance: &str, on: bool) -> Result<(), StoreError> {
+        let c = self.reader().await?;
+        c.execute(
+            "UPDATE fleet_instances SET quota_fallback = $2 WHERE instance = $1",
+            &[&instance, &on],
+        )
+        .await
+        .ctx("recording quota pacing without Redis")?;
+        Ok(())
     }
 
     async fn release_all(&self, instance: &str) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@
 //! ([`leases`] holds the lease side of fleet mode).
 
 mod leases;
+mod quota;
 mod tail;
 
 use super::{
@@ -53,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "fleet: shard leases",
         include_str!("../migrations/0002_fleet.sql"),
+    ),
+    (
+        3,
+        "shared quotas: instances pacing without Redis",
+        include_str!("../migrations/0003_quota_fallback.sql"),
     ),
 ];
 
@@ -537,6 +543,10 @@ impl StoreBackend for PostgresStore {
     }
 
     fn leases(&self) -> Option<Arc<dyn crate::ownership::LeaseStore>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    fn shared_ledger(&self) -> Option<Arc<dyn crate::quota::gate::SharedLedgerStore>> {
         Some(Arc::new(self.clone()))
     }
 }

@@ -10,7 +10,17 @@
 //! spent at restart time, so no sequence of restarts can send more than a
 //! window's cap, and at most `chunk` requests of budget are lost per restart.
 //!
+//! In fleet mode the hour and day windows are shared by every instance through
+//! one store row per carrier ([`reserve_shared`]): an instance takes a chunk of
+//! the fleet's budget at a time, counted at the latest moment it may be sent.
+//!
 //! Pure: the caller passes the time (Unix seconds), so it is tested on a fake clock.
+//! Pacing (`pacing`, `redis`) and the gates that make caps durable (`gate`)
+//! are the parts with I/O.
+
+pub mod gate;
+pub mod pacing;
+pub mod redis_pacer;
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -262,6 +272,60 @@ impl Ledger {
             .map_or(0, |w| w.used(now))
     }
 
+    /// Takes up to `want` requests at `now` for a reservation that may be spent
+    /// until `until`, counted there (the latest moment any of them is sent).
+    /// Returns how many fit every capped window, or why none does.
+    fn take(&mut self, now: u64, until: u64, want: u32) -> Result<u32, Refused> {
+        for w in &mut self.windows {
+            w.prune(now);
+        }
+        let room = self
+            .windows
+            .iter()
+            .filter_map(|w| {
+                let cap = u64::from(w.cap?);
+                Some(cap.saturating_sub(w.used(now)))
+            })
+            .min()
+            .unwrap_or(u64::from(want));
+        let granted = room.min(u64::from(want)) as u32;
+        if granted == 0 {
+            let (window, wait) = self
+                .windows
+                .iter()
+                .filter_map(|w| w.wait(now).map(|wait| (w.name, wait)))
+                .max_by_key(|(_, wait)| *wait)
+                .unwrap_or(("ledger", Duration::from_secs(1)));
+            return Err(Refused { window, wait });
+        }
+        for w in &mut self.windows {
+            w.add(until, granted);
+        }
+        Ok(granted)
+    }
+
+    /// Uncounts `n` reserved requests, counted at `at`, that were never sent.
+    /// They are taken from the first buckets at or after `at`: the reservation
+    /// was counted in one of those (a later one when buckets merged), and an
+    /// earlier bucket stops counting sooner, so what stays counted is never less
+    /// than what was sent.
+    fn give_back(&mut self, at: u64, n: u32) {
+        for w in &mut self.windows {
+            let from = at / w.bucket_secs;
+            let mut left = n;
+            for (idx, count) in w.buckets.iter_mut() {
+                if left == 0 {
+                    break;
+                }
+                if *idx >= from {
+                    let take = left.min(*count);
+                    *count -= take;
+                    left -= take;
+                }
+            }
+        }
+    }
+
     fn saved(&self, now: u64, reserved: u32) -> SavedLedger {
         SavedLedger {
             saved_at: now,
@@ -277,6 +341,69 @@ impl Ledger {
                 .collect(),
         }
     }
+}
+
+/// How long a fleet instance may spend a reservation of the shared windows.
+/// It is counted at its end, so the shared windows are this much longer than
+/// the carrier's; two minutes is under 4% of an hour.
+pub const SHARED_HOLD_SECS: u64 = 120;
+
+/// One instance's request for a chunk of the fleet's hour and day budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// The fleet's caps (minute and per-second are paced, not reserved).
+    pub caps: Caps,
+    pub want: u32,
+    /// The unspent rest of this instance's previous reservation: (counted at, requests).
+    pub give_back: Option<(u64, u32)>,
+}
+
+/// What the fleet granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// Requests this instance may send until `until` (0: none, see `refused`).
+    pub granted: u32,
+    /// Unix seconds (store clock) the grant is counted at and expires.
+    pub until: u64,
+    pub refused: Option<Refused>,
+    /// The fleet's use of each window after this reservation (gauges).
+    pub used_hour: u64,
+    pub used_day: u64,
+}
+
+/// The shared-row step of fleet quotas: given the row `state` (every
+/// instance's reservations), at `now` on the store's clock, returns the new row
+/// and the reservation. Pure; the store runs it under the row's lock.
+pub fn reserve_shared(
+    state: Option<&SavedLedger>,
+    req: &ReserveRequest,
+    now: u64,
+) -> (SavedLedger, Reservation) {
+    let caps = Caps {
+        per_minute: None,
+        ..req.caps
+    };
+    let mut l = Ledger::new(caps);
+    if let Some(s) = state {
+        // A row written by a single instance holds an unspent reserve: counted here.
+        l.restore(s, now);
+    }
+    if let Some((at, n)) = req.give_back {
+        l.give_back(at, n);
+    }
+    let until = now + SHARED_HOLD_SECS;
+    let (granted, refused) = match l.take(now, until, req.want.max(1)) {
+        Ok(n) => (n, None),
+        Err(r) => (0, Some(r)),
+    };
+    let reservation = Reservation {
+        granted,
+        until,
+        refused,
+        used_hour: l.used("hour", now),
+        used_day: l.used("day", now),
+    };
+    (l.saved(now, 0), reservation)
 }
 
 /// Where ledgers are made durable: the daemon's store (one row per carrier).
@@ -431,5 +558,103 @@ mod tests {
             now += 5;
         }
         assert_eq!(sent, 10, "the hour's whole budget, and not one more");
+    }
+
+    /// One fleet instance in the shared-windows model: its grant, if any.
+    #[derive(Clone, Copy, Default)]
+    struct Instance {
+        left: u32,
+        until: u64,
+    }
+
+    proptest! {
+        /// However instances interleave, crash (losing their grant) and give
+        /// back what they did not spend, no rolling hour or day ever holds more
+        /// than its cap, and the fleet is not starved.
+        #[test]
+        fn fleet_reservations_never_exceed_a_cap(
+            cap_hour in 1u32..120, cap_day in 1u32..400,
+            steps in proptest::collection::vec((0u64..400, 0usize..3, 0u32..8, 0u8..10), 1..200),
+        ) {
+            let caps = Caps { per_minute: None, per_hour: Some(cap_hour), per_day: Some(cap_day), per_second: 5 };
+            let mut row: Option<SavedLedger> = None;
+            let mut fleet = [Instance::default(); 3];
+            let mut now = 5_000_000u64;
+            let mut sent: Vec<u64> = Vec::new();
+            for (advance, who, tries, fate) in steps {
+                now += advance;
+                let me = &mut fleet[who];
+                for _ in 0..tries {
+                    if me.left > 0 && now < me.until {
+                        me.left -= 1;
+                        sent.push(now);
+                        continue;
+                    }
+                    let give_back = (me.left > 0).then_some((me.until, me.left));
+                    let req = ReserveRequest { caps, want: caps.chunk(), give_back };
+                    let (next, r) = reserve_shared(row.as_ref(), &req, now);
+                    row = Some(next);
+                    *me = Instance { left: r.granted, until: r.until };
+                    if r.granted == 0 {
+                        break;
+                    }
+                }
+                if fate == 0 {
+                    // Crash: the grant is gone, never given back.
+                    *me = Instance::default();
+                }
+            }
+            for (cap, secs) in [(cap_hour, 3_600u64), (cap_day, 86_400)] {
+                for (i, start) in sent.iter().enumerate() {
+                    let inside = sent[i..].iter().take_while(|t| **t < start + secs).count();
+                    prop_assert!(inside <= cap as usize, "{} in {}s (cap {})", inside, secs, cap);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn given_back_requests_are_granted_again() {
+        let caps = Caps {
+            per_minute: None,
+            per_hour: Some(10),
+            per_day: None,
+            per_second: 50,
+        };
+        let req = |give_back| ReserveRequest {
+            caps,
+            want: 10,
+            give_back,
+        };
+        let (row, a) = reserve_shared(None, &req(None), 1_000);
+        assert_eq!(a.granted, 10);
+        let (row, b) = reserve_shared(Some(&row), &req(None), 1_001);
+        assert_eq!(b.granted, 0, "the hour is reserved");
+        assert_eq!(b.refused.map(|r| r.window), Some("hour"));
+        // The first holder sent 3 and gives the other 7 back.
+        let (_, c) = reserve_shared(Some(&row), &req(Some((a.until, 7))), 1_300);
+        assert_eq!(c.granted, 7);
+        assert_eq!(c.used_hour, 10);
+    }
+
+    #[test]
+    fn a_single_instance_row_is_read_with_its_reserve_spent() {
+        let caps = Caps {
+            per_minute: None,
+            per_hour: Some(10),
+            per_day: None,
+            per_second: 50,
+        };
+        let mut l = Ledger::new(caps);
+        let Admission::Reserve(saved) = l.admit(9_000) else {
+            panic!("reserve first")
+        };
+        let req = ReserveRequest {
+            caps,
+            want: 10,
+            give_back: None,
+        };
+        let (_, r) = reserve_shared(Some(&saved), &req, 9_010);
+        assert_eq!(r.granted, 10 - saved.reserved);
     }
 }
