@@ -40,7 +40,7 @@ pub use stats::{CarrierStats, SimStats};
 
 use chrono::{DateTime, TimeZone, Utc};
 use state::CarrierState;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -416,6 +416,16 @@ impl Simulator {
                 .map(|c| (c.slug.clone(), c.counters.snapshot()))
                 .collect(),
         }
+    }
+
+    /// When a track call last asked for each number, by carrier (numbers as
+    /// carriers write them: upper case, no spaces).
+    pub fn last_asked(&self) -> BTreeMap<String, HashMap<String, std::time::Instant>> {
+        self.inner
+            .carriers
+            .iter()
+            .map(|c| (c.slug.clone(), c.last_asked.lock().clone()))
+            .collect()
     }
 
     /// Replaces a carrier's fault probabilities (takes effect on the next request).

@@ -184,6 +184,13 @@ impl<'a> Answering<'a> {
             .collect();
         let mut overlapped = false;
         {
+            let now = std::time::Instant::now();
+            let mut last = carrier.last_asked.lock();
+            for n in &numbers {
+                last.insert(n.clone(), now);
+            }
+        }
+        {
             let mut in_flight = carrier.in_flight.lock();
             for n in &numbers {
                 let calls = in_flight.entry(n.clone()).or_insert(0);

@@ -72,6 +72,8 @@ pub(crate) struct CarrierState {
     pub counters: Counters,
     /// Numbers a track call is being answered for right now -> how many calls.
     pub in_flight: Mutex<HashMap<String, u32>>,
+    /// Number -> when a track call last asked for it (failover measurements).
+    pub last_asked: Mutex<HashMap<String, Instant>>,
 }
 
 /// Upper-case, no spaces: how the daemon and carriers write tracking numbers.
@@ -135,6 +137,7 @@ impl CarrierState {
             serial_base,
             counters: Counters::default(),
             in_flight: Mutex::new(HashMap::new()),
+            last_asked: Mutex::new(HashMap::new()),
         }
     }
 
