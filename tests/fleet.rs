@@ -37,15 +37,6 @@ fn write_config(
     std::fs::write(path, toml).unwrap();
 }
 
-async fn metrics(url: &str) -> String {
-    reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn signal(child: &tokio::process::Child, sig: &str) {
     let pid = child.id().expect("running child").to_string();
     let ok = std::process::Command::new("kill")

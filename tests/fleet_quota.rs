@@ -81,15 +81,6 @@ fn write_config(
     std::fs::write(path, toml).unwrap();
 }
 
-async fn metrics(url: &str) -> String {
-    reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Carriers paced by `backend` on every instance.
 async fn on_backend(urls: &[String], backend: &str, carriers: usize) -> bool {
     for url in urls {

@@ -555,3 +555,13 @@ pub fn redis_available(url: &str) -> bool {
     }
     up
 }
+
+/// The Prometheus exposition of the daemon at `url` (a `trackd run` child).
+pub async fn metrics(url: &str) -> String {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
