@@ -189,8 +189,10 @@ fn quota_for(
             conn.clone(),
             redis_prefix,
             fleet,
-            // Others learn of a fallback at their next heartbeat after ours.
-            heartbeat * 2 + Duration::from_millis(500),
+            // Others learn of a fallback at their next heartbeat after ours;
+            // a heartbeat period stretches under load (sleep + the beat itself),
+            // so wait four of them.
+            heartbeat * 4 + Duration::from_secs(1),
             metrics.clone(),
         )),
     };

@@ -62,7 +62,7 @@ pub struct RedisPacer {
     backend: Mutex<Backend>,
     /// This instance paced locally since it last reached Redis.
     unseen_requests: std::sync::atomic::AtomicBool,
-    /// How long after losing Redis the other instances surely know (two heartbeats).
+    /// How long after losing Redis the other instances know (four heartbeats and a second).
     announce: Duration,
     metrics: Arc<Metrics>,
 }
