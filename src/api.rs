@@ -28,6 +28,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use trackd_carrier_sdk::Status;
 
+mod webhooks;
+
 type Shared = Arc<Core>;
 
 /// A client-facing error: status, stable code, human message, offending field.
@@ -134,7 +136,20 @@ fn route_groups() -> RouteGroups {
         .on("/v1/trackers/{id}", Method::DELETE, delete_tracker)
         .on("/v1/trackers/{id}/refresh", Method::POST, refresh)
         .on("/v1/events", Method::GET, events_page)
-        .on("/v1/carriers", Method::GET, list_carriers);
+        .on("/v1/carriers", Method::GET, list_carriers)
+        .on("/v1/webhooks", Method::POST, webhooks::create)
+        .on("/v1/webhooks", Method::GET, webhooks::list)
+        .on("/v1/webhooks/{id}", Method::GET, webhooks::get)
+        .on("/v1/webhooks/{id}", Method::PATCH, webhooks::update)
+        .on("/v1/webhooks/{id}", Method::DELETE, webhooks::delete)
+        .on("/v1/webhooks/{id}/rotate", Method::POST, webhooks::rotate)
+        .on("/v1/webhooks/{id}/test", Method::POST, webhooks::test)
+        .on("/v1/webhooks/{id}/replay", Method::POST, webhooks::replay)
+        .on(
+            "/v1/webhooks/{id}/deliveries",
+            Method::GET,
+            webhooks::deliveries,
+        );
     let stream = Routes::default().on("/v1/events/stream", Method::GET, events_stream);
     let public = Routes::default()
         .on("/v1/openapi.json", Method::GET, openapi)
@@ -326,6 +341,37 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map_err(|e| {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()).field("id")
             })
+    }
+}
+
+/// A request body that must be JSON when present: a non-empty body without a JSON
+/// content type is 415, an unreadable or too large one the error contract.
+struct JsonBody(Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is larger than api.max_body_bytes",
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+            }
+        })?;
+        if !body.is_empty() && !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        Ok(JsonBody(body))
     }
 }
 

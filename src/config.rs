@@ -51,6 +51,8 @@ pub struct Config {
     pub mirror: MirrorConfig,
     /// In-memory caches in front of storage.
     pub cache: CacheConfig,
+    /// Pushing the event log to consumers' HTTP endpoints.
+    pub webhooks: WebhooksConfig,
     /// Per-carrier settings by slug; slugs are checked against the carrier registry by the daemon.
     pub carriers: BTreeMap<String, CarrierConfig>,
 }
@@ -252,6 +254,43 @@ pub struct MirrorConfig {
     pub stream: String,
     /// Subject the events are published on (default trackd.events).
     pub subject: String,
+}
+
+/// Webhook deliveries: where they may go, how long they are retried.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhooksConfig {
+    /// Whether this instance delivers webhooks at all (the API still manages endpoints).
+    pub enabled: bool,
+    /// Allows `http://` endpoint URLs; off by default so signatures and payloads never travel in clear.
+    pub allow_http: bool,
+    /// Networks endpoints may resolve into although they are not public (loopback, private, ...):
+    /// a self-hosted daemon posting inside its own network says so here, deliberately.
+    #[serde(serialize_with = "ser_displayed")]
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// Time allowed to open a connection to an endpoint.
+    #[serde(serialize_with = "ser_duration")]
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole delivery attempt.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// Delay before each retry of a failed delivery; after the last one it is marked failed.
+    #[serde(serialize_with = "ser_durations")]
+    pub retry_schedule: Vec<Duration>,
+    /// Random spread of each retry delay, as a fraction of it (0..=0.5).
+    pub retry_jitter: f64,
+    /// An endpoint failing every attempt this long is reported (metric and delivery log).
+    #[serde(serialize_with = "ser_duration")]
+    pub failing_after: Duration,
+    /// An endpoint failing every attempt this long is disabled.
+    #[serde(serialize_with = "ser_duration")]
+    pub disable_after: Duration,
+    /// Deliveries in flight at once per endpoint.
+    pub max_in_flight: usize,
+    /// Events held in memory per endpoint before reading the log pauses.
+    pub max_pending: usize,
+    /// How long the previous key keeps signing after a rotation, unless the request says otherwise.
+    #[serde(serialize_with = "ser_duration")]
+    pub rotation_overlap: Duration,
 }
 
 /// In-memory cache settings.
@@ -885,6 +924,7 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
             answer_ttl: answer_ttl?,
         })
     });
+    let webhooks = s.section("webhooks", read_webhooks);
     let carriers = s.section("carriers", |s| {
         let table: &Table = s.table;
         let mut carriers = BTreeMap::new();
@@ -909,7 +949,53 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         fleet: fleet?,
         mirror: mirror?,
         cache: cache?,
+        webhooks: webhooks?,
         carriers: carriers?,
+    })
+}
+
+fn read_webhooks(s: &mut Section<'_, '_>) -> Option<WebhooksConfig> {
+    let enabled = s.get("enabled", boolean);
+    let allow_http = s.get("allow_http", boolean);
+    let allow_networks = s.get("allow_networks", |r| {
+        list(r, |item| {
+            let text = text(item)?;
+            text.trim()
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("a network in CIDR form (\"10.0.0.0/8\", \"fd00::/8\") or an address, found {text:?}"))
+        })
+    });
+    let connect_timeout = s.get("connect_timeout", positive_duration);
+    let timeout = s.get("timeout", positive_duration);
+    let retry_schedule = s.get("retry_schedule", |r| list(r, positive_duration));
+    let retry_jitter = s.get("retry_jitter", |r| float_in(r, 0.0..=0.5));
+    let failing_after = s.get("failing_after", positive_duration);
+    let disable_after = s.get("disable_after", positive_duration);
+    let max_in_flight = s.get("max_in_flight", |r| int_in(r, 1..=1024));
+    let max_pending = s.get("max_pending", |r| int_in(r, 16..=10_000_000));
+    let rotation_overlap = s.get("rotation_overlap", duration);
+    let (failing_after, disable_after) = (failing_after?, disable_after?);
+    if disable_after < failing_after {
+        s.error(
+            "disable_after",
+            format!("must be at least webhooks.failing_after ({}): an endpoint is reported failing before it is disabled", humantime::format_duration(failing_after)),
+        );
+        return None;
+    }
+    Some(WebhooksConfig {
+        enabled: enabled?,
+        allow_http: allow_http?,
+        allow_networks: allow_networks?,
+        connect_timeout: connect_timeout?,
+        timeout: timeout?,
+        retry_schedule: retry_schedule?,
+        retry_jitter: retry_jitter?,
+        failing_after,
+        disable_after,
+        max_in_flight: max_in_flight?,
+        max_pending: max_pending?,
+        rotation_overlap: rotation_overlap?,
     })
 }
 
@@ -1240,6 +1326,21 @@ fn list<'a, T>(
     }
 }
 
+fn ser_durations<S: Serializer>(durations: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(
+        durations
+            .iter()
+            .map(|d| humantime::format_duration(*d).to_string()),
+    )
+}
+
+fn ser_displayed<S: Serializer, T: fmt::Display>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(items.iter().map(ToString::to_string))
+}
+
 fn ser_duration<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_duration(*duration))
 }
@@ -1460,6 +1561,24 @@ mod tests {
             cache: CacheConfig {
                 snapshot_capacity: 100_000,
                 answer_ttl: Duration::from_secs(30),
+            },
+            webhooks: WebhooksConfig {
+                enabled: true,
+                allow_http: false,
+                allow_networks: vec![],
+                connect_timeout: Duration::from_secs(5),
+                timeout: Duration::from_secs(15),
+                retry_schedule: [
+                    "5s", "5m", "30m", "2h", "5h", "10h", "10h", "12h", "12h", "12h", "12h",
+                ]
+                .map(|d| humantime::parse_duration(d).unwrap())
+                .to_vec(),
+                retry_jitter: 0.2,
+                failing_after: Duration::from_secs(86_400),
+                disable_after: Duration::from_secs(5 * 86_400),
+                max_in_flight: 16,
+                max_pending: 10_000,
+                rotation_overlap: Duration::from_secs(86_400),
             },
             // Every built-in carrier has a table, enabled, with plugin defaults.
             carriers: crate::carriers::builtin()

@@ -384,6 +384,7 @@ impl Daemon {
             tasks.push(tokio::spawn(crate::mirror::run(core.clone())));
         }
         tasks.push(tokio::spawn(gauge_loop(core.clone())));
+        tasks.push(tokio::spawn(crate::webhooks::deliverer::run(core.clone())));
 
         let listener = tokio::net::TcpListener::bind(core.config.server.listen)
             .await
@@ -452,6 +453,12 @@ async fn retention_loop(core: Arc<Core>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "event retention applied"),
             Err(e) => tracing::error!(error = %e, "event retention failed"),
+        }
+        // The delivery log is kept as long as the events it is about.
+        match core.store.webhooks().prune_attempts(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "webhook delivery log retention applied"),
+            Err(e) => tracing::error!(error = %e, "webhook delivery log retention failed"),
         }
         tokio::select! {
             _ = stop.changed() => return,

@@ -41,3 +41,4 @@ pub mod scheduler;
 pub mod store;
 pub mod stream;
 pub mod trackers;
+pub mod webhooks;

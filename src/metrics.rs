@@ -57,6 +57,14 @@ pub struct Metrics {
     pub mirror_published: IntCounter,
     pub mirror_last_id: IntGauge,
     pub mirror_failures: IntCounter,
+    pub webhook_endpoints: IntGaugeVec,
+    pub webhook_attempts: IntCounterVec,
+    pub webhook_deliveries: IntCounterVec,
+    pub webhook_attempt_seconds: Histogram,
+    pub webhook_delivery_latency: Histogram,
+    pub webhook_backlog: IntGaugeVec,
+    pub webhook_oldest_pending: GaugeVec,
+    pub webhook_endpoint_failing: IntGaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -407,8 +415,69 @@ impl Metrics {
                 "trackd_mirror_failures_total",
                 "Times the JetStream mirror relay was interrupted (NATS unreachable, refused publish); it resumes from the stream's last sequence.",
             ),
+            webhook_endpoints: gauge(
+                &r,
+                "trackd_webhook_endpoints",
+                "Webhook endpoints by state (enabled, disabled, failing: enabled but failing every attempt for webhooks.failing_after).",
+                &["state"],
+            ),
+            webhook_attempts: counter(
+                &r,
+                "trackd_webhook_attempts_total",
+                "Webhook delivery attempts by outcome (success, http_error, redirect, timeout, connect_error, rate_limited, gone).",
+                &["outcome"],
+            ),
+            webhook_deliveries: counter(
+                &r,
+                "trackd_webhook_deliveries_total",
+                "Webhook deliveries settled: delivered, or failed (given up after the last retry; kept in the delivery log, replayable).",
+                &["outcome"],
+            ),
+            webhook_attempt_seconds: histogram(
+                &r,
+                "trackd_webhook_attempt_duration_seconds",
+                "Time of one webhook delivery attempt (connect, send, answer).",
+                &[],
+                latency.clone(),
+            )
+            .with_label_values(&[] as &[&str]),
+            webhook_delivery_latency: histogram(
+                &r,
+                "trackd_webhook_delivery_latency_seconds",
+                "Time from an event's commit to its 2xx receipt by the endpoint (retries included).",
+                &[],
+                vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0, 86400.0],
+            )
+            .with_label_values(&[] as &[&str]),
+            webhook_backlog: gauge(
+                &r,
+                "trackd_webhook_backlog_events",
+                "Events an endpoint matched that are not yet delivered or given up (held by this instance's deliverer).",
+                &["endpoint"],
+            ),
+            webhook_oldest_pending: fgauge(
+                &r,
+                "trackd_webhook_oldest_pending_seconds",
+                "Age of the oldest event an endpoint has not yet received (0 when none is pending).",
+                &["endpoint"],
+            ),
+            webhook_endpoint_failing: gauge(
+                &r,
+                "trackd_webhook_endpoint_failing",
+                "1 when the endpoint has failed every attempt for longer than webhooks.failing_after (it is disabled after webhooks.disable_after).",
+                &["endpoint"],
+            ),
             registry: r,
         };
+        for o in crate::webhooks::AttemptOutcome::ATTEMPTS {
+            m.webhook_attempts.with_label_values(&[o.as_str()]);
+        }
+        for o in ["delivered", "failed"] {
+            m.webhook_deliveries.with_label_values(&[o]);
+        }
+        for s in ["enabled", "disabled", "failing"] {
+            m.webhook_endpoints.with_label_values(&[s]);
+        }
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);

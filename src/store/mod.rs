@@ -14,6 +14,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_webhooks;
 
 use crate::events::{EventDraft, EventType, StoredEvent, Subject};
 use crate::quota::SavedLedger;
@@ -66,6 +67,8 @@ pub enum StoreError {
     WriterGone,
     #[error("stored quota ledger of carrier {0} is corrupt: {1}")]
     CorruptLedger(String, String),
+    #[error("stored webhook endpoint {0} is corrupt: {1}")]
+    CorruptWebhook(String, String),
     #[error("the group commit that held this operation failed: {0}")]
     GroupFailed(String),
     #[error(
@@ -328,6 +331,9 @@ pub trait StoreBackend: Send + Sync + 'static {
     fn shared_ledger(&self) -> Option<Arc<dyn crate::quota::gate::SharedLedgerStore>> {
         None
     }
+
+    /// Webhook endpoints, their cursors and the delivery log, in this same engine.
+    fn webhooks(&self) -> Arc<dyn crate::webhooks::WebhookStore>;
 }
 
 /// Handle to the configured store; cheap to clone, derefs to the backend.

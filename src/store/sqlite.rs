@@ -17,7 +17,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use trackd_carrier_sdk::Snapshot;
 
-trait Ctx<T> {
+pub(super) trait Ctx<T> {
     fn ctx(self, context: &'static str) -> Result<T, StoreError>;
 }
 
@@ -95,6 +95,7 @@ pub struct SqliteStore {
     writer: mpsc::Sender<WriteOp>,
     reader: Arc<Mutex<Connection>>,
     path: PathBuf,
+    webhooks: Arc<super::sqlite_webhooks::SqliteWebhooks>,
 }
 
 const SCHEMA: &str = "
@@ -138,6 +139,45 @@ CREATE TABLE IF NOT EXISTS quota_ledger (
     saved_at INTEGER NOT NULL,
     json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    disabled_reason TEXT,
+    failing_since INTEGER,
+    failing_reported INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_lanes (
+    endpoint_id TEXT NOT NULL,
+    lane INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    until INTEGER,
+    event_ids TEXT,
+    since INTEGER,
+    before INTEGER,
+    PRIMARY KEY (endpoint_id, lane)
+);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id TEXT NOT NULL,
+    lane INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    settled TEXT,
+    status INTEGER,
+    latency_ms INTEGER,
+    error TEXT,
+    excerpt TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_event ON webhook_attempts(endpoint_id, lane, event_id);
+CREATE INDEX IF NOT EXISTS webhook_attempts_log ON webhook_attempts(endpoint_id, id);
+CREATE INDEX IF NOT EXISTS webhook_attempts_at ON webhook_attempts(at);
 ";
 
 fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
@@ -167,6 +207,7 @@ impl SqliteStore {
         wconn.execute_batch(SCHEMA).ctx("creating the schema")?;
         // The reader never writes; its durability mode does not matter.
         let rconn = open(&path, Synchronous::Normal)?;
+        let webhooks = Arc::new(super::sqlite_webhooks::SqliteWebhooks::open(&path)?);
         let (tx, rx) = mpsc::channel();
         let mut writer = Writer::new(wconn, sink)?;
         std::thread::Builder::new()
@@ -180,6 +221,7 @@ impl SqliteStore {
             writer: tx,
             reader: Arc::new(Mutex::new(rconn)),
             path,
+            webhooks,
         })
     }
 
@@ -233,6 +275,10 @@ impl SqliteStore {
 impl StoreBackend for SqliteStore {
     fn engine(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn webhooks(&self) -> Arc<dyn crate::webhooks::WebhookStore> {
+        self.webhooks.clone()
     }
 
     async fn register(
@@ -775,7 +821,8 @@ fn register_in(
             .ctx("reading back a tracker")?;
         if inserted > 0 {
             let (subject, draft) = created_event(&row, now);
-            insert_event(tx, &subject, &draft, now, last_id, out)?;
+            // Emission is trackd's own wall-clock time, like every other event's.
+            insert_event(tx, &subject, &draft, Utc::now(), last_id, out)?;
         }
         result.push(Registered {
             row,

@@ -14,6 +14,8 @@ use trackd::demo::{config_for_simulator, fast_polling, start_simulator};
 use trackd_carrier_sdk::{Credentials, JourneyStep, Quota, Timestamp};
 use trackd_simulator::{RunningSim, Simulator};
 
+pub mod receiver;
+
 pub const SCALE: f64 = 20_000.0;
 
 pub struct Options {

@@ -14,6 +14,7 @@
 mod leases;
 mod quota;
 mod tail;
+mod webhooks;
 
 use super::{
     CommitUnit, EventColumns, EventFilter, EventSink, NewTracker, Registered, StoreBackend,
@@ -59,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "shared quotas: instances pacing without Redis",
         include_str!("../migrations/0003_quota_fallback.sql"),
+    ),
+    (
+        4,
+        "webhooks: endpoints, cursors, delivery log",
+        include_str!("../migrations/0004_webhooks.sql"),
     ),
 ];
 
@@ -549,6 +555,10 @@ impl StoreBackend for PostgresStore {
     fn shared_ledger(&self) -> Option<Arc<dyn crate::quota::gate::SharedLedgerStore>> {
         Some(Arc::new(self.clone()))
     }
+
+    fn webhooks(&self) -> Arc<dyn crate::webhooks::WebhookStore> {
+        Arc::new(self.clone())
+    }
 }
 
 /// An event a unit of the group wants stored; its id is known only at the end.
@@ -942,7 +952,8 @@ async fn register_in(
             candidates.push(Candidate {
                 subject,
                 draft,
-                emitted_at: now,
+                // Emission is trackd's own wall-clock time, like every other event's.
+                emitted_at: Utc::now(),
             });
         }
         result.push(Registered { row, created });
