@@ -262,6 +262,14 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     fast_polling(&mut cfg, args.poll_every);
     cfg.server.listen = args.listen;
+    // The demo's own webhook receiver listens on loopback: allow exactly that.
+    cfg.webhooks.allow_http = true;
+    let loopback: ipnet::IpNet = ipnet::Ipv4Net::new(std::net::Ipv4Addr::LOCALHOST, 8)
+        .context("the loopback network")?
+        .into();
+    if !cfg.webhooks.allow_networks.contains(&loopback) {
+        cfg.webhooks.allow_networks.push(loopback);
+    }
     let (data_dir, _guard) = match args.data_dir {
         Some(d) => (d, None),
         None => {
@@ -282,6 +290,9 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
             )
         })?;
     let url = daemon.url();
+    // Registered first, so the receiver gets every event from the first tracker.created on.
+    let receiver =
+        DemoReceiver::start(&url, daemon.core().config.api.write_tokens.first().cloned()).await?;
 
     // Register parcels through the public API, like a retailer's backend would:
     // one carrier's parcels at a time, sent in requests of at most `api.max_batch`.
@@ -326,12 +337,17 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("  batch page:    curl '{url}/v1/events?after=0&limit=20'");
     println!("  trackers:      curl '{url}/v1/trackers?limit=5'");
     println!("  metrics:       curl {url}/metrics");
+    println!(
+        "  webhooks:      curl '{url}/v1/webhooks/{}/deliveries?limit=5'  (posting to {}, signatures checked)",
+        receiver.endpoint, receiver.url
+    );
     if let Some(c) = &running.control_url {
         println!("  simulator:     curl {c}/_sim/stats");
     }
     println!("Press Ctrl-C to stop.");
 
     let core = daemon.core().clone();
+    let received = receiver.received.clone();
     let progress = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -346,6 +362,10 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             println!("  events so far: {}", by_type.join(" "));
+            let (ok, bad) = *received.lock().unwrap_or_else(|p| p.into_inner());
+            println!(
+                "  webhooks received by the demo receiver: {ok} verified, {bad} with a bad signature"
+            );
         }
     });
     crate::cli::wait_for_signal().await;
@@ -353,6 +373,82 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     daemon.shutdown().await?;
     running.shutdown().await;
     Ok(())
+}
+
+/// The demo's webhook receiver: a loopback HTTP server registered as an endpoint,
+/// checking every signature, so the demo shows deliveries as a consumer sees them.
+struct DemoReceiver {
+    url: String,
+    endpoint: String,
+    /// (verified, bad signature)
+    received: Arc<std::sync::Mutex<(u64, u64)>>,
+}
+
+impl DemoReceiver {
+    async fn start(api: &str, token: Option<Secret>) -> anyhow::Result<DemoReceiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the demo webhook receiver")?;
+        let url = format!("http://{}/webhook", listener.local_addr()?);
+        let mut req = reqwest::Client::new()
+            .post(format!("{api}/v1/webhooks"))
+            .json(&serde_json::json!({ "url": url, "description": "trackd demo receiver" }));
+        if let Some(t) = &token {
+            req = req.bearer_auth(t.expose());
+        }
+        let created: serde_json::Value = req
+            .send()
+            .await
+            .context("registering the demo webhook endpoint")?
+            .error_for_status()
+            .context("registering the demo webhook endpoint")?
+            .json()
+            .await?;
+        let secret = created["secret"].as_str().unwrap_or_default().to_string();
+        let endpoint = created["id"].as_str().unwrap_or_default().to_string();
+        let received = Arc::new(std::sync::Mutex::new((0u64, 0u64)));
+        let counts = received.clone();
+        let app = axum::Router::new().fallback(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (secret, counts) = (secret.clone(), counts.clone());
+                async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    let ts = h(crate::webhooks::signature::HEADER_TIMESTAMP)
+                        .parse()
+                        .unwrap_or(0);
+                    let ok = crate::webhooks::signature::verify(
+                        &h(crate::webhooks::signature::HEADER_SIGNATURE),
+                        &secret,
+                        &h(crate::webhooks::signature::HEADER_ID),
+                        ts,
+                        &body,
+                    );
+                    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+                    if ok {
+                        c.0 += 1;
+                        axum::http::StatusCode::NO_CONTENT
+                    } else {
+                        c.1 += 1;
+                        axum::http::StatusCode::UNAUTHORIZED
+                    }
+                }
+            },
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(DemoReceiver {
+            url,
+            endpoint,
+            received,
+        })
+    }
 }
 
 /// Runs the simulator alone until Ctrl-C.

@@ -52,10 +52,24 @@ const EMPTY_IN_SHORT_RUN: &[(&str, &str, &str)] = &[
 
 /// Metric names used by dashboards or rules that trackd only exports once the
 /// thing happened (a label value cannot be created in advance).
-const EXPORTED_WHEN_SEEN: &[(&str, &str)] = &[(
-    "trackd_unmapped_codes_total",
-    "labelled by the unmapped code itself, so no series exists before the first one",
-)];
+const EXPORTED_WHEN_SEEN: &[(&str, &str)] = &[
+    (
+        "trackd_unmapped_codes_total",
+        "labelled by the unmapped code itself, so no series exists before the first one",
+    ),
+    (
+        "trackd_webhook_backlog_events",
+        "labelled by webhook endpoint: no series before an endpoint is delivered to (the demo registers one)",
+    ),
+    (
+        "trackd_webhook_oldest_pending_seconds",
+        "labelled by webhook endpoint: no series before an endpoint is delivered to (the demo registers one)",
+    ),
+    (
+        "trackd_webhook_endpoint_failing",
+        "labelled by webhook endpoint: no series before an endpoint is delivered to (the demo registers one)",
+    ),
+];
 
 /// Series Prometheus makes itself.
 const PROMETHEUS_SERIES: &[&str] = &["up"];

@@ -279,7 +279,19 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
     let statuses: Vec<u16> = flaky.receipts().iter().map(|r| r.status).collect();
     assert_eq!(&statuses[..32].iter().filter(|s| **s == 500).count(), &30);
 
-    // The delivery log shows the failures and the recovery, newest first, paged.
+    // The delivery log shows the failures and the recovery, newest first, paged
+    // (once the last attempts are written: the backlog gauge is set after each write).
+    for id in [&a_id, &b_id] {
+        wait_until(Duration::from_secs(30), "backlog drained", || async {
+            let m = metrics(&h.url).await;
+            metric_sum(
+                &m,
+                "trackd_webhook_backlog_events",
+                &[&format!("endpoint=\"{id}\"")],
+            ) == 0.0
+        })
+        .await;
+    }
     let (status, page) = h
         .get(&format!("/v1/webhooks/{b_id}/deliveries?limit=10"))
         .await;
@@ -415,5 +427,608 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
     let (_, got) = h.get(&format!("/v1/webhooks/{a_id}")).await;
     assert_eq!(got["cursor"].as_u64(), Some(total as u64), "{got}");
     assert_eq!(got["replays"], json!([]), "{got}");
+    h.stop().await;
+}
+
+/// The `[webhooks]` table of a child daemon's config file: loopback allowed, quick retries.
+const WEBHOOKS_TOML: &str = "\n[webhooks]\nallow_http = true\nallow_networks = [\"127.0.0.0/8\"]\nretry_schedule = [\"100ms\", \"200ms\", \"400ms\", \"800ms\", \"1s\", \"1s\", \"1s\", \"1s\"]\ntimeout = \"5s\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_delivery_loses_nothing_and_resumes_from_the_cursor() {
+    let opts = Options::default();
+    let (sim, running) = start_sim(&opts).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trackd.toml");
+    let data = dir.path().join("data");
+    let toml = fast_poll_toml("300ms") + &simulated_carriers_toml(&running, 200) + WEBHOOKS_TOML;
+    std::fs::write(&config, toml).unwrap();
+    // A slow receiver, so the kill lands with deliveries in flight and a backlog.
+    let rx = Receiver::start(Answer::status(200).delay(Duration::from_millis(15))).await;
+    let http = reqwest::Client::new();
+
+    let (mut first, url) = spawn_daemon(&config, &data).await;
+    let created: Value = http
+        .post(format!("{url}/v1/webhooks"))
+        .json(&json!({ "url": rx.url }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let mut body = Vec::new();
+    let mut registered = 0;
+    for slug in running.base_urls.keys() {
+        for n in sim.create_parcels(slug, 10).unwrap() {
+            body.push(json!({ "tracking_number": n, "carrier": slug }));
+            registered += 1;
+        }
+    }
+    let resp = http
+        .post(format!("{url}/v1/trackers"))
+        .json(&json!({ "trackers": body }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    wait_until(
+        Duration::from_secs(120),
+        "300 deliveries before the crash",
+        || {
+            let n = rx.accepted().len();
+            async move { n >= 300 }
+        },
+    )
+    .await;
+    first.start_kill().unwrap(); // SIGKILL: nothing flushed, deliveries in flight
+    first.wait().await.unwrap();
+    let before_kill = rx.accepted().len();
+
+    let (_second, url) = spawn_daemon(&config, &data).await;
+    wait_until(
+        Duration::from_secs(600),
+        "every tracker completed after the restart",
+        || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let v: Value = http
+                    .get(format!("{url}/v1/trackers?limit=1000"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                v["trackers"].as_array().is_some_and(|t| {
+                    t.len() == registered && t.iter().all(|t| t["state"] == "completed")
+                })
+            }
+        },
+    )
+    .await;
+    let page = http
+        .get(format!("{url}/v1/events?after=0&limit=10000"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let log: Vec<Value> = page
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total = log.len();
+    wait_until(
+        Duration::from_secs(120),
+        "every event delivered after the restart",
+        || {
+            let got = rx
+                .accepted()
+                .iter()
+                .map(|r| r.id.clone())
+                .collect::<BTreeSet<_>>()
+                .len();
+            async move { got == total }
+        },
+    )
+    .await;
+    let got = rx.accepted();
+    for r in &got {
+        verify_symmetric(&secret, r);
+    }
+    // Nothing lost; anything sent twice is the same message (at least once, same webhook-id).
+    check_deliveries(&got, &log, |_| true);
+    let resent = got.len() - got.iter().map(|r| &r.id).collect::<BTreeSet<_>>().len();
+    eprintln!(
+        "{before_kill} delivered before the kill, {total} events in all, {resent} sent again after it"
+    );
+    assert!(
+        resent <= 16 + 200,
+        "a restart resends at most what was in flight or not yet recorded ({resent})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_signs_with_both_keys_during_the_overlap_only() {
+    let h = start_with(Options::default(), allow_loopback).await;
+    let rx = Receiver::start(Answer::status(200)).await;
+    let (_, e) = send(
+        &h,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(&json!({ "url": rx.url })),
+    )
+    .await;
+    let (id, old) = (
+        e["id"].as_str().unwrap().to_string(),
+        e["secret"].as_str().unwrap().to_string(),
+    );
+    let (status, t) = send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!((status, &t["delivered"]), (200, &json!(true)), "{t}");
+    assert_eq!(rx.receipts()[0].signature.split(' ').count(), 1);
+
+    let (status, r) = send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/rotate"),
+        Some(&json!({ "overlap": "1h" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let new = r["secret"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert!(r["previous_expires_at"].is_string());
+    send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    let during = rx.receipts()[1].clone();
+    assert_eq!(
+        during.signature.split(' ').count(),
+        2,
+        "old and new keys both sign during the overlap"
+    );
+    verify_symmetric(&old, &during);
+    verify_symmetric(&new, &during);
+    assert_eq!(during.json()["type"], "webhook.test");
+    assert!(during.id.starts_with("test_"));
+
+    // A rotation without overlap retires every previous key at once.
+    let (_, r) = send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/rotate"),
+        Some(&json!({ "overlap": "0s" })),
+    )
+    .await;
+    let newest = r["secret"].as_str().unwrap().to_string();
+    send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    let after = rx.receipts()[2].clone();
+    assert_eq!(after.signature.split(' ').count(), 1);
+    verify_symmetric(&newest, &after);
+    let wh = standardwebhooks::Webhook::new(&new).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("webhook-id", after.id.parse().unwrap());
+    headers.insert("webhook-timestamp", after.timestamp.parse().unwrap());
+    headers.insert("webhook-signature", after.signature.parse().unwrap());
+    assert!(
+        wh.verify(after.body.as_bytes(), &headers).is_err(),
+        "the retired key no longer signs"
+    );
+    let (_, got) = h.get(&format!("/v1/webhooks/{id}")).await;
+    assert!(
+        got.get("secret").is_none(),
+        "a secret is shown at creation and rotation only"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_into_private_networks_are_refused_unless_allowed() {
+    // allow_http only: no network is allowed, so loopback and private addresses are refused.
+    let h = start_with(Options::default(), |c| c.webhooks.allow_http = true).await;
+    let rx = Receiver::start(Answer::status(200)).await;
+    let refused = [
+        (rx.url.clone(), "forbidden_address"),
+        (
+            format!("http://localhost:{}/hook", rx.port),
+            "forbidden_address",
+        ),
+        ("http://10.1.2.3/hook".into(), "forbidden_address"),
+        (
+            "http://169.254.169.254/latest/meta-data".into(),
+            "forbidden_address",
+        ),
+        ("http://[::1]:8080/".into(), "forbidden_address"),
+        ("http://[::ffff:127.0.0.1]/".into(), "forbidden_address"),
+        ("http://100.64.0.1/".into(), "forbidden_address"),
+        ("https://user:pw@example.com/".into(), "credentials_in_url"),
+        ("ftp://example.com/".into(), "unsupported_scheme"),
+        ("not a url".into(), "invalid_url"),
+    ];
+    for (url, code) in refused {
+        let (status, v) = send(
+            &h,
+            reqwest::Method::POST,
+            "/v1/webhooks",
+            Some(&json!({ "url": url })),
+        )
+        .await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{url}: {v}"
+        );
+        assert_eq!(v["error"]["field"], "url");
+    }
+    let (_, list) = h.get("/v1/webhooks").await;
+    assert_eq!(list["webhooks"], json!([]), "nothing refused was stored");
+    h.stop().await;
+
+    // https is required unless allow_http is set.
+    let h = start_with(Options::default(), |_| {}).await;
+    let (status, v) = send(
+        &h,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(&json!({ "url": "http://example.com/hook" })),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("https_required")),
+        "{v}"
+    );
+    h.stop().await;
+
+    // With loopback allowed, a redirect (here to a private address) is a failed attempt, never followed.
+    let h = start_with(Options::default(), allow_loopback).await;
+    let target = Receiver::start(Answer::status(200)).await;
+    let rx = Receiver::start(Answer::status(302).header("location", "http://10.0.0.1/steal")).await;
+    rx.script([Answer::status(307).header("location", target.url.clone())]);
+    let (_, e) = send(
+        &h,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(&json!({ "url": rx.url })),
+    )
+    .await;
+    let id = e["id"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, t) = send(
+            &h,
+            reqwest::Method::POST,
+            &format!("/v1/webhooks/{id}/test"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(t["delivered"], false, "{t}");
+        assert_eq!(t["outcome"], "redirect", "{t}");
+    }
+    assert!(
+        target.receipts().is_empty(),
+        "the redirect target never got a request"
+    );
+    let (_, log) = h.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+    let first = &log["deliveries"][0];
+    assert_eq!(
+        (first["kind"].as_str(), first["status"].as_u64()),
+        (Some("test"), Some(302)),
+        "{log}"
+    );
+    assert!(
+        first["error"].as_str().unwrap().contains("not followed"),
+        "{log}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_validates_pages_updates_and_deletes() {
+    let h = start_with(Options::default(), allow_loopback).await;
+    let rx = Receiver::start(Answer::status(200)).await;
+    let bad = [
+        (json!({}), "url"),
+        (
+            json!({ "url": rx.url, "event_types": ["nope.*"] }),
+            "event_types[0]",
+        ),
+        (
+            json!({ "url": rx.url, "carriers": ["acme"] }),
+            "carriers[0]",
+        ),
+        (json!({ "url": rx.url, "signing": "rsa" }), "signing"),
+        (
+            json!({ "url": rx.url, "rate_limit_per_second": 0 }),
+            "rate_limit_per_second",
+        ),
+        (json!({ "url": rx.url, "colour": "blue" }), "colour"),
+        (json!({ "url": rx.url, "labels": "vip" }), "labels"),
+    ];
+    for (body, field) in bad {
+        let (status, v) = send(&h, reqwest::Method::POST, "/v1/webhooks", Some(&body)).await;
+        assert_eq!(
+            (status, v["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    let r = h
+        .http
+        .post(format!("{}/v1/webhooks", h.url))
+        .header("content-type", "text/plain")
+        .body("url=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let mut ids = vec![];
+    for i in 0..3 {
+        let (status, v) = send(
+            &h,
+            reqwest::Method::POST,
+            "/v1/webhooks",
+            Some(
+                &json!({ "url": rx.url, "description": format!("n{i}"), "event_types": ["eta.*"] }),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let (_, p1) = h.get("/v1/webhooks?limit=2").await;
+    let next = p1["next_cursor"].as_str().unwrap();
+    let (_, p2) = h.get(&format!("/v1/webhooks?limit=2&cursor={next}")).await;
+    let listed: Vec<&str> = p1["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["webhooks"].as_array().unwrap())
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+    assert!(p2["next_cursor"].is_null());
+    assert!(p1["webhooks"][0].get("secret").is_none());
+
+    let id = &ids[0];
+    let (status, v) = send(
+        &h,
+        reqwest::Method::PATCH,
+        &format!("/v1/webhooks/{id}"),
+        Some(&json!({ "enabled": false, "description": "paused" })),
+    )
+    .await;
+    assert_eq!(
+        (status, &v["enabled"], v["disabled_reason"].as_str()),
+        (200, &json!(false), Some("manual")),
+        "{v}"
+    );
+    let (status, v) = send(
+        &h,
+        reqwest::Method::PATCH,
+        &format!("/v1/webhooks/{id}"),
+        Some(&json!({ "signing": "ed25519" })),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (422, Some("signing")),
+        "{v}"
+    );
+    let (_, v) = send(
+        &h,
+        reqwest::Method::PATCH,
+        &format!("/v1/webhooks/{id}"),
+        Some(&json!({ "enabled": true })),
+    )
+    .await;
+    assert_eq!(
+        (&v["enabled"], &v["disabled_reason"], &v["description"]),
+        (&json!(true), &json!(null), &json!("paused")),
+        "{v}"
+    );
+    let (status, _) = send(
+        &h,
+        reqwest::Method::DELETE,
+        &format!("/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for path in [
+        format!("/v1/webhooks/{id}"),
+        "/v1/webhooks/whe_0000000000000000".into(),
+        "/v1/webhooks/trk_1".into(),
+        format!("/v1/webhooks/{id}/deliveries"),
+    ] {
+        let (status, v) = h.get(&path).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {v}"
+        );
+    }
+    let id = &ids[1];
+    let last = h.daemon().core().hub.last_id();
+    for (body, status, code) in [
+        (
+            json!({ "after": 0, "until": last + 5 }),
+            400,
+            "cursor_ahead",
+        ),
+        (
+            json!({ "after": 3, "since": "2026-01-01T00:00:00Z" }),
+            422,
+            "invalid_field",
+        ),
+        (json!({ "event_ids": [] }), 422, "invalid_field"),
+        (json!({ "after": "x" }), 422, "invalid_field"),
+        (
+            json!({ "since": "2026-01-02T00:00:00Z", "before": "2026-01-01T00:00:00Z" }),
+            422,
+            "invalid_field",
+        ),
+    ] {
+        let (s, v) = send(
+            &h,
+            reqwest::Method::POST,
+            &format!("/v1/webhooks/{id}/replay"),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {v}"
+        );
+    }
+    for q in ["limit=0", "cursor=x", "event_id=-1", "colour=blue"] {
+        let (s, _) = h.get(&format!("/v1/webhooks/{id}/deliveries?{q}")).await;
+        assert_eq!(s, 422, "{q}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_disables_at_once_and_failing_endpoints_are_reported_then_disabled() {
+    let h = start_with(Options::default(), |c| {
+        allow_loopback(c);
+        c.webhooks.retry_schedule = vec![Duration::from_millis(100); 1000];
+        c.webhooks.failing_after = Duration::from_secs(2);
+        c.webhooks.disable_after = Duration::from_secs(6);
+    })
+    .await;
+    let gone = Receiver::start(Answer::status(410)).await;
+    let failing = Receiver::start(Answer::status(500)).await;
+    let (_, g) = send(
+        &h,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(&json!({ "url": gone.url })),
+    )
+    .await;
+    let (_, f) = send(
+        &h,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(&json!({ "url": failing.url })),
+    )
+    .await;
+    let (g, f) = (
+        g["id"].as_str().unwrap().to_string(),
+        f["id"].as_str().unwrap().to_string(),
+    );
+    register_parcels(&h, 1).await;
+
+    wait_until(
+        Duration::from_secs(60),
+        "the 410 endpoint disabled",
+        || async {
+            let (_, v) = h.get(&format!("/v1/webhooks/{g}")).await;
+            v["enabled"] == false
+        },
+    )
+    .await;
+    let (_, v) = h.get(&format!("/v1/webhooks/{g}")).await;
+    assert_eq!(v["disabled_reason"], "gone");
+    let gone_answers = gone.receipts().len();
+    assert!(
+        gone_answers <= 16,
+        "one 410 stops deliveries; only those already in flight finish ({gone_answers})"
+    );
+
+    wait_until(
+        Duration::from_secs(60),
+        "the failing endpoint reported",
+        || async {
+            let m = metrics(&h.url).await;
+            metric_sum(
+                &m,
+                "trackd_webhook_endpoint_failing",
+                &[&format!("endpoint=\"{f}\"")],
+            ) == 1.0
+        },
+    )
+    .await;
+    let (_, v) = h.get(&format!("/v1/webhooks/{f}")).await;
+    assert_eq!(v["enabled"], true, "reported, not yet disabled: {v}");
+    assert!(v["failing_since"].is_string());
+    wait_until(
+        Duration::from_secs(60),
+        "the failing endpoint disabled",
+        || async {
+            let (_, v) = h.get(&format!("/v1/webhooks/{f}")).await;
+            v["enabled"] == false
+        },
+    )
+    .await;
+    let (_, v) = h.get(&format!("/v1/webhooks/{f}")).await;
+    assert_eq!(v["disabled_reason"], "failing");
+    let (_, dlog) = h
+        .get(&format!("/v1/webhooks/{f}/deliveries?limit=1000"))
+        .await;
+    let kinds: Vec<&str> = dlog["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "endpoint_disabled", "{kinds:?}");
+    assert!(kinds.contains(&"endpoint_failing"), "{kinds:?}");
+    let m = metrics(&h.url).await;
+    assert_eq!(
+        metric_sum(&m, "trackd_webhook_endpoints", &["state=\"disabled\""]),
+        2.0
+    );
+    assert_eq!(
+        gone.receipts().len(),
+        gone_answers,
+        "a gone endpoint gets nothing more"
+    );
+
+    // Re-enabled with a receiver that answers again: it resumes from its cursor, nothing lost.
+    failing.set_default(Answer::status(200));
+    let (_, v) = send(
+        &h,
+        reqwest::Method::PATCH,
+        &format!("/v1/webhooks/{f}"),
+        Some(&json!({ "enabled": true })),
+    )
+    .await;
+    assert_eq!(v["failing_since"], json!(null));
+    let log_now = log(&h).await;
+    let want = log_now.len();
+    wait_until(
+        Duration::from_secs(60),
+        "the re-enabled endpoint caught up",
+        || {
+            let got = failing
+                .accepted()
+                .iter()
+                .map(|r| r.id.clone())
+                .collect::<BTreeSet<_>>()
+                .len();
+            async move { got >= want }
+        },
+    )
+    .await;
     h.stop().await;
 }
