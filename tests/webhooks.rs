@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::receiver::{Answer, Receipt, Receiver};
+use common::receiver::{Answer, Receipt, Receiver, check_deliveries, verify_symmetric};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -112,16 +112,6 @@ async fn log(h: &Harness) -> Vec<Value> {
         .collect()
 }
 
-fn verify_symmetric(secret: &str, r: &Receipt) {
-    let wh = standardwebhooks::Webhook::new(secret).unwrap();
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert("webhook-id", r.id.parse().unwrap());
-    headers.insert("webhook-timestamp", r.timestamp.parse().unwrap());
-    headers.insert("webhook-signature", r.signature.parse().unwrap());
-    wh.verify(r.body.as_bytes(), &headers)
-        .unwrap_or_else(|e| panic!("delivery {} fails verification: {e:?}", r.id));
-}
-
 fn verify_ed25519(public_key: &str, r: &Receipt) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let key: [u8; 32] = b64
@@ -144,64 +134,6 @@ fn verify_ed25519(public_key: &str, r: &Receipt) {
             .is_ok()
         });
     assert!(ok, "delivery {} has no valid v1a signature", r.id);
-}
-
-/// Checks what one endpoint received against the log: every wanted event arrived
-/// with its exact stream JSON, each tracker's events in order (first receipts),
-/// with consecutive sequences and a previous-id chain; duplicates only as retries
-/// of the same message.
-fn check_deliveries(receipts: &[Receipt], log: &[Value], wanted: impl Fn(&Value) -> bool) {
-    let by_id: HashMap<u64, &Value> = log.iter().map(|e| (e["id"].as_u64().unwrap(), e)).collect();
-    let mut first: BTreeMap<String, Vec<(u64, u64, Option<u64>)>> = BTreeMap::new();
-    let mut bodies: HashMap<String, String> = HashMap::new();
-    for r in receipts {
-        let body = r.json();
-        let id: u64 = r.id.parse().expect("webhook-id is the event id");
-        assert_eq!(
-            body["data"]["id"].as_u64(),
-            Some(id),
-            "webhook-id is the event's id"
-        );
-        if let Some(b) = bodies.get(&r.id) {
-            assert_eq!(b, &r.body, "a resent message is the same message");
-            continue;
-        }
-        bodies.insert(r.id.clone(), r.body.clone());
-        let event = by_id[&id];
-        assert_eq!(
-            &body["data"], event,
-            "the payload is the event as in the stream"
-        );
-        assert_eq!(body["type"], event["type"]);
-        assert_eq!(body["timestamp"], event["emitted_at"]);
-        assert_eq!(body["schema_version"], 1);
-        first
-            .entry(event["tracker_id"].as_str().unwrap().to_string())
-            .or_default()
-            .push((
-                id,
-                body["sequence"].as_u64().unwrap(),
-                body["previous_event_id"].as_u64(),
-            ));
-    }
-    let want: BTreeSet<u64> = log
-        .iter()
-        .filter(|e| wanted(e))
-        .map(|e| e["id"].as_u64().unwrap())
-        .collect();
-    let got: BTreeSet<u64> = bodies.keys().map(|k| k.parse().unwrap()).collect();
-    assert_eq!(got, want, "exactly the matching events were delivered");
-    for (tracker, seq) in &first {
-        let mut previous = None;
-        for (i, (id, sequence, prev)) in seq.iter().enumerate() {
-            assert_eq!(*sequence, i as u64 + 1, "{tracker}: sequence of event {id}");
-            assert_eq!(
-                *prev, previous,
-                "{tracker}: previous_event_id of event {id}"
-            );
-            previous = Some(*id);
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

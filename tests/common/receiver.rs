@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -146,3 +146,73 @@ impl Receiver {
             .collect()
     }
 }
+
+/// Verifies a delivery with the independent `standardwebhooks` crate.
+pub fn verify_symmetric(secret: &str, r: &Receipt) {
+    let wh = standardwebhooks::Webhook::new(secret).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("webhook-id", r.id.parse().unwrap());
+    headers.insert("webhook-timestamp", r.timestamp.parse().unwrap());
+    headers.insert("webhook-signature", r.signature.parse().unwrap());
+    wh.verify(r.body.as_bytes(), &headers)
+        .unwrap_or_else(|e| panic!("delivery {} fails verification: {e:?}", r.id));
+}
+
+/// Checks what one endpoint received against the log: every wanted event arrived
+/// with its exact stream JSON, each tracker's events in order (first receipts),
+/// with consecutive sequences and a previous-id chain; duplicates only as retries
+/// of the same message.
+pub fn check_deliveries(receipts: &[Receipt], log: &[Value], wanted: impl Fn(&Value) -> bool) {
+    let by_id: HashMap<u64, &Value> = log.iter().map(|e| (e["id"].as_u64().unwrap(), e)).collect();
+    let mut first: BTreeMap<String, Vec<(u64, u64, Option<u64>)>> = BTreeMap::new();
+    let mut bodies: HashMap<String, String> = HashMap::new();
+    for r in receipts {
+        let body = r.json();
+        let id: u64 = r.id.parse().expect("webhook-id is the event id");
+        assert_eq!(
+            body["data"]["id"].as_u64(),
+            Some(id),
+            "webhook-id is the event's id"
+        );
+        if let Some(b) = bodies.get(&r.id) {
+            assert_eq!(b, &r.body, "a resent message is the same message");
+            continue;
+        }
+        bodies.insert(r.id.clone(), r.body.clone());
+        let event = by_id[&id];
+        assert_eq!(
+            &body["data"], event,
+            "the payload is the event as in the stream"
+        );
+        assert_eq!(body["type"], event["type"]);
+        assert_eq!(body["timestamp"], event["emitted_at"]);
+        assert_eq!(body["schema_version"], 1);
+        first
+            .entry(event["tracker_id"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                id,
+                body["sequence"].as_u64().unwrap(),
+                body["previous_event_id"].as_u64(),
+            ));
+    }
+    let want: BTreeSet<u64> = log
+        .iter()
+        .filter(|e| wanted(e))
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    let got: BTreeSet<u64> = bodies.keys().map(|k| k.parse().unwrap()).collect();
+    assert_eq!(got, want, "exactly the matching events were delivered");
+    for (tracker, seq) in &first {
+        let mut previous = None;
+        for (i, (id, sequence, prev)) in seq.iter().enumerate() {
+            assert_eq!(*sequence, i as u64 + 1, "{tracker}: sequence of event {id}");
+            assert_eq!(
+                *prev, previous,
+                "{tracker}: previous_event_id of event {id}"
+            );
+            previous = Some(*id);
+        }
+    }
+}
+
