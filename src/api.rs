@@ -723,6 +723,19 @@ async fn register(
         .into_response())
 }
 
+/// A list page size (`limit`): 1-1000.
+fn page_limit(v: &str) -> Result<usize, ApiError> {
+    v.parse()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))
+}
+
+/// A query parameter the endpoint does not take.
+fn unknown_param(name: &str) -> ApiError {
+    ApiError::bad(name, format!("unknown query parameter {name:?}"))
+}
+
 fn tracker_id(s: &str) -> Result<u64, ApiError> {
     parse_tracker_id(s).ok_or_else(|| {
         ApiError::new(
@@ -769,19 +782,8 @@ async fn list_trackers(
                 after = parse_tracker_id(v)
                     .ok_or_else(|| ApiError::bad("cursor", "cursor must be a tracker id"))?
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))?
-            }
-            other => {
-                return Err(ApiError::bad(
-                    other,
-                    format!("unknown query parameter {other:?}"),
-                ));
-            }
+            "limit" => limit = page_limit(v)?,
+            other => return Err(unknown_param(other)),
         }
     }
     let rows = core
@@ -901,12 +903,7 @@ fn event_filter(
                 }
             }
             k if allowed_extra.contains(&k) => {}
-            other => {
-                return Err(ApiError::bad(
-                    other,
-                    format!("unknown query parameter {other:?}"),
-                ));
-            }
+            other => return Err(unknown_param(other)),
         }
     }
     Ok(f)

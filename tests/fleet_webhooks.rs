@@ -47,7 +47,10 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
         .json()
         .await
         .unwrap();
-    let (id, secret) = (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    let (id, secret) = (
+        created["id"].as_str().unwrap().to_string(),
+        created["secret"].as_str().unwrap().to_string(),
+    );
     let mut body = Vec::new();
     for slug in running.base_urls.keys() {
         for n in sim.create_parcels(slug, 15).unwrap() {
@@ -55,7 +58,12 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
         }
     }
     let registered = body.len();
-    let resp = http.post(format!("{}/v1/trackers", urls[0])).json(&json!({ "trackers": body })).send().await.unwrap();
+    let resp = http
+        .post(format!("{}/v1/trackers", urls[0]))
+        .json(&json!({ "trackers": body }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     wait_until(Duration::from_secs(300), "200 deliveries", || {
         let n = rx.accepted().len();
@@ -89,7 +97,14 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
             let mut n = 0;
             let mut cursor = String::new();
             loop {
-                let v: Value = http.get(format!("{url}/v1/trackers?limit=1000{cursor}")).send().await.unwrap().json().await.unwrap();
+                let v: Value = http
+                    .get(format!("{url}/v1/trackers?limit=1000{cursor}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 let page = v["trackers"].as_array().cloned().unwrap_or_default();
                 if !page.iter().all(|t| t["state"] == "completed") {
                     return false;
@@ -104,11 +119,15 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
         }
     })
     .await;
-    let page = http.get(format!("{survivor}/v1/events?after=0&limit=10000")).send().await.unwrap().text().await.unwrap();
-    let log: Vec<Value> = page.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let log = event_log(&survivor).await;
     let total = log.len();
     wait_until(Duration::from_secs(300), "every event delivered", || {
-        let got = rx.accepted().iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>().len();
+        let got = rx
+            .accepted()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<BTreeSet<_>>()
+            .len();
         async move { got == total }
     })
     .await;
@@ -117,6 +136,9 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
         verify_symmetric(&secret, r);
     }
     check_deliveries(&got, &log, |_| true);
-    eprintln!("{before} delivered before the kill, {} after, {total} events", got.len() - before);
+    eprintln!(
+        "{before} delivered before the kill, {} after, {total} events",
+        got.len() - before
+    );
     db.drop_now().await;
 }

@@ -7,7 +7,9 @@
 mod common;
 
 use base64::Engine as _;
-use common::receiver::{Answer, Receipt, Receiver, check_deliveries, verify_symmetric};
+use common::receiver::{
+    Answer, Receipt, Receiver, check_deliveries, reference_verifies, verify_symmetric,
+};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -214,14 +216,14 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
     // The delivery log shows the failures and the recovery, newest first, paged
     // (once the last attempts are written: the backlog gauge is set after each write).
     for id in [&a_id, &b_id] {
-        wait_until(Duration::from_secs(30), "backlog drained", || async {
-            let m = metrics(&h.url).await;
-            metric_sum(
-                &m,
-                "trackd_webhook_backlog_events",
-                &[&format!("endpoint=\"{id}\"")],
-            ) == 0.0
-        })
+        let label = format!("endpoint=\"{id}\"");
+        wait_metric(
+            &h.url,
+            "trackd_webhook_backlog_events",
+            &label,
+            0.0,
+            "backlog drained",
+        )
         .await;
     }
     let (status, page) = h
@@ -342,17 +344,13 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
         metric_sum(&m, "trackd_webhook_endpoints", &["state=\"enabled\""]),
         2.0
     );
-    wait_until(
-        Duration::from_secs(30),
+    let label = format!("endpoint=\"{a_id}\"");
+    wait_metric(
+        &h.url,
+        "trackd_webhook_backlog_events",
+        &label,
+        0.0,
         "endpoint A's backlog drained",
-        || async {
-            let m = metrics(&h.url).await;
-            metric_sum(
-                &m,
-                "trackd_webhook_backlog_events",
-                &[&format!("endpoint=\"{a_id}\"")],
-            ) == 0.0
-        },
     )
     .await;
     // The replay lane is finished and gone; the live cursor is at the log's end.
@@ -439,18 +437,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_resumes_from_the_cursor() {
         },
     )
     .await;
-    let page = http
-        .get(format!("{url}/v1/events?after=0&limit=10000"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let log: Vec<Value> = page
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let log = event_log(&url).await;
     let total = log.len();
     wait_until(
         Duration::from_secs(120),
@@ -555,13 +542,8 @@ async fn rotation_signs_with_both_keys_during_the_overlap_only() {
     let after = rx.receipts()[2].clone();
     assert_eq!(after.signature.split(' ').count(), 1);
     verify_symmetric(&newest, &after);
-    let wh = standardwebhooks::Webhook::new(&new).unwrap();
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert("webhook-id", after.id.parse().unwrap());
-    headers.insert("webhook-timestamp", after.timestamp.parse().unwrap());
-    headers.insert("webhook-signature", after.signature.parse().unwrap());
     assert!(
-        wh.verify(after.body.as_bytes(), &headers).is_err(),
+        reference_verifies(&new, &after).is_err(),
         "the retired key no longer signs"
     );
     let (_, got) = h.get(&format!("/v1/webhooks/{id}")).await;
@@ -887,17 +869,13 @@ async fn gone_disables_at_once_and_failing_endpoints_are_reported_then_disabled(
         "one 410 stops deliveries; only those already in flight finish ({gone_answers})"
     );
 
-    wait_until(
-        Duration::from_secs(60),
+    let label = format!("endpoint=\"{f}\"");
+    wait_metric(
+        &h.url,
+        "trackd_webhook_endpoint_failing",
+        &label,
+        1.0,
         "the failing endpoint reported",
-        || async {
-            let m = metrics(&h.url).await;
-            metric_sum(
-                &m,
-                "trackd_webhook_endpoint_failing",
-                &[&format!("endpoint=\"{f}\"")],
-            ) == 1.0
-        },
     )
     .await;
     let (_, v) = h.get(&format!("/v1/webhooks/{f}")).await;

@@ -1,7 +1,7 @@
 //! `/v1/webhooks`: endpoints (create, list, get, update, delete), key rotation,
 //! test messages, replays and the delivery log.
 
-use super::{ApiError, IdPath, JsonBody, Params, Shared, parse_body};
+use super::{ApiError, IdPath, JsonBody, Params, Shared, page_limit, parse_body, unknown_param};
 use crate::webhooks::deliverer::{self, Connection};
 use crate::webhooks::endpoint::{self, EndpointConfig, EndpointFilter, KeySlot};
 use crate::webhooks::signature::SigningKey;
@@ -309,19 +309,8 @@ pub(super) async fn list(
     for (k, v) in &q {
         match k.as_str() {
             "cursor" => after = Some(v.clone()),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))?
-            }
-            other => {
-                return Err(ApiError::bad(
-                    other,
-                    format!("unknown query parameter {other:?}"),
-                ));
-            }
+            "limit" => limit = page_limit(v)?,
+            other => return Err(unknown_param(other)),
         }
     }
     let all = core
@@ -523,14 +512,7 @@ pub(super) async fn test(
             )
             .await
         }
-        Err(r) => deliverer::AttemptResult {
-            outcome: AttemptOutcome::ConnectError,
-            status: None,
-            latency: Duration::ZERO,
-            error: Some(format!("refused: {r}")),
-            excerpt: None,
-            retry_after: None,
-        },
+        Err(r) => deliverer::AttemptResult::refused(&r),
     };
     let record = AttemptRecord {
         lane: 0,
@@ -819,25 +801,14 @@ pub(super) async fn deliveries(
                         .map_err(|_| ApiError::bad("cursor", "cursor must be a delivery log id"))?,
                 )
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad("limit", "limit must be 1-1000"))?
-            }
+            "limit" => limit = page_limit(v)?,
             "event_id" => {
                 event_id = Some(
                     v.parse::<u64>()
                         .map_err(|_| ApiError::bad("event_id", "event_id must be an event id"))?,
                 )
             }
-            other => {
-                return Err(ApiError::bad(
-                    other,
-                    format!("unknown query parameter {other:?}"),
-                ));
-            }
+            other => return Err(unknown_param(other)),
         }
     }
     let rows = core

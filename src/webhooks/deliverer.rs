@@ -49,7 +49,8 @@ pub struct AttemptResult {
 }
 
 impl AttemptResult {
-    fn refused(r: &Refusal) -> AttemptResult {
+    /// An attempt that never left: the URL's address is not allowed (or no longer resolves).
+    pub fn refused(r: &Refusal) -> AttemptResult {
         AttemptResult {
             outcome: AttemptOutcome::ConnectError,
             status: None,
@@ -611,6 +612,10 @@ impl EndpointRun {
     async fn sequence_of(&self, lane: u64, e: &StoredEvent) -> anyhow::Result<(u64, Option<u64>)> {
         if let Some((seq, id)) = self.outbox.last_queued(lane, e.tracker_id) {
             return Ok((seq + 1, Some(id)));
+        }
+        // A tracker's log starts with its tracker.created: nothing before it to count.
+        if e.kind == crate::events::EventType::TrackerCreated {
+            return Ok((1, None));
         }
         if lane == 0
             && let Some(&(seq, id)) = self.sequences.get(&e.tracker_id)

@@ -567,3 +567,24 @@ pub async fn metrics(url: &str) -> String {
         .await
         .unwrap()
 }
+
+/// The whole event log of a daemon at `url`, as the batch API serves it (up to 10,000 events).
+pub async fn event_log(url: &str) -> Vec<Value> {
+    reqwest::get(format!("{url}/v1/events?after=0&limit=10000"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until the sum of metric `name` over the samples with `label` equals `value`.
+pub async fn wait_metric(url: &str, name: &str, label: &str, value: f64, what: &str) {
+    wait_until(Duration::from_secs(60), what, || async {
+        metric_sum(&metrics(url).await, name, &[label]) == value
+    })
+    .await;
+}
