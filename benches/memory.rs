@@ -62,6 +62,7 @@ fn main() {
             error_kind: None,
             eta_deadline: Some(1_800_000_000),
             last_change_at: 1_700_000_000,
+            promised_by: None,
         };
         registry.insert(Core::entry_for(&row));
         queues[c].schedule(id, now + Duration::from_millis(id % 3_600_000));

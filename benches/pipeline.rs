@@ -210,6 +210,7 @@ impl Ctx {
                 tracking_number: format!("1ZBENCH{i:011}"),
                 reference: None,
                 labels: Vec::new(),
+                promised_by: None,
             })
             .collect();
         let now = Utc::now();

@@ -51,6 +51,7 @@ impl Bench {
                 tracking_number: format!("1ZSTORE{i:011}"),
                 reference: None,
                 labels: Vec::new(),
+                promised_by: None,
             })
             .collect();
         let subjects = rt.block_on(async {

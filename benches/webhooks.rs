@@ -108,6 +108,7 @@ async fn commit_events(daemon: &Daemon, from: usize, n: usize) {
                 tracking_number: format!("1ZBENCH{i:011}"),
                 reference: Some(format!("order-{i}")),
                 labels: vec!["bench".into()],
+                promised_by: None,
             })
             .collect();
         store

@@ -452,6 +452,7 @@ struct TrackerView {
     state: crate::trackers::TrackerState,
     status: Status,
     last_error: Option<String>,
+    promised_by: Option<trackd_carrier_sdk::Eta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -471,6 +472,7 @@ fn view(row: &TrackerRow) -> TrackerView {
         state: row.state,
         status: row.status,
         last_error: row.error_kind.clone(),
+        promised_by: row.promised_by,
         snapshot: None,
         created: None,
     }
@@ -505,7 +507,7 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
-            "tracking_number" | "carrier" | "reference" | "labels"
+            "tracking_number" | "carrier" | "reference" | "labels" | "promised_by"
         ) {
             return Err(ApiError::bad(
                 format!("{path}.{key}"),
@@ -590,12 +592,43 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
             ));
         }
     };
+    let promised_by = match obj.get("promised_by") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(promise(v).ok_or_else(|| {
+            ApiError::bad(
+                f("promised_by"),
+                "promised_by must be a date (\"2026-12-24\"), an RFC 3339 time, or {\"start\", \"end\"} RFC 3339 times with start <= end",
+            )
+        })?),
+    };
     Ok(NewTracker {
         carrier,
         tracking_number: number,
         reference,
         labels,
+        promised_by,
     })
+}
+
+/// The retailer's promise as an ETA: a date, a time, or a window of two times.
+fn promise(v: &Value) -> Option<trackd_carrier_sdk::Eta> {
+    use trackd_carrier_sdk::{Eta, Timestamp};
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(Timestamp::Zoned)
+    };
+    match v {
+        Value::String(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(date) => Some(Eta::Date { date }),
+            Err(_) => time(v).map(|t| Eta::Window { start: t, end: t }),
+        },
+        Value::Object(o) if o.len() == 2 => {
+            let (start, end) = (time(o.get("start")?)?, time(o.get("end")?)?);
+            (start.latest_instant() <= end.latest_instant()).then_some(Eta::Window { start, end })
+        }
+        _ => None,
+    }
 }
 
 async fn register(

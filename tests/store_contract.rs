@@ -72,6 +72,9 @@ fn parcel(number: &str, reference: Option<&str>) -> NewTracker {
         tracking_number: number.into(),
         reference: reference.map(Into::into),
         labels: vec!["vip".into()],
+        promised_by: Some(trackd_carrier_sdk::Eta::Date {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
+        }),
     }
 }
 
@@ -128,6 +131,17 @@ async fn contract(place: Place) {
     assert_eq!(again[0].row.id, first[0].row.id);
     assert_eq!(again[0].row.reference.as_deref(), Some("order-1"));
     assert_eq!(first[0].row.labels, vec!["vip".to_string()]);
+    assert_eq!(
+        first[0].row.promised_by,
+        parcel("x", None).promised_by,
+        "the promise is kept"
+    );
+    let read = store.tracker(first[0].row.id).await.unwrap().unwrap();
+    assert_eq!(
+        read.promised_by,
+        parcel("x", None).promised_by,
+        "and read back"
+    );
     assert_eq!(first[0].row.state, TrackerState::Active);
     let (a, b) = (first[0].row.id, first[1].row.id);
 

@@ -186,6 +186,7 @@ fn parcel(number: &str) -> NewTracker {
         tracking_number: number.into(),
         reference: None,
         labels: vec![],
+        promised_by: None,
     }
 }
 
@@ -686,12 +687,15 @@ async fn delete_case(hooks: &dyn WebhookStore) {
 /// Event lookups over the log written through the normal store API.
 async fn events_case(store: &Store, hooks: &dyn WebhookStore) {
     assert_eq!(hooks.event_ids_between(ms(0), ms(100)).await.unwrap(), None);
-    // Three creations at t(0): ids 1–3; two checkpoints of the first at t(10): 4, 5;
-    // one of the second at t(20): 6.
+    // Three creations (tracker.created is emitted at trackd's wall-clock time,
+    // whatever `now` registration is given): ids 1–3; two checkpoints of the
+    // first emitted at t(10): 4, 5; one of the second at t(20): 6.
+    let wall_before = Utc::now().timestamp_millis();
     let registered = store
         .register(vec![parcel("1Z1"), parcel("1Z2"), parcel("1Z3")], t(0))
         .await
         .unwrap();
+    let wall_after = Utc::now().timestamp_millis();
     let (a, b, c) = (
         registered[0].row.id,
         registered[1].row.id,
@@ -710,24 +714,31 @@ async fn events_case(store: &Store, hooks: &dyn WebhookStore) {
     );
     store.flush().await.unwrap();
 
-    // [since, before): the end is excluded.
     assert_eq!(
-        hooks.event_ids_between(ms(0), ms(10)).await.unwrap(),
+        hooks
+            .event_ids_between(wall_before, wall_after + 1)
+            .await
+            .unwrap(),
         Some((1, 3))
     );
+    // [since, before): the end is excluded.
+    assert_eq!(hooks.event_ids_between(ms(0), ms(10)).await.unwrap(), None);
     assert_eq!(
         hooks.event_ids_between(ms(0), ms(10) + 1).await.unwrap(),
-        Some((1, 5))
+        Some((4, 5))
     );
     assert_eq!(
         hooks.event_ids_between(ms(10), ms(30)).await.unwrap(),
         Some((4, 6))
     );
     assert_eq!(
-        hooks.event_ids_between(ms(-100), ms(100)).await.unwrap(),
+        hooks
+            .event_ids_between(ms(-100), wall_after + 1)
+            .await
+            .unwrap(),
         Some((1, 6))
     );
-    assert_eq!(hooks.event_ids_between(ms(1), ms(10)).await.unwrap(), None);
+    assert_eq!(hooks.event_ids_between(ms(11), ms(20)).await.unwrap(), None);
     assert_eq!(hooks.event_ids_between(ms(21), ms(99)).await.unwrap(), None);
 
     // A tracker's events below an id, oldest first.

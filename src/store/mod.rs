@@ -95,6 +95,8 @@ pub struct TrackerRow {
     pub error_kind: Option<String>,
     pub eta_deadline: Option<i64>,
     pub last_change_at: i64,
+    /// What the retailer promised the customer, given at registration (summaries compare against it).
+    pub promised_by: Option<trackd_carrier_sdk::Eta>,
 }
 
 /// The stored columns of a tracker, as every backend reads them back.
@@ -110,6 +112,7 @@ pub(crate) struct TrackerColumns {
     pub error_kind: Option<String>,
     pub eta_deadline: Option<i64>,
     pub last_change_at: i64,
+    pub promised_by_json: Option<String>,
 }
 
 impl From<TrackerColumns> for TrackerRow {
@@ -129,6 +132,10 @@ impl From<TrackerColumns> for TrackerRow {
             error_kind: c.error_kind,
             eta_deadline: c.eta_deadline,
             last_change_at: c.last_change_at,
+            promised_by: c
+                .promised_by_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
         }
     }
 }
@@ -163,12 +170,21 @@ pub struct NewTracker {
     pub tracking_number: String,
     pub reference: Option<String>,
     pub labels: Vec<String>,
+    /// The retailer's own promise to the customer, if any.
+    pub promised_by: Option<trackd_carrier_sdk::Eta>,
 }
 
 impl NewTracker {
     /// Labels as the stored JSON array.
     pub(crate) fn labels_json(&self) -> String {
         serde_json::to_string(&self.labels).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The promise as stored (JSON of the ETA), if any.
+    pub(crate) fn promised_by_json(&self) -> Option<String> {
+        self.promised_by
+            .as_ref()
+            .and_then(|p| serde_json::to_string(p).ok())
     }
 }
 

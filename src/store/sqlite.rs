@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS trackers (
     error_kind TEXT,
     eta_deadline INTEGER,
     last_change_at INTEGER NOT NULL,
+    promised_by TEXT,
     UNIQUE (carrier, tracking_number)
 );
 CREATE INDEX IF NOT EXISTS trackers_reference ON trackers(reference);
@@ -180,6 +181,30 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_log ON webhook_attempts(endpoint_id,
 CREATE INDEX IF NOT EXISTS webhook_attempts_at ON webhook_attempts(at);
 ";
 
+/// Columns added after a table was first created: files made by an older trackd get them here.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
+    "trackers",
+    "promised_by",
+    "ALTER TABLE trackers ADD COLUMN promised_by TEXT",
+)];
+
+fn add_missing_columns(conn: &Connection) -> Result<(), StoreError> {
+    for (table, column, ddl) in ADDED_COLUMNS {
+        let present: bool = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))
+            .ctx("reading the schema")?
+            .exists(params![column])
+            .ctx("reading the schema")?;
+        if !present {
+            conn.execute_batch(ddl)
+                .ctx("adding a column to the schema")?;
+        }
+    }
+    Ok(())
+}
+
 fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).ctx("opening the database")?;
     conn.execute_batch(&format!(
@@ -205,6 +230,7 @@ impl SqliteStore {
         let path = data_dir.join("trackd.sqlite");
         let wconn = open(&path, synchronous)?;
         wconn.execute_batch(SCHEMA).ctx("creating the schema")?;
+        add_missing_columns(&wconn)?;
         // The reader never writes; its durability mode does not matter.
         let rconn = open(&path, Synchronous::Normal)?;
         let webhooks = Arc::new(super::sqlite_webhooks::SqliteWebhooks::open(&path)?);
@@ -440,7 +466,7 @@ impl StoreBackend for SqliteStore {
     }
 }
 
-const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at FROM trackers";
+const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by FROM trackers";
 
 fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
     Ok(TrackerColumns {
@@ -455,6 +481,7 @@ fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
         error_kind: r.get(8)?,
         eta_deadline: r.get(9)?,
         last_change_at: r.get(10)?,
+        promised_by_json: r.get(11)?,
     }
     .into())
 }
@@ -806,11 +833,11 @@ fn register_in(
         let labels = t.labels_json();
         let inserted = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'active', 'pending', ?6)",
+                "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, promised_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'active', 'pending', ?6, ?7)",
             )
             .ctx("preparing the tracker insert")?
-            .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp()])
+            .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp(), t.promised_by_json()])
             .ctx("inserting a tracker")?;
         let row = tx
             .prepare_cached(&format!(
@@ -878,6 +905,26 @@ mod tests {
 
     fn open_in(dir: &Path, mode: Synchronous) -> SqliteStore {
         SqliteStore::open(dir, mode, Arc::new(NoSink)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_file_from_an_older_trackd_gains_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let old = Connection::open(dir.path().join("trackd.sqlite")).unwrap();
+            old.execute_batch(
+                "CREATE TABLE trackers (id INTEGER PRIMARY KEY AUTOINCREMENT, carrier TEXT NOT NULL, tracking_number TEXT NOT NULL, reference TEXT, labels TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL, error_kind TEXT, eta_deadline INTEGER, last_change_at INTEGER NOT NULL, UNIQUE (carrier, tracking_number));
+                 INSERT INTO trackers (carrier, tracking_number, created_at, state, status, last_change_at) VALUES ('ups', '1Z1', 0, 'active', 'pending', 0);",
+            )
+            .unwrap();
+        }
+        let store = open_in(dir.path(), Synchronous::Normal);
+        let rows = store.all_trackers().await.unwrap();
+        assert_eq!((rows.len(), rows[0].promised_by), (1, None));
+        drop(store);
+        // Opening again finds the column there and leaves it.
+        let store = open_in(dir.path(), Synchronous::Normal);
+        assert_eq!(store.all_trackers().await.unwrap().len(), 1);
     }
 
     #[tokio::test]

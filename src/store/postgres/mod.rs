@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks: endpoints, cursors, delivery log",
         include_str!("../migrations/0004_webhooks.sql"),
     ),
+    (
+        5,
+        "trackers: the retailer's promised delivery",
+        include_str!("../migrations/0005_promised_by.sql"),
+    ),
 ];
 
 /// Advisory lock key serializing concurrent migrations of several starting instances.
@@ -86,7 +91,7 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 /// How long a connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-const TRACKER_COLUMNS: &str = "id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at";
+const TRACKER_COLUMNS: &str = "id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by";
 
 /// Handle to the PostgreSQL store; cheap to clone.
 #[derive(Clone)]
@@ -312,6 +317,7 @@ fn tracker_row(r: &Row) -> TrackerRow {
         error_kind: r.get(8),
         eta_deadline: r.get(9),
         last_change_at: r.get(10),
+        promised_by_json: r.get(11),
     }
     .into()
 }
@@ -907,8 +913,8 @@ async fn register_in(
 ) -> Result<Vec<Registered>, StoreError> {
     let insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, shard)
-             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6, $7)
+            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, shard, promised_by)
+             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6, $7, $8)
              ON CONFLICT (carrier, tracking_number) DO NOTHING
              RETURNING {TRACKER_COLUMNS}"
         ))
@@ -933,6 +939,7 @@ async fn register_in(
                     &now.timestamp_millis(),
                     &now.timestamp(),
                     &(crate::ownership::shard_of(&t.carrier, &t.tracking_number, shards) as i32),
+                    &t.promised_by_json(),
                 ],
             )
             .await
