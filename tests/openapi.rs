@@ -4,12 +4,15 @@
 
 mod common;
 
+use common::receiver::{Answer, Receipt, Receiver, verify_symmetric};
 use common::*;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use trackd::daemon::Daemon;
+use trackd::webhooks::AttemptOutcome;
 use trackd_carrier_sdk::Status;
 
 const METHODS: [&str; 8] = [
@@ -44,6 +47,12 @@ fn every_served_route_is_documented_and_nothing_else() {
     let doc = doc();
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(documented_operations(&doc), served_operations());
+    // What trackd POSTs to webhook endpoints is the top-level `webhooks` object
+    // (OpenAPI 3.1), which describes requests trackd makes, not routes it serves.
+    assert!(
+        doc["webhooks"]["event"]["post"]["requestBody"].is_object(),
+        "the webhooks object describes the delivered message"
+    );
 }
 
 fn enum_of(doc: &Value, schema: &str) -> Vec<String> {
@@ -75,6 +84,25 @@ fn the_documents_enums_are_the_codes() {
         .map(|p| p.descriptor().slug.into())
         .collect();
     assert_eq!(enum_of(&doc, "CarrierSlug"), slugs);
+    let outcomes: Vec<String> = AttemptOutcome::ATTEMPTS
+        .into_iter()
+        .chain([
+            AttemptOutcome::EndpointFailing,
+            AttemptOutcome::EndpointDisabled,
+        ])
+        .map(|o| {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str(), "{o:?}");
+            assert_eq!(AttemptOutcome::parse(o.as_str()), Some(o));
+            o.as_str().to_string()
+        })
+        .collect();
+    assert_eq!(enum_of(&doc, "WebhookAttemptOutcome"), outcomes);
+    assert_eq!(enum_of(&doc, "WebhookSigning"), ["symmetric", "ed25519"]);
+    // An event type glob can only match if its characters are the types' (and `*`).
+    let glob = regex_lite(&doc["components"]["schemas"]["WebhookEventTypeGlob"]["pattern"]);
+    for t in trackd::events::EventType::ALL {
+        assert!(glob(t.as_str()), "{} fits WebhookEventTypeGlob", t.as_str());
+    }
     // Every $ref points at something.
     fn walk(v: &Value, doc: &Value) {
         match v {
@@ -90,6 +118,13 @@ fn the_documents_enums_are_the_codes() {
         }
     }
     walk(&doc, &doc);
+}
+
+/// A matcher for a JSON Schema `pattern` (through the validator, which has the regex engine).
+fn regex_lite(pattern: &Value) -> impl Fn(&str) -> bool {
+    let v = jsonschema::draft202012::new(&json!({ "type": "string", "pattern": pattern }))
+        .expect("the pattern compiles");
+    move |s| v.is_valid(&json!(s))
 }
 
 /// Validates live answers against the document, remembering which operations
@@ -168,6 +203,42 @@ impl Checker {
         (status, body)
     }
 
+    /// Checks one message trackd POSTed to an endpoint against the top-level
+    /// `webhooks` object: its headers and its body.
+    fn check_webhook(&self, r: &Receipt) -> Value {
+        let op = &self.doc["webhooks"]["event"]["post"];
+        let headers = [
+            ("webhook-id", &r.id),
+            ("webhook-timestamp", &r.timestamp),
+            ("webhook-signature", &r.signature),
+        ];
+        let params = op["parameters"].as_array().unwrap();
+        for p in params.iter().filter(|p| p["in"] == "header") {
+            let name = p["name"].as_str().unwrap();
+            let (_, value) = headers
+                .iter()
+                .find(|(h, _)| *h == name)
+                .unwrap_or_else(|| panic!("documented header {name} is not sent"));
+            self.validate(
+                &format!("webhook header {name}"),
+                &p["schema"],
+                &json!(value),
+            );
+        }
+        assert_eq!(
+            params.len(),
+            headers.len(),
+            "every header trackd signs with is documented"
+        );
+        let body = r.json();
+        self.validate(
+            "webhook body",
+            &op["requestBody"]["content"]["application/json"]["schema"],
+            &body,
+        );
+        body
+    }
+
     fn check_parts(
         &self,
         op: &Value,
@@ -238,12 +309,30 @@ impl Checker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_daemon_answers_as_documented() {
-    let mut h = Harness::start(Options {
+    let opts = Options {
         write_tokens: vec!["w-token"],
         read_tokens: vec!["r-token"],
         ..Options::default()
-    })
-    .await;
+    };
+    let (sim, running) = start_sim(&opts).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(&running, dir.path(), &opts);
+    // Webhook endpoints on this test's loopback receiver; 10.0.0.0/8 stays refused.
+    cfg.webhooks.allow_http = true;
+    cfg.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
+        .await
+        .expect("daemon starts");
+    let url = daemon.url();
+    let mut h = Harness {
+        sim,
+        running: Some(running),
+        daemon: Some(daemon),
+        url,
+        dir,
+        http: reqwest::Client::new(),
+        creds: creds(),
+    };
     let mut auth = reqwest::header::HeaderMap::new();
     auth.insert("authorization", "Bearer w-token".parse().unwrap());
     h.http = reqwest::Client::builder()
@@ -254,6 +343,13 @@ async fn a_live_daemon_answers_as_documented() {
     let c = Checker::new();
     let get = |path: &str| http.get(format!("{url}{path}")).send();
     let post = |path: &str, body: Value| http.post(format!("{url}{path}")).json(&body).send();
+    let patch = |path: &str, body: Value| http.patch(format!("{url}{path}")).json(&body).send();
+    let text_body = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{url}{path}"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+    };
 
     // The document itself, served without a token.
     let r = reqwest::get(format!("{url}/v1/openapi.json"))
@@ -570,6 +666,444 @@ async fn a_live_daemon_answers_as_documented() {
         assert_eq!(s, 200, "{path}");
     }
 
+    // Webhooks: endpoints on a loopback receiver, every operation, and their refusals.
+    let receiver = Receiver::start(Answer::status(200)).await;
+    const ONE: &str = "/v1/webhooks/{id}";
+    let (s, created) = c
+        .check(
+            "POST",
+            "/v1/webhooks",
+            post(
+                "/v1/webhooks",
+                json!({
+                    "url": receiver.url,
+                    "description": "openapi test",
+                    "event_types": ["status.*", "tracker.*", "checkpoint.added"],
+                }),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["public_key"], Value::Null);
+    let wh = created["id"].as_str().unwrap().to_string();
+    let (s, ed) = c
+        .check(
+            "POST",
+            "/v1/webhooks",
+            post(
+                "/v1/webhooks",
+                json!({
+                    "url": receiver.url,
+                    "signing": "ed25519",
+                    "carriers": ["ups", "fedex"],
+                    "labels": ["vip"],
+                    "reference_prefix": "o-",
+                    "rate_limit_per_second": 5,
+                }),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert!(ed["public_key"].as_str().unwrap().starts_with("whpk_"));
+    assert!(ed.get("secret").is_none());
+    let ed = ed["id"].as_str().unwrap().to_string();
+    for (body, want, code) in [
+        (
+            json!({ "url": "http://10.0.0.1/" }),
+            422,
+            "forbidden_address",
+        ),
+        (
+            json!({ "url": "ftp://example.com/" }),
+            422,
+            "unsupported_scheme",
+        ),
+        (
+            json!({ "url": receiver.url, "event_types": ["nope.*"] }),
+            422,
+            "invalid_field",
+        ),
+        (json!({ "description": "no url" }), 422, "invalid_field"),
+        (json!([receiver.url]), 400, "invalid_body"),
+    ] {
+        let (s, e) = c
+            .check(
+                "POST",
+                "/v1/webhooks",
+                post("/v1/webhooks", body.clone()).await.unwrap(),
+            )
+            .await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{body}"
+        );
+    }
+    let r = text_body(reqwest::Method::POST, "/v1/webhooks")
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", "/v1/webhooks", r).await.0, 415);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/webhooks"))
+        .bearer_auth("r-token")
+        .json(&json!({ "url": receiver.url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", "/v1/webhooks", r).await.0, 403);
+
+    // The list, a page at a time.
+    let (s, page) = c
+        .check(
+            "GET",
+            "/v1/webhooks",
+            get("/v1/webhooks?limit=1").await.unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(page["next_cursor"], json!(wh));
+    let (s, page) = c
+        .check(
+            "GET",
+            "/v1/webhooks",
+            get(&format!("/v1/webhooks?limit=1&cursor={wh}"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!((s, &page["webhooks"][0]["id"]), (200, &json!(ed)));
+    assert_eq!(page["next_cursor"], Value::Null);
+    for q in ["limit=0", "cursor=whe_0000000000000000", "colour=blue"] {
+        let r = get(&format!("/v1/webhooks?{q}")).await.unwrap();
+        assert_eq!(c.check("GET", "/v1/webhooks", r).await.0, 422, "{q}");
+    }
+
+    // One endpoint; updates.
+    let (s, one) = c
+        .check(
+            "GET",
+            ONE,
+            get(&format!("/v1/webhooks/{wh}")).await.unwrap(),
+        )
+        .await;
+    assert_eq!((s, &one["replays"]), (200, &json!([])));
+    for (p, want) in [("whe_0000000000000000", 404), ("trk_1", 404), ("%FF", 400)] {
+        let r = get(&format!("/v1/webhooks/{p}")).await.unwrap();
+        assert_eq!(c.check("GET", ONE, r).await.0, want, "{p}");
+    }
+    for (body, want) in [
+        (
+            json!({ "description": "changed", "rate_limit_per_second": null }),
+            true,
+        ),
+        (json!({ "enabled": false }), false),
+        (json!({ "enabled": true }), true),
+    ] {
+        let (s, v) = c
+            .check(
+                "PATCH",
+                ONE,
+                patch(&format!("/v1/webhooks/{wh}"), body.clone())
+                    .await
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!((s, v["enabled"].as_bool()), (200, Some(want)), "{body}");
+        assert!(v.get("secret").is_none());
+    }
+    for (body, want, code) in [
+        (json!({ "event_types": ["nope.*"] }), 422, "invalid_field"),
+        (json!({ "signing": "ed25519" }), 422, "invalid_field"),
+        (
+            json!({ "url": "http://10.0.0.1/" }),
+            422,
+            "forbidden_address",
+        ),
+        (json!({ "enabled": "yes" }), 422, "invalid_field"),
+        (json!("enabled"), 400, "invalid_body"),
+    ] {
+        let r = patch(&format!("/v1/webhooks/{wh}"), body.clone())
+            .await
+            .unwrap();
+        let (s, e) = c.check("PATCH", ONE, r).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{body}"
+        );
+    }
+    let r = text_body(reqwest::Method::PATCH, &format!("/v1/webhooks/{wh}"))
+        .await
+        .unwrap();
+    assert_eq!(c.check("PATCH", ONE, r).await.0, 415);
+    let r = patch("/v1/webhooks/whe_0000000000000000", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(c.check("PATCH", ONE, r).await.0, 404);
+
+    // Key rotation: a body, none, and a bad overlap.
+    const ROTATE: &str = "/v1/webhooks/{id}/rotate";
+    let (s, rotated) = c
+        .check(
+            "POST",
+            ROTATE,
+            post(
+                &format!("/v1/webhooks/{wh}/rotate"),
+                json!({ "overlap": "1h" }),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+    assert_eq!((s, rotated["keys"].as_array().unwrap().len()), (200, 2));
+    let secret = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(secret, created["secret"].as_str().unwrap());
+    let r = http
+        .post(format!("{url}/v1/webhooks/{ed}/rotate"))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = c.check("POST", ROTATE, r).await;
+    assert!(s == 200 && v["public_key"].as_str().unwrap().starts_with("whpk_"));
+    for body in [json!({ "overlap": "forever" }), json!({ "overlap": "31d" })] {
+        let r = post(&format!("/v1/webhooks/{wh}/rotate"), body)
+            .await
+            .unwrap();
+        assert_eq!(c.check("POST", ROTATE, r).await.0, 422);
+    }
+    let r = text_body(reqwest::Method::POST, &format!("/v1/webhooks/{wh}/rotate"))
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", ROTATE, r).await.0, 415);
+    let r = post("/v1/webhooks/whe_0000000000000000/rotate", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", ROTATE, r).await.0, 404);
+
+    // A test message, signed by the old and the new key.
+    const TEST: &str = "/v1/webhooks/{id}/test";
+    let r = http
+        .post(format!("{url}/v1/webhooks/{wh}/test"))
+        .send()
+        .await
+        .unwrap();
+    let (s, tested) = c.check("POST", TEST, r).await;
+    assert_eq!(
+        (s, &tested["delivered"], &tested["status"]),
+        (200, &json!(true), &json!(200))
+    );
+    let test_receipt = receiver
+        .receipts()
+        .into_iter()
+        .find(|r| Some(r.id.as_str()) == tested["webhook_id"].as_str())
+        .expect("the receiver got the test message");
+    let body = c.check_webhook(&test_receipt);
+    assert_eq!(
+        (&body["type"], &body["endpoint_id"]),
+        (&json!("webhook.test"), &json!(wh))
+    );
+    assert_eq!(
+        test_receipt.signature.split(' ').count(),
+        2,
+        "two keys sign in the overlap"
+    );
+    verify_symmetric(&secret, &test_receipt);
+    let r = http
+        .post(format!("{url}/v1/webhooks/whe_0000000000000000/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", TEST, r).await.0, 404);
+
+    // Replays: each range form as a dry run, a real one, and refusals.
+    const REPLAY: &str = "/v1/webhooks/{id}/replay";
+    for (id, body) in [
+        (&wh, json!({ "after": 0, "dry_run": true })),
+        (
+            &wh,
+            json!({ "since": "2000-01-01T00:00:00Z", "before": "2100-01-01T00:00:00+02:00", "dry_run": true }),
+        ),
+        (&wh, json!({ "event_ids": [1, 2, 3, 2], "dry_run": true })),
+        (&ed, json!({ "until": 5, "dry_run": true })),
+    ] {
+        let (s, v) = c
+            .check(
+                "POST",
+                REPLAY,
+                post(&format!("/v1/webhooks/{id}/replay"), body.clone())
+                    .await
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!((s, &v["dry_run"]), (200, &json!(true)), "{body}");
+    }
+    let (s, replay) = c
+        .check(
+            "POST",
+            REPLAY,
+            post(&format!("/v1/webhooks/{wh}/replay"), json!({ "after": 0 }))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let matched = replay["matched"].as_u64().unwrap();
+    let replay_id = replay["replay_id"].as_u64().unwrap();
+    assert!(matched > 0, "the replay matches events: {replay}");
+    for (body, want) in [
+        (json!({ "until": 99_999_999 }), 400),
+        (json!({ "dry_run": true }), 422),
+        (json!({ "after": 1, "event_ids": [2] }), 422),
+        (json!({ "after": 5, "until": 4 }), 422),
+        (json!({ "since": "yesterday" }), 422),
+        (json!({ "event_ids": [] }), 422),
+    ] {
+        let r = post(&format!("/v1/webhooks/{wh}/replay"), body.clone())
+            .await
+            .unwrap();
+        assert_eq!(c.check("POST", REPLAY, r).await.0, want, "{body}");
+    }
+    let r = http
+        .post(format!("{url}/v1/webhooks/{wh}/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", REPLAY, r).await.0, 400, "an empty body");
+    let r = text_body(reqwest::Method::POST, &format!("/v1/webhooks/{wh}/replay"))
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", REPLAY, r).await.0, 415);
+    let r = post(
+        "/v1/webhooks/whe_0000000000000000/replay",
+        json!({ "after": 0 }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.check("POST", REPLAY, r).await.0, 404);
+    // The endpoint's view while (or after) the replay runs.
+    let (s, _) = c
+        .check(
+            "GET",
+            ONE,
+            get(&format!("/v1/webhooks/{wh}")).await.unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    wait_until(
+        Duration::from_secs(120),
+        "the replayed events were delivered",
+        || {
+            let n = receiver
+                .accepted()
+                .iter()
+                .filter(|r| !r.id.starts_with("test_"))
+                .count() as u64;
+            async move { n >= matched }
+        },
+    )
+    .await;
+    // Every message the receiver got is the documented message.
+    for r in receiver.receipts() {
+        c.check_webhook(&r);
+    }
+
+    // The delivery log (written every 200 ms), a page at a time.
+    const DELIVERIES: &str = "/v1/webhooks/{id}/deliveries";
+    wait_until(
+        Duration::from_secs(30),
+        "the replay's attempts are in the delivery log",
+        || {
+            let r = get(&format!("/v1/webhooks/{wh}/deliveries?limit=1000"));
+            async move {
+                let v: Value = r.await.unwrap().json().await.unwrap();
+                v["deliveries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| d["replay_id"] == replay_id)
+                    .count() as u64
+                    >= matched
+            }
+        },
+    )
+    .await;
+    let (s, first) = c
+        .check(
+            "GET",
+            DELIVERIES,
+            get(&format!("/v1/webhooks/{wh}/deliveries?limit=2"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let next = first["next_cursor"].as_str().unwrap().to_string();
+    let (s, rest) = c
+        .check(
+            "GET",
+            DELIVERIES,
+            get(&format!(
+                "/v1/webhooks/{wh}/deliveries?cursor={next}&limit=1000"
+            ))
+            .await
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let rows: Vec<&Value> = [&first, &rest]
+        .iter()
+        .flat_map(|p| p["deliveries"].as_array().unwrap())
+        .collect();
+    let kinds: BTreeSet<&str> = rows.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains("test") && kinds.contains("delivery"),
+        "{kinds:?}"
+    );
+    let event_id = rows.iter().find_map(|d| d["event_id"].as_u64()).unwrap();
+    let (s, log) = c
+        .check(
+            "GET",
+            DELIVERIES,
+            get(&format!("/v1/webhooks/{wh}/deliveries?event_id={event_id}"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (s, &log["deliveries"][0]["event_id"]),
+        (200, &json!(event_id))
+    );
+    for q in ["limit=0", "cursor=-1", "event_id=x", "after=1"] {
+        let r = get(&format!("/v1/webhooks/{wh}/deliveries?{q}"))
+            .await
+            .unwrap();
+        assert_eq!(c.check("GET", DELIVERIES, r).await.0, 422, "{q}");
+    }
+    let r = get("/v1/webhooks/whe_0000000000000000/deliveries")
+        .await
+        .unwrap();
+    assert_eq!(c.check("GET", DELIVERIES, r).await.0, 404);
+
+    // Delete, then it is gone.
+    let del_wh = |id: &str| http.delete(format!("{url}/v1/webhooks/{id}")).send();
+    let (s, _) = c.check("DELETE", ONE, del_wh(&ed).await.unwrap()).await;
+    assert_eq!(s, 204);
+    let (s, _) = c.check("DELETE", ONE, del_wh(&ed).await.unwrap()).await;
+    assert_eq!(s, 404);
+    let (s, _) = c
+        .check(
+            "GET",
+            ONE,
+            get(&format!("/v1/webhooks/{ed}")).await.unwrap(),
+        )
+        .await;
+    assert_eq!(s, 404);
+
     // Delete, then it is gone.
     let del = |id: &str| http.delete(format!("{url}/v1/trackers/{id}")).send();
     let (s, _) = c
@@ -599,6 +1133,10 @@ async fn a_live_daemon_answers_as_documented() {
         .unwrap();
     let r = get("/v1/events?after=0").await.unwrap();
     assert_eq!(c.check("GET", "/v1/events", r).await.0, 410);
+    let r = post(&format!("/v1/webhooks/{wh}/replay"), json!({ "after": 0 }))
+        .await
+        .unwrap();
+    assert_eq!(c.check("POST", "/v1/webhooks/{id}/replay", r).await.0, 410);
 
     // Every operation was seen answering successfully.
     assert_eq!(*c.seen.lock().unwrap(), served_operations());
