@@ -766,19 +766,21 @@ async fn a_live_daemon_answers_as_documented() {
         )
         .await;
     assert_eq!(s, 200);
-    assert_eq!(page["next_cursor"], json!(wh));
+    // Pages run in id order.
+    let (first, second) = if wh < ed { (&wh, &ed) } else { (&ed, &wh) };
+    assert_eq!(page["next_cursor"], json!(first));
     let (s, page) = c
         .check(
             "GET",
             "/v1/webhooks",
-            get(&format!("/v1/webhooks?limit=1&cursor={wh}"))
+            get(&format!("/v1/webhooks?limit=1&cursor={first}"))
                 .await
                 .unwrap(),
         )
         .await;
-    assert_eq!((s, &page["webhooks"][0]["id"]), (200, &json!(ed)));
+    assert_eq!((s, &page["webhooks"][0]["id"]), (200, &json!(second)));
     assert_eq!(page["next_cursor"], Value::Null);
-    for q in ["limit=0", "cursor=whe_0000000000000000", "colour=blue"] {
+    for q in ["limit=0", "colour=blue"] {
         let r = get(&format!("/v1/webhooks?{q}")).await.unwrap();
         assert_eq!(c.check("GET", "/v1/webhooks", r).await.0, 422, "{q}");
     }

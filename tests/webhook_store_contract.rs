@@ -424,6 +424,17 @@ async fn lanes_case(hooks: &dyn WebhookStore) {
         lanes.iter().map(|l| (l.id, l.position)).collect::<Vec<_>>(),
         [(0, 1_000_000), (3, 0)]
     );
+    // A replay id is never reused, even once every replay has finished (the
+    // delivery log keeps their attempts under their ids).
+    let until = by_time.until.unwrap();
+    hooks.record(id, &[], &[(3, until)]).await.unwrap();
+    assert_eq!(hooks.lanes(id).await.unwrap().len(), 1);
+    assert_eq!(hooks.add_lane(id, &by_time).await.unwrap(), 4);
+    hooks.record(id, &[], &[(4, until)]).await.unwrap();
+    assert!(matches!(
+        hooks.add_lane("whe_missing", &by_time).await,
+        Err(StoreError::NoSuchWebhook(_))
+    ));
     // Other endpoints' lanes are untouched.
     assert_eq!(
         hooks.lanes("whe_other").await.unwrap(),

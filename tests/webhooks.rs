@@ -214,18 +214,20 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
     assert_eq!(&statuses[..32].iter().filter(|s| **s == 500).count(), &30);
 
     // The delivery log shows the failures and the recovery, newest first, paged
-    // (once the last attempts are written: the backlog gauge is set after each write).
-    for id in [&a_id, &b_id] {
-        let label = format!("endpoint=\"{id}\"");
-        wait_metric(
-            &h.url,
-            "trackd_webhook_backlog_events",
-            &label,
-            0.0,
-            "backlog drained",
-        )
-        .await;
-    }
+    // (once the last attempts are written: they are written every 200 ms).
+    wait_until(
+        Duration::from_secs(30),
+        "the delivery log complete",
+        || async {
+            let (_, page) = h
+                .get(&format!("/v1/webhooks/{b_id}/deliveries?limit=1000"))
+                .await;
+            page["deliveries"].as_array().is_some_and(|d| {
+                d.iter().filter(|d| d["settled"] == "delivered").count() == b_total
+            })
+        },
+    )
+    .await;
     let (status, page) = h
         .get(&format!("/v1/webhooks/{b_id}/deliveries?limit=10"))
         .await;
@@ -323,6 +325,21 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
     }
     replayed_ids.sort_unstable();
     assert_eq!(replayed_ids, (1..=10).collect::<Vec<u64>>());
+    // The same replay again is a new replay (its own id), sent again.
+    let (status, again) = send(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{a_id}/replay"),
+        Some(&json!({ "after": 0, "until": 10 })),
+    )
+    .await;
+    assert_eq!(status, 202, "{again}");
+    assert_ne!(again["replay_id"], queued["replay_id"]);
+    wait_until(Duration::from_secs(60), "the second replay arrived", || {
+        let n = healthy.receipts().len();
+        async move { n >= before + 20 }
+    })
+    .await;
 
     let m = metrics(&h.url).await;
     assert!(
@@ -353,10 +370,12 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
         "endpoint A's backlog drained",
     )
     .await;
-    // The replay lane is finished and gone; the live cursor is at the log's end.
-    let (_, got) = h.get(&format!("/v1/webhooks/{a_id}")).await;
-    assert_eq!(got["cursor"].as_u64(), Some(total as u64), "{got}");
-    assert_eq!(got["replays"], json!([]), "{got}");
+    // The replay lanes finish and are gone; the live cursor is at the log's end.
+    wait_until(Duration::from_secs(30), "the replays finished", || async {
+        let (_, got) = h.get(&format!("/v1/webhooks/{a_id}")).await;
+        got["cursor"].as_u64() == Some(total as u64) && got["replays"] == json!([])
+    })
+    .await;
     h.stop().await;
 }
 
@@ -718,7 +737,22 @@ async fn the_api_validates_pages_updates_and_deletes() {
         .chain(p2["webhooks"].as_array().unwrap())
         .map(|w| w["id"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ids);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted, "pages in id order, each endpoint once");
+    // Paging goes on after the cursor's endpoint is deleted.
+    let (status, _) = send(
+        &h,
+        reqwest::Method::DELETE,
+        &format!("/v1/webhooks/{next}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, p2) = h.get(&format!("/v1/webhooks?limit=2&cursor={next}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(p2["webhooks"].as_array().unwrap().len(), 1);
+    ids.retain(|i| i != next);
     assert!(p2["next_cursor"].is_null());
     assert!(p1["webhooks"][0].get("secret").is_none());
 
@@ -903,11 +937,15 @@ async fn gone_disables_at_once_and_failing_endpoints_are_reported_then_disabled(
         .collect();
     assert_eq!(kinds[0], "endpoint_disabled", "{kinds:?}");
     assert!(kinds.contains(&"endpoint_failing"), "{kinds:?}");
-    let m = metrics(&h.url).await;
-    assert_eq!(
-        metric_sum(&m, "trackd_webhook_endpoints", &["state=\"disabled\""]),
-        2.0
-    );
+    // Endpoint counts are refreshed every second.
+    wait_metric(
+        &h.url,
+        "trackd_webhook_endpoints",
+        "state=\"disabled\"",
+        2.0,
+        "two endpoints counted disabled",
+    )
+    .await;
     assert_eq!(
         gone.receipts().len(),
         gone_answers,

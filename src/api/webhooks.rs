@@ -100,7 +100,7 @@ fn string_list(
     for (i, item) in items.iter().enumerate() {
         let s = item
             .as_str()
-            .filter(|s| !s.is_empty() && s.len() <= max_len)
+            .filter(|s| !s.is_empty() && s.chars().count() <= max_len)
             .ok_or_else(|| {
                 ApiError::bad(
                     format!("{field}[{i}]"),
@@ -117,7 +117,7 @@ fn string_list(
 fn opt_string(v: &Value, field: &str, max_len: usize) -> Result<Option<String>, ApiError> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) if s.len() <= max_len => Ok(Some(s.clone())),
+        Value::String(s) if s.chars().count() <= max_len => Ok(Some(s.clone())),
         _ => Err(ApiError::bad(
             field,
             format!("{field} must be a string of at most {max_len} characters, or null"),
@@ -129,7 +129,7 @@ fn opt_string(v: &Value, field: &str, max_len: usize) -> Result<Option<String>, 
 async fn checked_url(core: &Shared, v: &Value) -> Result<String, ApiError> {
     let url = v
         .as_str()
-        .filter(|s| !s.is_empty() && s.len() <= MAX_URL_LEN)
+        .filter(|s| !s.is_empty() && s.chars().count() <= MAX_URL_LEN)
         .ok_or_else(|| {
             ApiError::bad(
                 "url",
@@ -203,18 +203,19 @@ async fn apply_fields(
             }
             "labels" => config.filter.labels = string_list(v, "labels", 32, 64)?,
             "rate_limit_per_second" => {
-                config.rate_limit_per_second =
-                    match v {
-                        Value::Null => None,
-                        v => Some(v.as_u64().filter(|n| (1..=10_000).contains(n)).ok_or_else(
-                            || {
+                config.rate_limit_per_second = match v {
+                    Value::Null => None,
+                    v => Some(
+                        whole_number(v)
+                            .filter(|n| (1..=10_000).contains(n))
+                            .ok_or_else(|| {
                                 ApiError::bad(
                                     "rate_limit_per_second",
                                     "an integer 1-10000, or null",
                                 )
-                            },
-                        )? as u32),
-                    }
+                            })? as u32,
+                    ),
+                }
             }
             k if allowed_extra.contains(&k) => {}
             other => return Err(ApiError::bad(other, format!("unknown field {other:?}"))),
@@ -308,27 +309,32 @@ pub(super) async fn list(
     let mut limit = 100usize;
     for (k, v) in &q {
         match k.as_str() {
-            "cursor" => after = Some(v.clone()),
+            "cursor" if endpoint::is_id(v) => after = Some(v.clone()),
+            "cursor" => {
+                return Err(ApiError::bad(
+                    "cursor",
+                    "cursor must be an endpoint id (the next_cursor of the previous page)",
+                ));
+            }
             "limit" => limit = page_limit(v)?,
             other => return Err(unknown_param(other)),
         }
     }
-    let all = core
+    let mut all = core
         .store
         .webhooks()
         .endpoints()
         .await
         .map_err(ApiError::internal)?;
-    let start = match &after {
-        None => 0,
-        Some(c) => all
-            .iter()
-            .position(|e| &e.id == c)
-            .map(|i| i + 1)
-            .ok_or_else(|| ApiError::bad("cursor", "cursor must be the id of a listed endpoint"))?,
-    };
-    let page: Vec<&Endpoint> = all.iter().skip(start).take(limit).collect();
-    let next = (start + page.len() < all.len())
+    // Pages in id order, after the cursor's id: paging goes on even when the
+    // endpoint the cursor names was deleted in between.
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    let rest: Vec<&Endpoint> = all
+        .iter()
+        .filter(|e| after.as_deref().is_none_or(|c| e.id.as_str() > c))
+        .collect();
+    let page: Vec<&Endpoint> = rest.iter().take(limit).copied().collect();
+    let next = (rest.len() > page.len())
         .then(|| page.last().map(|e| e.id.clone()))
         .flatten();
     Ok(Json(
@@ -460,7 +466,10 @@ pub(super) async fn rotate(
     }
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(overlap).unwrap_or_default();
+    // The current key keeps signing through the overlap; keys an earlier rotation
+    // was retiring stop now, so a header never carries more than two signatures.
     e.config.keys.retain(|k| k.live(now));
+    e.config.keys.truncate(1);
     for k in &mut e.config.keys {
         k.expires_at = Some(k.expires_at.map_or(until, |t| t.min(until)));
     }
@@ -541,13 +550,32 @@ pub(super) async fn test(
     })))
 }
 
-fn id_value(v: &Value, field: &str) -> Result<u64, ApiError> {
-    v.as_u64().ok_or_else(|| {
-        ApiError::bad(
-            field,
-            format!("{field} must be a non-negative integer event id"),
-        )
+/// A JSON integer, also when written as `5.0` (JSON Schema's integers include it).
+fn whole_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(f))
+            .map(|f| f as u64)
     })
+}
+
+/// A query cursor or id: stored ids are signed 64-bit, so larger values can name nothing.
+fn query_id(v: &str, field: &str, what: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or_else(|| ApiError::bad(field, format!("{field} must be {what} (0-{})", i64::MAX)))
+}
+
+fn id_value(v: &Value, field: &str) -> Result<u64, ApiError> {
+    whole_number(v)
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or_else(|| {
+            ApiError::bad(
+                field,
+                format!("{field} must be a non-negative integer event id"),
+            )
+        })
 }
 
 fn time_value(v: &Value, field: &str) -> Result<i64, ApiError> {
@@ -667,6 +695,14 @@ pub(super) async fn replay(
             format!("the newest event is {last}"),
         )
         .field("until"));
+    }
+    if lane.position > last {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "cursor_ahead",
+            format!("the newest event is {last}"),
+        )
+        .field("after"));
     }
     if lane.position > until {
         return Err(ApiError::bad("until", "until must not be before after"));
@@ -795,19 +831,9 @@ pub(super) async fn deliveries(
     let (mut before, mut limit, mut event_id) = (None, 100usize, None);
     for (k, v) in &q {
         match k.as_str() {
-            "cursor" => {
-                before = Some(
-                    v.parse::<u64>()
-                        .map_err(|_| ApiError::bad("cursor", "cursor must be a delivery log id"))?,
-                )
-            }
+            "cursor" => before = Some(query_id(v, "cursor", "a delivery log id")?),
             "limit" => limit = page_limit(v)?,
-            "event_id" => {
-                event_id = Some(
-                    v.parse::<u64>()
-                        .map_err(|_| ApiError::bad("event_id", "event_id must be an event id"))?,
-                )
-            }
+            "event_id" => event_id = Some(query_id(v, "event_id", "an event id")?),
             other => return Err(unknown_param(other)),
         }
     }

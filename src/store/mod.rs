@@ -67,6 +67,8 @@ pub enum StoreError {
     WriterGone,
     #[error("stored quota ledger of carrier {0} is corrupt: {1}")]
     CorruptLedger(String, String),
+    #[error("no webhook endpoint {0}")]
+    NoSuchWebhook(String),
     #[error("stored webhook endpoint {0} is corrupt: {1}")]
     CorruptWebhook(String, String),
     #[error("the group commit that held this operation failed: {0}")]

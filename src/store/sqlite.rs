@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     failing_reported INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    replays_made INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS webhook_lanes (
     endpoint_id TEXT NOT NULL,

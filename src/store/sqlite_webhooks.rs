@@ -202,13 +202,17 @@ impl WebhookStore for SqliteWebhooks {
         let (id, lane) = (id.to_string(), lane.clone());
         self.with(move |conn| {
             let tx = conn.transaction().ctx("starting a replay insert")?;
+            // Numbered by a counter on the endpoint, never reused: the attempts of a
+            // finished replay stay in the log under its id.
             let next: i64 = tx
                 .query_row(
-                    "SELECT COALESCE(MAX(lane), 0) + 1 FROM webhook_lanes WHERE endpoint_id = ?1",
+                    "UPDATE webhook_endpoints SET replays_made = replays_made + 1 WHERE id = ?1 RETURNING replays_made",
                     params![id],
                     |r| r.get(0),
                 )
-                .ctx("numbering a replay")?;
+                .optional()
+                .ctx("numbering a replay")?
+                .ok_or_else(|| StoreError::NoSuchWebhook(id.clone()))?;
             tx.execute(
                 "INSERT INTO webhook_lanes (endpoint_id, lane, position, until, event_ids, since, before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![

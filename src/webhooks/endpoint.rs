@@ -30,6 +30,12 @@ pub struct EndpointFilter {
     pub labels: Vec<String>,
 }
 
+/// Whether `s` has the form of an endpoint id (`whe_` and 16 hex digits).
+pub fn is_id(s: &str) -> bool {
+    s.strip_prefix(ID_PREFIX)
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 /// Matches `text` against a glob where `*` is any run of characters.
 pub fn glob_matches(glob: &str, text: &str) -> bool {
     let parts: Vec<&str> = glob.split('*').collect();

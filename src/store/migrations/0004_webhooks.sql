@@ -13,7 +13,9 @@ CREATE TABLE webhook_endpoints (
     failing_reported BOOLEAN NOT NULL DEFAULT false,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    version BIGINT NOT NULL
+    version BIGINT NOT NULL,
+    -- Replays ever made, so a replay id is never reused (its attempts stay in the log).
+    replays_made BIGINT NOT NULL DEFAULT 0
 );
 
 -- Lane 0 follows the live log; lanes 1, 2, … are replays ending at `until`.

@@ -203,21 +203,17 @@ impl WebhookStore for PostgresStore {
     async fn add_lane(&self, id: &str, lane: &Lane) -> Result<u64, StoreError> {
         let mut conn = self.reader().await?;
         let tx = conn.transaction().await.ctx("starting a replay insert")?;
-        // Two replays of one endpoint started at once (two instances, or two API
-        // calls) would both read the same maximum: number them one after the other.
-        tx.execute(
-            "SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE",
-            &[&id],
-        )
-        .await
-        .ctx("locking a webhook endpoint")?;
+        // Numbered by a counter on the endpoint row (whose update also orders two
+        // replays started at once), never reused: a finished replay's attempts stay
+        // in the log under its id.
         let row = tx
-            .query_one(
-                "SELECT COALESCE(MAX(lane), 0) + 1 FROM webhook_lanes WHERE endpoint_id = $1",
+            .query_opt(
+                "UPDATE webhook_endpoints SET replays_made = replays_made + 1 WHERE id = $1 RETURNING replays_made",
                 &[&id],
             )
             .await
-            .ctx("numbering a replay")?;
+            .ctx("numbering a replay")?
+            .ok_or_else(|| StoreError::NoSuchWebhook(id.to_string()))?;
         let next: i64 = col(&row, 0, "numbering a replay")?;
         tx.execute(
             "INSERT INTO webhook_lanes (endpoint_id, lane, position, until, event_ids, since, before) VALUES ($1, $2, $3, $4, $5, $6, $7)",
