@@ -28,6 +28,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use trackd_carrier_sdk::Status;
 
+mod summary;
 mod webhooks;
 
 type Shared = Arc<Core>;
@@ -135,6 +136,12 @@ fn route_groups() -> RouteGroups {
         .on("/v1/trackers/{id}", Method::GET, get_tracker)
         .on("/v1/trackers/{id}", Method::DELETE, delete_tracker)
         .on("/v1/trackers/{id}/refresh", Method::POST, refresh)
+        .on("/v1/trackers/{id}/summary", Method::GET, summary::tracker)
+        .on(
+            "/v1/orders/{reference}/summary",
+            Method::GET,
+            summary::order,
+        )
         .on("/v1/events", Method::GET, events_page)
         .on("/v1/carriers", Method::GET, list_carriers)
         .on("/v1/webhooks", Method::POST, webhooks::create)

@@ -13,6 +13,8 @@
 //! - `events`: the event contract
 //! - `store`: the storage seam (trackers, snapshots, event log, quota ledger): SQLite by default, PostgreSQL by config
 //! - `stream`: fan-out hub and resumable subscriptions
+//! - `summary`: WISMO answers (verdict, localized sentence, next step, the facts behind them)
+//! - `webhooks`: the event log pushed to consumers' endpoints, signed, ordered, retried, replayable
 //! - `trackers`: the in-memory tracker registry
 //! - `ownership`: which shards of trackers this instance may poll and write (sole owner, or leases)
 //! - `mirror`: the optional NATS JetStream mirror of the event log (stream sequence = event id)
@@ -40,5 +42,6 @@ pub mod quota;
 pub mod scheduler;
 pub mod store;
 pub mod stream;
+pub mod summary;
 pub mod trackers;
 pub mod webhooks;

@@ -521,6 +521,74 @@ async fn a_live_daemon_answers_as_documented() {
         .find(|t| t["state"] == "completed")
         .unwrap()
         .clone();
+    // Summaries: every tracker in every language, one order, and the refusals.
+    for t in &all {
+        for lang in ["en", "fr", "de", "nl"] {
+            let id = t["id"].as_str().unwrap();
+            let (s, v) = c
+                .check(
+                    "GET",
+                    "/v1/trackers/{id}/summary",
+                    get(&format!(
+                        "/v1/trackers/{id}/summary?lang={lang}&tz=Europe/Paris"
+                    ))
+                    .await
+                    .unwrap(),
+                )
+                .await;
+            assert_eq!((s, v["lang"].as_str()), (200, Some(lang)), "{v}");
+            assert!(v["sentence"].as_str().unwrap().chars().count() <= 160);
+            assert_eq!(v["facts"][0]["field"], "snapshot.status", "{v}");
+        }
+    }
+    let done_id = completed["id"].as_str().unwrap();
+    let (_, v) = c
+        .check(
+            "GET",
+            "/v1/trackers/{id}/summary",
+            get(&format!("/v1/trackers/{done_id}/summary"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (v["verdict"].as_str(), v["lang"].as_str()),
+        (Some("delivered"), Some("en")),
+        "{v}"
+    );
+    for (q, want) in [
+        ("lang=xx", 422),
+        ("tz=Mars/Olympus", 422),
+        ("colour=blue", 422),
+    ] {
+        let r = get(&format!("/v1/trackers/{done_id}/summary?{q}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.check("GET", "/v1/trackers/{id}/summary", r).await.0,
+            want,
+            "{q}"
+        );
+    }
+    let r = get("/v1/trackers/trk_ffffff/summary").await.unwrap();
+    assert_eq!(c.check("GET", "/v1/trackers/{id}/summary", r).await.0, 404);
+    let (s, order) = c
+        .check(
+            "GET",
+            "/v1/orders/{reference}/summary",
+            get("/v1/orders/o-1/summary?lang=de").await.unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200, "{order}");
+    assert_eq!(
+        order["parcels"].as_u64(),
+        Some(order["trackers"].as_array().unwrap().len() as u64)
+    );
+    let r = get("/v1/orders/no-such-order/summary").await.unwrap();
+    assert_eq!(
+        c.check("GET", "/v1/orders/{reference}/summary", r).await.0,
+        404
+    );
     let refresh = |id: &str| http.post(format!("{url}/v1/trackers/{id}/refresh")).send();
     let (s, _) = c
         .check(
