@@ -8,7 +8,6 @@ mod common;
 use common::receiver::{Answer, Receiver, check_deliveries, verify_symmetric};
 use common::*;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,16 +120,7 @@ async fn another_instance_continues_deliveries_from_the_same_cursor() {
     .await;
     let log = event_log(&survivor).await;
     let total = log.len();
-    wait_until(Duration::from_secs(300), "every event delivered", || {
-        let got = rx
-            .accepted()
-            .iter()
-            .map(|r| r.id.clone())
-            .collect::<BTreeSet<_>>()
-            .len();
-        async move { got == total }
-    })
-    .await;
+    rx.wait_distinct(total, "every event delivered").await;
     let got = rx.accepted();
     for r in &got {
         verify_symmetric(&secret, r);

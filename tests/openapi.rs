@@ -9,9 +9,8 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
-use trackd::daemon::Daemon;
 use trackd::webhooks::AttemptOutcome;
 use trackd_carrier_sdk::Status;
 
@@ -314,25 +313,12 @@ async fn a_live_daemon_answers_as_documented() {
         read_tokens: vec!["r-token"],
         ..Options::default()
     };
-    let (sim, running) = start_sim(&opts).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&running, dir.path(), &opts);
     // Webhook endpoints on this test's loopback receiver; 10.0.0.0/8 stays refused.
-    cfg.webhooks.allow_http = true;
-    cfg.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
-    let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
-        .await
-        .expect("daemon starts");
-    let url = daemon.url();
-    let mut h = Harness {
-        sim,
-        running: Some(running),
-        daemon: Some(daemon),
-        url,
-        dir,
-        http: reqwest::Client::new(),
-        creds: creds(),
-    };
+    let mut h = Harness::start_with(opts, |cfg| {
+        cfg.webhooks.allow_http = true;
+        cfg.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
     let mut auth = reqwest::header::HeaderMap::new();
     auth.insert("authorization", "Bearer w-token".parse().unwrap());
     h.http = reqwest::Client::builder()

@@ -13,31 +13,8 @@ use common::receiver::{
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 use trackd::config::Config;
-use trackd::daemon::Daemon;
-
-/// Starts the simulator and an in-process daemon with `tweak` applied to its config.
-async fn start_with(opts: Options, tweak: impl FnOnce(&mut Config)) -> Harness {
-    let (sim, running) = start_sim(&opts).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&running, dir.path(), &opts);
-    tweak(&mut cfg);
-    let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
-        .await
-        .expect("daemon starts");
-    let url = daemon.url();
-    Harness {
-        sim,
-        running: Some(running),
-        daemon: Some(daemon),
-        url,
-        dir,
-        http: reqwest::Client::new(),
-        creds: creds(),
-    }
-}
 
 /// Loopback receivers allowed, quick retries.
 fn allow_loopback(cfg: &mut Config) {
@@ -140,7 +117,7 @@ fn verify_ed25519(public_key: &str, r: &Receipt) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
-    let h = start_with(Options::default(), allow_loopback).await;
+    let h = Harness::start_with(Options::default(), allow_loopback).await;
     let healthy = Receiver::start(Answer::status(200)).await;
     let flaky = Receiver::start(Answer::status(204)).await;
     // The flaky receiver fails, rate-limits the whole endpoint once, then recovers.
@@ -187,18 +164,12 @@ async fn every_event_delivered_signed_in_order_through_failures_and_replays() {
         t.starts_with("status.") || t == "tracker.completed"
     };
     let b_total = log.iter().filter(|e| b_wants(e)).count();
-    wait_until(
-        Duration::from_secs(120),
-        "both endpoints received everything",
-        || {
-            let (a, b) = (healthy.accepted(), flaky.accepted());
-            async move {
-                a.iter().map(|r| &r.id).collect::<BTreeSet<_>>().len() == total
-                    && b.iter().map(|r| &r.id).collect::<BTreeSet<_>>().len() == b_total
-            }
-        },
-    )
-    .await;
+    healthy
+        .wait_distinct(total, "endpoint A received everything")
+        .await;
+    flaky
+        .wait_distinct(b_total, "endpoint B received everything")
+        .await;
 
     let a_got = healthy.accepted();
     for r in &a_got {
@@ -458,20 +429,8 @@ async fn sigkill_mid_delivery_loses_nothing_and_resumes_from_the_cursor() {
     .await;
     let log = event_log(&url).await;
     let total = log.len();
-    wait_until(
-        Duration::from_secs(120),
-        "every event delivered after the restart",
-        || {
-            let got = rx
-                .accepted()
-                .iter()
-                .map(|r| r.id.clone())
-                .collect::<BTreeSet<_>>()
-                .len();
-            async move { got == total }
-        },
-    )
-    .await;
+    rx.wait_distinct(total, "every event delivered after the restart")
+        .await;
     let got = rx.accepted();
     for r in &got {
         verify_symmetric(&secret, r);
@@ -490,7 +449,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_resumes_from_the_cursor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_signs_with_both_keys_during_the_overlap_only() {
-    let h = start_with(Options::default(), allow_loopback).await;
+    let h = Harness::start_with(Options::default(), allow_loopback).await;
     let rx = Receiver::start(Answer::status(200)).await;
     let (_, e) = send(
         &h,
@@ -576,7 +535,7 @@ async fn rotation_signs_with_both_keys_during_the_overlap_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urls_into_private_networks_are_refused_unless_allowed() {
     // allow_http only: no network is allowed, so loopback and private addresses are refused.
-    let h = start_with(Options::default(), |c| c.webhooks.allow_http = true).await;
+    let h = Harness::start_with(Options::default(), |c| c.webhooks.allow_http = true).await;
     let rx = Receiver::start(Answer::status(200)).await;
     let refused = [
         (rx.url.clone(), "forbidden_address"),
@@ -616,7 +575,7 @@ async fn urls_into_private_networks_are_refused_unless_allowed() {
     h.stop().await;
 
     // https is required unless allow_http is set.
-    let h = start_with(Options::default(), |_| {}).await;
+    let h = Harness::start_with(Options::default(), |_| {}).await;
     let (status, v) = send(
         &h,
         reqwest::Method::POST,
@@ -632,7 +591,7 @@ async fn urls_into_private_networks_are_refused_unless_allowed() {
     h.stop().await;
 
     // With loopback allowed, a redirect (here to a private address) is a failed attempt, never followed.
-    let h = start_with(Options::default(), allow_loopback).await;
+    let h = Harness::start_with(Options::default(), allow_loopback).await;
     let target = Receiver::start(Answer::status(200)).await;
     let rx = Receiver::start(Answer::status(302).header("location", "http://10.0.0.1/steal")).await;
     rx.script([Answer::status(307).header("location", target.url.clone())]);
@@ -676,7 +635,7 @@ async fn urls_into_private_networks_are_refused_unless_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_validates_pages_updates_and_deletes() {
-    let h = start_with(Options::default(), allow_loopback).await;
+    let h = Harness::start_with(Options::default(), allow_loopback).await;
     let rx = Receiver::start(Answer::status(200)).await;
     let bad = [
         (json!({}), "url"),
@@ -857,7 +816,7 @@ async fn the_api_validates_pages_updates_and_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_disables_at_once_and_failing_endpoints_are_reported_then_disabled() {
-    let h = start_with(Options::default(), |c| {
+    let h = Harness::start_with(Options::default(), |c| {
         allow_loopback(c);
         c.webhooks.retry_schedule = vec![Duration::from_millis(100); 1000];
         c.webhooks.failing_after = Duration::from_secs(2);
@@ -964,19 +923,8 @@ async fn gone_disables_at_once_and_failing_endpoints_are_reported_then_disabled(
     assert_eq!(v["failing_since"], json!(null));
     let log_now = log(&h).await;
     let want = log_now.len();
-    wait_until(
-        Duration::from_secs(60),
-        "the re-enabled endpoint caught up",
-        || {
-            let got = failing
-                .accepted()
-                .iter()
-                .map(|r| r.id.clone())
-                .collect::<BTreeSet<_>>()
-                .len();
-            async move { got >= want }
-        },
-    )
-    .await;
+    failing
+        .wait_distinct(want, "the re-enabled endpoint caught up")
+        .await;
     h.stop().await;
 }

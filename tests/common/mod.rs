@@ -112,9 +112,15 @@ pub fn test_config(running: &RunningSim, dir: &std::path::Path, opts: &Options) 
 
 impl Harness {
     pub async fn start(opts: Options) -> Harness {
+        Harness::start_with(opts, |_| {}).await
+    }
+
+    /// Like [`Harness::start`], with `tweak` applied to the daemon's config first.
+    pub async fn start_with(opts: Options, tweak: impl FnOnce(&mut Config)) -> Harness {
         let (sim, running) = start_sim(&opts).await;
         let dir = tempfile::tempdir().unwrap();
-        let cfg = test_config(&running, dir.path(), &opts);
+        let mut cfg = test_config(&running, dir.path(), &opts);
+        tweak(&mut cfg);
         let daemon = Daemon::start(cfg, Arc::new(sim.clock()))
             .await
             .expect("daemon starts");

@@ -138,6 +138,20 @@ impl Receiver {
         self.inner.lock().unwrap().receipts.clone()
     }
 
+    /// Waits until `n` distinct messages (by `webhook-id`) were answered 2xx.
+    pub async fn wait_distinct(&self, n: usize, what: &str) {
+        super::wait_until(std::time::Duration::from_secs(120), what, || {
+            let got = self
+                .accepted()
+                .iter()
+                .map(|r| r.id.clone())
+                .collect::<BTreeSet<_>>()
+                .len();
+            async move { got >= n }
+        })
+        .await;
+    }
+
     /// Requests answered 2xx.
     pub fn accepted(&self) -> Vec<Receipt> {
         self.receipts()
