@@ -116,6 +116,8 @@ struct Held {
     until: Instant,
     /// Marked for release: no new polls; given back at the next heartbeat.
     draining: bool,
+    /// When this instance took it (the others learn of it at their next heartbeats).
+    since: Instant,
 }
 
 /// Shard changes one heartbeat brought.
@@ -291,6 +293,7 @@ impl Ownership {
                             epoch,
                             until: sent_at + ttl,
                             draining: false,
+                            since: Instant::now(),
                         },
                     );
                     changes.acquired.push(shard);
@@ -325,7 +328,25 @@ impl Ownership {
     }
 }
 
+impl Ownership {
+    /// Like `live_count`, but only shards held for at least `held_for`.
+    fn settled_count(&self, held_for: Duration) -> usize {
+        self.leased.as_ref().map_or(self.shards as usize, |l| {
+            let now = Instant::now();
+            l.read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .filter(|h| now < h.until && h.since + held_for <= now)
+                .count()
+        })
+    }
+}
+
 impl crate::quota::pacing::FleetView for Ownership {
+    fn settled_share(&self, held_for: Duration) -> f64 {
+        self.settled_count(held_for) as f64 / f64::from(self.shards)
+    }
+
     fn share(&self) -> f64 {
         self.live_count() as f64 / f64::from(self.shards)
     }

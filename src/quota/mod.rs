@@ -308,10 +308,15 @@ impl Ledger {
     /// They are taken from the first buckets at or after `at`: the reservation
     /// was counted in one of those (a later one when buckets merged), and an
     /// earlier bucket stops counting sooner, so what stays counted is never less
-    /// than what was sent.
-    fn give_back(&mut self, at: u64, n: u32) {
+    /// than what was sent. A grant that stopped counting at `now` gives nothing back.
+    fn give_back(&mut self, at: u64, n: u32, now: u64) {
         for w in &mut self.windows {
             let from = at / w.bucket_secs;
+            // A grant whose bucket no longer counts is out of the window already:
+            // giving it back would take from newer grants, which still count.
+            if !w.counts(from, now) {
+                continue;
+            }
             let mut left = n;
             for (idx, count) in w.buckets.iter_mut() {
                 if left == 0 {
@@ -389,7 +394,7 @@ pub fn reserve_shared(
         l.restore(s, now);
     }
     if let Some((at, n)) = req.give_back {
-        l.give_back(at, n);
+        l.give_back(at, n, now);
     }
     let until = now + SHARED_HOLD_SECS;
     let (granted, refused) = match l.take(now, until, req.want.max(1)) {

@@ -243,6 +243,12 @@ pub trait FleetView: Send + Sync {
     /// Held shards never overlap, so the parts of all instances add up to at
     /// most the whole quota.
     fn share(&self) -> f64;
+    /// The share counting only shards held for at least `held_for`: what an
+    /// instance pacing beside a shared limiter may use, since the others leave
+    /// a shard's part free only once they heard of it at a heartbeat.
+    fn settled_share(&self, _held_for: Duration) -> f64 {
+        self.share()
+    }
     /// Instances with a live heartbeat (this one included).
     fn live_instances(&self) -> u32;
     /// The part of every quota left to the instances pacing through Redis:
@@ -269,6 +275,28 @@ impl FleetView for Alone {
 
 /// Shared handle to the fleet view.
 pub type ShareSource = Arc<dyn FleetView>;
+
+/// A fleet view whose share is [`FleetView::settled_share`]: for an instance
+/// that paces on its own while the rest of the fleet paces through Redis.
+pub struct SettledShare {
+    pub fleet: ShareSource,
+    pub held_for: Duration,
+}
+
+impl FleetView for SettledShare {
+    fn share(&self) -> f64 {
+        self.fleet.settled_share(self.held_for)
+    }
+    fn live_instances(&self) -> u32 {
+        self.fleet.live_instances()
+    }
+    fn redis_part(&self) -> f64 {
+        self.fleet.redis_part()
+    }
+    fn set_fallback(&self, on: bool) {
+        self.fleet.set_fallback(on)
+    }
+}
 
 /// Paces at this instance's share of the quota, rebuilt (burst spent) whenever
 /// the share changes.

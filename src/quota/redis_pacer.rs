@@ -96,7 +96,17 @@ impl RedisPacer {
             conn,
             keys,
             windows,
-            local: SplitPacer::new(slug, quota, fleet.clone(), metrics.clone()),
+            // A shard taken while off Redis counts towards this instance's part
+            // only once the others have heard of it (they leave its part free).
+            local: SplitPacer::new(
+                slug,
+                quota,
+                Arc::new(super::pacing::SettledShare {
+                    fleet: fleet.clone(),
+                    held_for: announce,
+                }),
+                metrics.clone(),
+            ),
             fleet,
             backend: Mutex::new(Backend::Redis),
             unseen_requests: std::sync::atomic::AtomicBool::new(false),
