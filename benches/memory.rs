@@ -63,6 +63,8 @@ fn main() {
             eta_deadline: Some(1_800_000_000),
             last_change_at: 1_700_000_000,
             promised_by: None,
+            direction: Default::default(),
+            return_for: None,
         };
         registry.insert(Core::entry_for(&row));
         queues[c].schedule(id, now + Duration::from_millis(id % 3_600_000));

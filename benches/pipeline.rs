@@ -211,6 +211,8 @@ impl Ctx {
                 reference: None,
                 labels: Vec::new(),
                 promised_by: None,
+                direction: Default::default(),
+                return_for: None,
             })
             .collect();
         let now = Utc::now();

@@ -52,6 +52,8 @@ impl Bench {
                 reference: None,
                 labels: Vec::new(),
                 promised_by: None,
+                direction: Default::default(),
+                return_for: None,
             })
             .collect();
         let subjects = rt.block_on(async {

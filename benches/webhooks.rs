@@ -109,6 +109,8 @@ async fn commit_events(daemon: &Daemon, from: usize, n: usize) {
                 reference: Some(format!("order-{i}")),
                 labels: vec!["bench".into()],
                 promised_by: None,
+                direction: Default::default(),
+                return_for: None,
             })
             .collect();
         store

@@ -4,6 +4,7 @@
 
 use crate::daemon::Core;
 use crate::events::{EventType, StoredEvent, parse_tracker_id, tracker_id_string};
+use crate::returns::{Direction, ReturnFor};
 use crate::store::{EventFilter, NewTracker, TrackerFilter, TrackerRow};
 use crate::stream::SubscribeError;
 use axum::body::Bytes;
@@ -28,6 +29,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use trackd_carrier_sdk::Status;
 
+mod returns;
 mod summary;
 mod webhooks;
 
@@ -136,6 +138,11 @@ fn route_groups() -> RouteGroups {
         .on("/v1/trackers/{id}", Method::GET, get_tracker)
         .on("/v1/trackers/{id}", Method::DELETE, delete_tracker)
         .on("/v1/trackers/{id}/refresh", Method::POST, refresh)
+        .on(
+            "/v1/trackers/{id}/milestones",
+            Method::POST,
+            returns::post_milestone,
+        )
         .on("/v1/trackers/{id}/summary", Method::GET, summary::tracker)
         .on(
             "/v1/orders/{reference}/summary",
@@ -460,6 +467,8 @@ struct TrackerView {
     status: Status,
     last_error: Option<String>,
     promised_by: Option<trackd_carrier_sdk::Eta>,
+    direction: Direction,
+    return_for: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -480,6 +489,8 @@ fn view(row: &TrackerRow) -> TrackerView {
         status: row.status,
         last_error: row.error_kind.clone(),
         promised_by: row.promised_by,
+        direction: row.direction,
+        return_for: row.return_for.as_ref().map(ReturnFor::as_string),
         snapshot: None,
         created: None,
     }
@@ -514,7 +525,13 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
-            "tracking_number" | "carrier" | "reference" | "labels" | "promised_by"
+            "tracking_number"
+                | "carrier"
+                | "reference"
+                | "labels"
+                | "promised_by"
+                | "direction"
+                | "return_for"
         ) {
             return Err(ApiError::bad(
                 format!("{path}.{key}"),
@@ -608,13 +625,86 @@ fn validate_tracker(core: &Core, v: &Value, path: &str) -> Result<NewTracker, Ap
             )
         })?),
     };
+    let direction = match obj.get("direction") {
+        None | Some(Value::Null) => Direction::Outbound,
+        Some(v) => v.as_str().and_then(Direction::parse).ok_or_else(|| {
+            ApiError::bad(
+                f("direction"),
+                "direction must be \"outbound\" or \"return\"",
+            )
+        })?,
+    };
+    let return_for = match obj.get("return_for") {
+        None | Some(Value::Null) => None,
+        Some(_) if direction != Direction::Return => {
+            return Err(ApiError::bad(
+                f("return_for"),
+                "return_for is only allowed with direction \"return\"",
+            ));
+        }
+        Some(Value::String(s)) if s.starts_with("trk_") => Some(ReturnFor::Tracker(
+            parse_tracker_id(s).ok_or_else(|| {
+                ApiError::bad(
+                    f("return_for"),
+                    format!("return_for {s:?} starts with trk_ but is not a tracker id"),
+                )
+            })?,
+        )),
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_REFERENCE_LEN => {
+            Some(ReturnFor::Order(s.clone()))
+        }
+        Some(_) => {
+            return Err(ApiError::bad(
+                f("return_for"),
+                format!(
+                    "return_for must be a tracker id (trk_…) or an order reference of 1-{MAX_REFERENCE_LEN} characters"
+                ),
+            ));
+        }
+    };
     Ok(NewTracker {
         carrier,
         tracking_number: number,
         reference,
         labels,
         promised_by,
+        direction,
+        return_for,
     })
+}
+
+/// Refuses a return registered for a tracker that does not exist, before anything is stored.
+async fn check_return_for(core: &Core, new: &[NewTracker], paths: &[&str]) -> Result<(), ApiError> {
+    // Each named tracker is read once, however many returns of the batch name it.
+    let mut found = std::collections::HashSet::new();
+    for (t, path) in new.iter().zip(paths) {
+        if let Some(ReturnFor::Tracker(id)) = t.return_for
+            && !found.contains(&id)
+            && core
+                .store
+                .tracker(id)
+                .await
+                .map_err(ApiError::internal)?
+                .is_none()
+        {
+            let field = if path.is_empty() {
+                "return_for".to_string()
+            } else {
+                format!("{path}.return_for")
+            };
+            return Err(ApiError::bad(
+                field,
+                format!(
+                    "return_for names tracker {}, which does not exist",
+                    tracker_id_string(id)
+                ),
+            ));
+        }
+        if let Some(ReturnFor::Tracker(id)) = t.return_for {
+            found.insert(id);
+        }
+    }
+    Ok(())
 }
 
 /// The retailer's promise as an ETA: a date, a time, or a window of two times.
@@ -718,6 +808,8 @@ async fn register(
         .iter()
         .map(|(v, p)| validate_tracker(&core, v, p))
         .collect::<Result<_, _>>()?;
+    let paths: Vec<&str> = items.iter().map(|(_, p)| p.as_str()).collect();
+    check_return_for(&core, &new, &paths).await?;
     let registered = core
         .store
         .register(new, core.clock.now())
@@ -818,6 +910,11 @@ async fn list_trackers(
                 )
             }
             "reference" => filter.reference = Some(v.clone()),
+            "direction" => {
+                filter.direction = Some(Direction::parse(v).ok_or_else(|| {
+                    ApiError::bad("direction", "direction must be \"outbound\" or \"return\"")
+                })?)
+            }
             "cursor" => {
                 after = parse_tracker_id(v)
                     .ok_or_else(|| ApiError::bad("cursor", "cursor must be a tracker id"))?

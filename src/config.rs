@@ -53,6 +53,7 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Pushing the event log to consumers' HTTP endpoints.
     pub webhooks: WebhooksConfig,
+    pub risk: RiskConfig,
     /// Per-carrier settings by slug; slugs are checked against the carrier registry by the daemon.
     pub carriers: BTreeMap<String, CarrierConfig>,
 }
@@ -291,6 +292,46 @@ pub struct WebhooksConfig {
     /// How long the previous key keeps signing after a rotation, unless the request says otherwise.
     #[serde(serialize_with = "ser_duration")]
     pub rotation_overlap: Duration,
+}
+
+/// What trackd infers from carriers' silence: stalled, forgotten and at-risk parcels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskConfig {
+    /// Scan gap after which a parcel is stalled while too little history is known for its carrier and status.
+    #[serde(serialize_with = "ser_duration")]
+    pub stalled_after: Duration,
+    /// Gaps a carrier and status must have shown before the learnt threshold replaces `stalled_after`.
+    pub learn_min_samples: u32,
+    /// Which share of observed gaps counts as usual (0.5..=0.999).
+    pub learn_quantile: f64,
+    /// The learnt threshold is that quantile times this margin (1.0..=10.0).
+    pub learn_margin: f64,
+    /// A label with no first scan for this long (business time) is forgotten.
+    #[serde(serialize_with = "ser_duration")]
+    pub forgotten_after: Duration,
+    /// Days that do not count towards stalled and forgotten, in the carrier's zone.
+    #[serde(serialize_with = "ser_weekdays")]
+    pub weekend: Vec<chrono::Weekday>,
+    /// The expected window ends within this and the parcel is not out for delivery: at risk.
+    #[serde(serialize_with = "ser_duration")]
+    pub out_for_delivery_lead: Duration,
+}
+
+fn ser_weekdays<S: serde::Serializer>(days: &[chrono::Weekday], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(days.iter().map(|d| weekday_name(*d)))
+}
+
+fn weekday_name(d: chrono::Weekday) -> &'static str {
+    use chrono::Weekday::*;
+    match d {
+        Mon => "mon",
+        Tue => "tue",
+        Wed => "wed",
+        Thu => "thu",
+        Fri => "fri",
+        Sat => "sat",
+        Sun => "sun",
+    }
 }
 
 /// In-memory cache settings.
@@ -925,6 +966,7 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         })
     });
     let webhooks = s.section("webhooks", read_webhooks);
+    let risk = s.section("risk", read_risk);
     let carriers = s.section("carriers", |s| {
         let table: &Table = s.table;
         let mut carriers = BTreeMap::new();
@@ -950,7 +992,43 @@ fn read_config<'a>(cx: &mut Ctx<'a>, root: &'a Table) -> Option<Config> {
         mirror: mirror?,
         cache: cache?,
         webhooks: webhooks?,
+        risk: risk?,
         carriers: carriers?,
+    })
+}
+
+fn read_risk(s: &mut Section<'_, '_>) -> Option<RiskConfig> {
+    use chrono::Weekday::*;
+    let stalled_after = s.get("stalled_after", positive_duration);
+    let learn_min_samples = s.get("learn_min_samples", |r| int_in(r, 1..=1_000_000));
+    let learn_quantile = s.get("learn_quantile", |r| float_in(r, 0.5..=0.999));
+    let learn_margin = s.get("learn_margin", |r| float_in(r, 1.0..=10.0));
+    let forgotten_after = s.get("forgotten_after", positive_duration);
+    let weekend = s.get("weekend", |r| {
+        let days = list(r, |item| {
+            let name = text(item)?;
+            [Mon, Tue, Wed, Thu, Fri, Sat, Sun]
+                .into_iter()
+                .find(|d| weekday_name(*d).eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| {
+                    format!("a day as mon, tue, wed, thu, fri, sat or sun, found {name:?}")
+                })
+        })?;
+        if days.len() >= 7 {
+            Err("at least one day of the week must count as a business day".to_string())
+        } else {
+            Ok(days)
+        }
+    });
+    let out_for_delivery_lead = s.get("out_for_delivery_lead", duration);
+    Some(RiskConfig {
+        stalled_after: stalled_after?,
+        learn_min_samples: learn_min_samples?,
+        learn_quantile: learn_quantile?,
+        learn_margin: learn_margin?,
+        forgotten_after: forgotten_after?,
+        weekend: weekend?,
+        out_for_delivery_lead: out_for_delivery_lead?,
     })
 }
 
@@ -1579,6 +1657,15 @@ mod tests {
                 max_in_flight: 16,
                 max_pending: 10_000,
                 rotation_overlap: Duration::from_secs(86_400),
+            },
+            risk: RiskConfig {
+                stalled_after: Duration::from_secs(2 * 86_400),
+                learn_min_samples: 50,
+                learn_quantile: 0.95,
+                learn_margin: 1.5,
+                forgotten_after: Duration::from_secs(3 * 86_400),
+                weekend: vec![chrono::Weekday::Sat, chrono::Weekday::Sun],
+                out_for_delivery_lead: Duration::from_secs(6 * 3600),
             },
             // Every built-in carrier has a table, enabled, with plugin defaults.
             carriers: crate::carriers::builtin()

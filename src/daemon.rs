@@ -55,6 +55,8 @@ pub struct Core {
     /// Trackers answered recently: refresh requests inside this window reuse the answer.
     pub recently_refreshed: moka::sync::Cache<u64, ()>,
     pub policy: DiffPolicy,
+    /// How long each carrier usually stays silent per status, learnt from what this instance saw.
+    pub thresholds: crate::risk::Thresholds,
     pub shutdown: watch::Sender<bool>,
     /// Which trackers this instance polls: all of them, or its leased shards.
     pub ownership: Arc<Ownership>,
@@ -82,6 +84,10 @@ impl Core {
             last_change_at: row.last_change_at,
             registered_at: row.created_at.timestamp(),
             in_flight: false,
+            promised_by: row.promised_by.map(Box::new),
+            direction: row.direction,
+            risk: None,
+            risk_due: i64::MIN,
         }
     }
 
@@ -328,6 +334,7 @@ impl Daemon {
             policy: DiffPolicy {
                 eta_slip_tolerance_secs: config.poll.eta_slip_tolerance.as_secs() as i64,
             },
+            thresholds: crate::risk::Thresholds::new(&config.risk),
             snapshots: moka::sync::Cache::new(config.cache.snapshot_capacity),
             recently_refreshed: moka::sync::Cache::builder()
                 .time_to_live(config.cache.answer_ttl)

@@ -33,10 +33,24 @@ pub enum EventType {
     CarrierError,
     #[serde(rename = "shipment.switched")]
     ShipmentSwitched,
+    #[serde(rename = "summary.changed")]
+    SummaryChanged,
+    #[serde(rename = "tracker.stalled")]
+    TrackerStalled,
+    #[serde(rename = "tracker.forgotten")]
+    TrackerForgotten,
+    #[serde(rename = "eta.at_risk")]
+    EtaAtRisk,
+    #[serde(rename = "eta.at_risk_cleared")]
+    EtaAtRiskCleared,
+    #[serde(rename = "return.detected")]
+    ReturnDetected,
+    #[serde(rename = "return.milestone")]
+    ReturnMilestone,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 18] = [
         EventType::TrackerCreated,
         EventType::TrackerExpired,
         EventType::TrackerCompleted,
@@ -48,6 +62,13 @@ impl EventType {
         EventType::EtaMissed,
         EventType::CarrierError,
         EventType::ShipmentSwitched,
+        EventType::SummaryChanged,
+        EventType::TrackerStalled,
+        EventType::TrackerForgotten,
+        EventType::EtaAtRisk,
+        EventType::EtaAtRiskCleared,
+        EventType::ReturnDetected,
+        EventType::ReturnMilestone,
     ];
 
     /// Wire name (`event:` field of SSE, `type` in JSON, metrics label).
@@ -64,6 +85,13 @@ impl EventType {
             EventType::EtaMissed => "eta.missed",
             EventType::CarrierError => "carrier.error",
             EventType::ShipmentSwitched => "shipment.switched",
+            EventType::SummaryChanged => "summary.changed",
+            EventType::TrackerStalled => "tracker.stalled",
+            EventType::TrackerForgotten => "tracker.forgotten",
+            EventType::EtaAtRisk => "eta.at_risk",
+            EventType::EtaAtRiskCleared => "eta.at_risk_cleared",
+            EventType::ReturnDetected => "return.detected",
+            EventType::ReturnMilestone => "return.milestone",
         }
     }
 

@@ -13,6 +13,7 @@
 //! - `events`: the event contract
 //! - `store`: the storage seam (trackers, snapshots, event log, quota ledger): SQLite by default, PostgreSQL by config
 //! - `stream`: fan-out hub and resumable subscriptions
+//! - `risk`: what carriers do not say: stalled, forgotten and at-risk parcels, summary changes
 //! - `summary`: WISMO answers (verdict, localized sentence, next step, the facts behind them)
 //! - `webhooks`: the event log pushed to consumers' endpoints, signed, ordered, retried, replayable
 //! - `trackers`: the in-memory tracker registry
@@ -39,6 +40,8 @@ pub mod mirror;
 pub mod ownership;
 pub mod poller;
 pub mod quota;
+pub mod returns;
+pub mod risk;
 pub mod scheduler;
 pub mod store;
 pub mod stream;

@@ -7,7 +7,8 @@ use crate::daemon::{CarrierRuntime, Core};
 use crate::diff;
 use crate::events::{EventDraft, EventType, fact};
 use crate::ownership::{Fence, NotOwned};
-use crate::store::{CommitUnit, StoreError};
+use crate::risk;
+use crate::store::{CommitUnit, EventFilter, StoreError};
 use crate::trackers::{Entry, TrackerState};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -317,8 +318,25 @@ async fn after_unchanged(
         events.push(ev);
         state = TrackerState::Expired;
     }
+    // The risk watch looks again only once its due instant passed, so an
+    // unchanged answer usually costs this one comparison.
+    let mut risk = None;
+    if now.timestamp() >= entry.risk_due {
+        let Some(snap) = previous_snapshot(core, rt, entry).await else {
+            return;
+        };
+        risk = watch_risk(core, rt, entry, &snap, now).await;
+        if let Some(r) = &mut risk {
+            insert_before_completion(&mut events, std::mem::take(&mut r.events));
+        }
+    }
     if events.is_empty() && missed_now.is_none() {
-        reschedule(core, rt, entry, entry.status, now);
+        let mut updated = entry.clone();
+        if let Some(r) = &risk {
+            remember_risk(core, entry.subject.tracker_id, r);
+            updated.risk_due = r.due.unwrap_or(i64::MAX);
+        }
+        reschedule(core, rt, &updated, entry.status, now);
         return;
     }
     let unit = CommitUnit {
@@ -337,7 +355,7 @@ async fn after_unchanged(
         emitted_at: Utc::now(),
         fence,
     };
-    commit_and_update(core, rt, entry, unit, None, None).await;
+    commit_and_update(core, rt, entry, unit, None, None, risk).await;
 }
 
 fn expiry(core: &Core, entry: &Entry, now: DateTime<Utc>) -> Option<EventDraft> {
@@ -425,6 +443,11 @@ async fn ingest(
                 }
             }
             events = applied.events;
+            if let Some(ev) = crate::returns::detect(id, &prev, &applied.snapshot, entry.direction)
+            {
+                tracing::info!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, "the parcel is going back to its sender");
+                insert_before_completion(&mut events, vec![ev]);
+            }
             let snap = Arc::new(applied.snapshot);
             if applied.changed {
                 new_snapshot = Some(snap.clone());
@@ -491,6 +514,20 @@ async fn ingest(
         events.push(ev);
     }
     let eta_deadline = if passed { None } else { deadline };
+    let added = events
+        .iter()
+        .filter(|e| e.kind == EventType::CheckpointAdded)
+        .count();
+    if added > 0 {
+        core.thresholds.learn(rt.slug, &current, added);
+    }
+    let mut risk = None;
+    if new_snapshot.is_some() || now.timestamp() >= entry.risk_due {
+        risk = watch_risk(core, rt, entry, &current, now).await;
+        if let Some(r) = &mut risk {
+            insert_before_completion(&mut events, std::mem::take(&mut r.events));
+        }
+    }
     let nothing_to_write = events.is_empty()
         && new_snapshot.is_none()
         && state == entry.state
@@ -500,7 +537,12 @@ async fn ingest(
         if let Some(h) = body_hash {
             core.registry.update(id, |e| e.body_hash = h);
         }
-        reschedule(core, rt, entry, current.status, now);
+        let mut updated = entry.clone();
+        if let Some(r) = &risk {
+            remember_risk(core, id, r);
+            updated.risk_due = r.due.unwrap_or(i64::MAX);
+        }
+        reschedule(core, rt, &updated, current.status, now);
         return;
     }
     let unit = CommitUnit {
@@ -515,7 +557,85 @@ async fn ingest(
         emitted_at: Utc::now(),
         fence,
     };
-    commit_and_update(core, rt, entry, unit, new_snapshot, body_hash).await;
+    commit_and_update(core, rt, entry, unit, new_snapshot, body_hash, risk).await;
+}
+
+/// Evaluates the risk watch for one tracker; `None` when what was announced
+/// before cannot be read back now (it is tried again at the next poll).
+async fn watch_risk(
+    core: &Core,
+    rt: &CarrierRuntime,
+    entry: &Entry,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> Option<risk::Outcome> {
+    let prev = match entry.risk {
+        Some(prev) => prev,
+        // Never answered yet: nothing can have been announced but a first summary,
+        // whose fact the log would store only once anyway.
+        None if entry.status == Status::Pending => risk::RiskState::default(),
+        None => {
+            let filter = EventFilter {
+                tracker_id: Some(entry.subject.tracker_id),
+                types: RISK_EVENTS.to_vec(),
+                ..EventFilter::default()
+            };
+            match core.store.events_after(0, 100_000, filter).await {
+                Ok(stored) => {
+                    let values: Vec<serde_json::Value> = stored
+                        .iter()
+                        .filter_map(|e| serde_json::from_str(&e.json).ok())
+                        .collect();
+                    risk::seed(&values)
+                }
+                Err(e) => {
+                    tracing::warn!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "could not read back the risk events announced before; looking again at the next poll");
+                    return None;
+                }
+            }
+        }
+    };
+    let watched = risk::Watched {
+        tracker_id: entry.subject.tracker_id,
+        carrier: rt.slug,
+        snapshot,
+        promised_by: entry.promised_by.as_deref(),
+        direction: entry.direction,
+        registered_at: DateTime::from_timestamp(entry.registered_at, 0).unwrap_or(now),
+        now,
+    };
+    Some(risk::evaluate(
+        &core.config.risk,
+        &core.thresholds,
+        prev,
+        &watched,
+    ))
+}
+
+/// The event types the risk watch announces, read back to seed it.
+const RISK_EVENTS: [EventType; 5] = [
+    EventType::TrackerStalled,
+    EventType::TrackerForgotten,
+    EventType::EtaAtRisk,
+    EventType::EtaAtRiskCleared,
+    EventType::SummaryChanged,
+];
+
+/// Risk events go before `tracker.completed`, which stays a tracker's last event.
+fn insert_before_completion(events: &mut Vec<EventDraft>, risk: Vec<EventDraft>) {
+    let at = events
+        .iter()
+        .position(|e| e.kind == EventType::TrackerCompleted)
+        .unwrap_or(events.len());
+    events.splice(at..at, risk);
+}
+
+/// Keeps what the risk watch decided when there was nothing to write.
+fn remember_risk(core: &Core, id: u64, r: &risk::Outcome) {
+    core.registry.update(id, |e| {
+        e.risk = Some(r.state);
+        e.risk_due = r.due.unwrap_or(i64::MAX);
+    });
 }
 
 fn count_unmapped(
@@ -559,6 +679,7 @@ async fn commit_and_update(
     unit: CommitUnit,
     new_snapshot: Option<Arc<Snapshot>>,
     body_hash: Option<u64>,
+    risk: Option<risk::Outcome>,
 ) {
     let id = entry.subject.tracker_id;
     let (status, state, error_kind, eta_deadline, last_change_at) = (
@@ -582,10 +703,17 @@ async fn commit_and_update(
                 if let Some(h) = body_hash {
                     e.body_hash = h;
                 }
+                if let Some(r) = &risk {
+                    e.risk = Some(r.state);
+                    e.risk_due = r.due.unwrap_or(i64::MAX);
+                }
             });
             if state.is_polled() {
                 let mut updated = entry.clone();
                 updated.eta_deadline = eta_deadline;
+                if let Some(r) = &risk {
+                    updated.risk_due = r.due.unwrap_or(i64::MAX);
+                }
                 reschedule(core, rt, &updated, status, core.clock.now());
             } else {
                 rt.queue.remove(id);

@@ -67,6 +67,16 @@ pub struct Entry {
     /// A poll is running: a second one (e.g. a refresh) must wait, so one
     /// tracker's events are always derived in order.
     pub in_flight: bool,
+    /// The client's promise, which the risk watch and summaries judge against.
+    pub promised_by: Option<Box<trackd_carrier_sdk::Eta>>,
+    /// Outbound or a return: a return reads as one and is never "detected" as one.
+    pub direction: crate::returns::Direction,
+    /// What the risk watch last announced; `None` until read back from the log
+    /// (after a restart or a takeover), so a clear is never forgotten.
+    pub risk: Option<crate::risk::RiskState>,
+    /// Carrier-world instant (unix seconds) at which the risk watch must look
+    /// again with no new answer; `i64::MAX` when only an answer can change it.
+    pub risk_due: i64,
 }
 
 #[derive(Default)]

@@ -620,6 +620,100 @@ async fn a_live_daemon_answers_as_documented() {
     let r = refresh("trk_ffffff").await.unwrap();
     assert_eq!(c.check("POST", "/v1/trackers/{id}/refresh", r).await.0, 404);
 
+    // Returns: a return tracker for the first parcel, listed by direction, its
+    // milestones posted, repeated, conflicting and refused, and its summary.
+    let ret_number = h.sim.create_parcels("ups", 1).unwrap().remove(0);
+    let (s, ret) = c
+        .check(
+            "POST",
+            "/v1/trackers",
+            post(
+                "/v1/trackers",
+                json!({ "tracking_number": ret_number, "direction": "return", "return_for": id }),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (s, &ret["direction"], &ret["return_for"]),
+        (201, &json!("return"), &json!(id))
+    );
+    let ret_id = ret["id"].as_str().unwrap().to_string();
+    let (s, page) = c
+        .check(
+            "GET",
+            "/v1/trackers",
+            get("/v1/trackers?direction=return").await.unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (s, page["trackers"][0]["id"].as_str()),
+        (200, Some(ret_id.as_str()))
+    );
+    let milestones = format!("/v1/trackers/{ret_id}/milestones");
+    let body = json!({ "kind": "received", "at": "2026-12-09T10:00:00Z", "note": "dock 3" });
+    let (s, m) = c
+        .check(
+            "POST",
+            "/v1/trackers/{id}/milestones",
+            post(&milestones, body.clone()).await.unwrap(),
+        )
+        .await;
+    assert_eq!((s, &m["at"]), (201, &json!("2026-12-09T10:00:00.000Z")));
+    let (s, again) = c
+        .check(
+            "POST",
+            "/v1/trackers/{id}/milestones",
+            post(&milestones, body).await.unwrap(),
+        )
+        .await;
+    assert_eq!((s, again), (200, m));
+    for (path, body, want) in [
+        (milestones.clone(), json!({ "kind": "received" }), 409),
+        (
+            format!("/v1/trackers/{id}/milestones"),
+            json!({ "kind": "received" }),
+            409,
+        ),
+        (milestones.clone(), json!({ "kind": "lost" }), 422),
+        (
+            milestones.clone(),
+            json!({ "kind": "refunded", "note": "x".repeat(501) }),
+            422,
+        ),
+        (
+            "/v1/trackers/trk_ffffff/milestones".to_string(),
+            json!({ "kind": "received" }),
+            404,
+        ),
+    ] {
+        let r = post(&path, body).await.unwrap();
+        assert_eq!(
+            c.check("POST", "/v1/trackers/{id}/milestones", r).await.0,
+            want,
+            "{path}"
+        );
+    }
+    let r = text_body(reqwest::Method::POST, &milestones).await.unwrap();
+    assert_eq!(
+        c.check("POST", "/v1/trackers/{id}/milestones", r).await.0,
+        415
+    );
+    let (s, summary) = c
+        .check(
+            "GET",
+            "/v1/trackers/{id}/summary",
+            get(&format!("/v1/trackers/{ret_id}/summary"))
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (s, &summary["headline"], &summary["verdict"]),
+        (200, &json!("Return received"), &json!("returned"))
+    );
+
     // Events: NDJSON pages (every line an Event), filters, bad cursors.
     let (s, lines) = c
         .check(
@@ -640,8 +734,28 @@ async fn a_live_daemon_answers_as_documented() {
         "status.changed",
         "checkpoint.added",
         "tracker.completed",
+        "summary.changed",
     ] {
         assert!(kinds.contains(k), "{k} among {kinds:?}");
+    }
+    // Types whose payload the document describes: every such event's `data` matches.
+    let typed = [
+        ("summary.changed", "SummaryChangedData"),
+        ("tracker.stalled", "TrackerStalledData"),
+        ("tracker.forgotten", "TrackerForgottenData"),
+        ("eta.at_risk", "EtaAtRiskData"),
+        ("eta.at_risk_cleared", "EtaAtRiskClearedData"),
+        ("return.detected", "ReturnDetectedData"),
+        ("return.milestone", "ReturnMilestoneData"),
+    ];
+    for e in lines.as_array().unwrap() {
+        if let Some((_, schema)) = typed.iter().find(|(t, _)| e["type"] == *t) {
+            c.validate(
+                schema,
+                &json!({ "$ref": format!("#/components/schemas/{schema}") }),
+                &e["data"],
+            );
+        }
     }
     let (s, _) = c
         .check(

@@ -10,6 +10,7 @@ use common::TestDatabase;
 use std::sync::{Arc, Mutex};
 use trackd::events::{EventDraft, EventType, StoredEvent, Subject, fact};
 use trackd::quota::{SavedLedger, SavedWindow};
+use trackd::returns::{Direction, Milestone, MilestoneKind, MilestoneOutcome, ReturnFor};
 use trackd::store::{
     CommitUnit, EventFilter, EventSink, NewTracker, PostgresStore, SqliteStore, Store, StoreError,
     Synchronous, TrackerFilter,
@@ -75,6 +76,8 @@ fn parcel(number: &str, reference: Option<&str>) -> NewTracker {
         promised_by: Some(trackd_carrier_sdk::Eta::Date {
             date: chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
         }),
+        direction: Direction::Outbound,
+        return_for: None,
     }
 }
 
@@ -281,6 +284,180 @@ async fn contract(place: Place) {
     assert_eq!(*sink.0.lock().unwrap(), vec![8]);
     drop(store);
     place.drop_database().await;
+}
+
+/// Returns: direction and return_for kept and filtered on; milestones stored once
+/// per kind with one `return.milestone` event each, in the dense id order.
+async fn returns_contract(place: Place) {
+    let sink = Arc::new(Recorder::default());
+    let store = place.open(sink.clone()).await.expect("store opens");
+    let outbound = store
+        .register(vec![parcel("1Z1", Some("order-9"))], t(0))
+        .await
+        .unwrap();
+    let out_id = outbound[0].row.id;
+    assert_eq!(outbound[0].row.direction, Direction::Outbound);
+    assert_eq!(outbound[0].row.return_for, None);
+    let returns = store
+        .register(
+            vec![
+                NewTracker {
+                    direction: Direction::Return,
+                    return_for: Some(ReturnFor::Tracker(out_id)),
+                    ..parcel("1ZR1", Some("order-9"))
+                },
+                NewTracker {
+                    direction: Direction::Return,
+                    return_for: Some(ReturnFor::Order("order-9".into())),
+                    ..parcel("1ZR2", None)
+                },
+            ],
+            t(1),
+        )
+        .await
+        .unwrap();
+    let (r1, r2) = (returns[0].row.id, returns[1].row.id);
+    let read = store.tracker(r1).await.unwrap().unwrap();
+    assert_eq!(read.direction, Direction::Return);
+    assert_eq!(read.return_for, Some(ReturnFor::Tracker(out_id)));
+    let read = store.tracker(r2).await.unwrap().unwrap();
+    assert_eq!(read.return_for, Some(ReturnFor::Order("order-9".into())));
+    let listed = store
+        .list_trackers(
+            TrackerFilter {
+                direction: Some(Direction::Return),
+                ..TrackerFilter::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![r1, r2]
+    );
+    let listed = store
+        .list_trackers(
+            TrackerFilter {
+                direction: Some(Direction::Outbound),
+                ..TrackerFilter::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![out_id]
+    );
+
+    // Milestones: added once per kind, a repeat is unchanged, other content conflicts.
+    let received = Milestone::new(MilestoneKind::Received, t(100), Some("dock 3".into()));
+    assert_eq!(
+        store.add_milestone(r1, received.clone()).await.unwrap(),
+        MilestoneOutcome::Added(received.clone())
+    );
+    assert_eq!(
+        store.add_milestone(r1, received.clone()).await.unwrap(),
+        MilestoneOutcome::Unchanged(received.clone())
+    );
+    let other = Milestone::new(MilestoneKind::Received, t(101), None);
+    assert_eq!(
+        store.add_milestone(r1, other).await.unwrap(),
+        MilestoneOutcome::Conflict(received.clone())
+    );
+    let refunded = Milestone::new(MilestoneKind::Refunded, t(300), None);
+    let inspected = Milestone::new(MilestoneKind::Inspected, t(200), None);
+    for m in [&refunded, &inspected] {
+        assert_eq!(
+            store.add_milestone(r1, m.clone()).await.unwrap(),
+            MilestoneOutcome::Added(m.clone())
+        );
+    }
+    assert_eq!(
+        store
+            .add_milestone(999_999, received.clone())
+            .await
+            .unwrap(),
+        MilestoneOutcome::NoTracker
+    );
+    assert_eq!(
+        store.milestones(r1).await.unwrap(),
+        vec![received.clone(), inspected.clone(), refunded.clone()],
+        "in kind order"
+    );
+    assert!(store.milestones(r2).await.unwrap().is_empty());
+    store.flush().await.unwrap();
+    // Three creations, then the three milestones: dense ids, published in order.
+    assert_eq!(*sink.0.lock().unwrap(), (1..=6).collect::<Vec<u64>>());
+    let events = store
+        .events_after(
+            0,
+            100,
+            EventFilter {
+                types: vec![EventType::ReturnMilestone],
+                ..EventFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    let first: serde_json::Value = serde_json::from_str(&events[0].json).unwrap();
+    assert_eq!(first["type"], "return.milestone");
+    assert_eq!(first["tracker_id"], trackd::events::tracker_id_string(r1));
+    assert_eq!(first["reference"], "order-9");
+    assert_eq!(first["data"]["kind"], "received");
+    assert_eq!(first["data"]["note"], "dock 3");
+    // A time finer than the stored milliseconds still repeats as the same milestone.
+    let precise = Milestone {
+        kind: MilestoneKind::Received,
+        at: t(5) + chrono::Duration::nanoseconds(1_500_000),
+        note: None,
+    };
+    let stored = Milestone::new(MilestoneKind::Received, precise.at, None);
+    assert_eq!(stored.at, t(5) + chrono::Duration::milliseconds(1));
+    assert_eq!(
+        store.add_milestone(r2, precise.clone()).await.unwrap(),
+        MilestoneOutcome::Added(stored.clone())
+    );
+    assert_eq!(
+        store.add_milestone(r2, precise).await.unwrap(),
+        MilestoneOutcome::Unchanged(stored)
+    );
+    drop(store);
+
+    // Durable across a restart; a deleted tracker takes its milestones with it.
+    let store = reopen(&place, Arc::new(Recorder::default())).await;
+    assert_eq!(store.milestones(r1).await.unwrap().len(), 3);
+    assert_eq!(
+        store.tracker(r1).await.unwrap().unwrap().direction,
+        Direction::Return
+    );
+    assert!(store.delete_tracker(r1).await.unwrap());
+    assert!(store.milestones(r1).await.unwrap().is_empty());
+    assert_eq!(
+        store.add_milestone(r1, received).await.unwrap(),
+        MilestoneOutcome::NoTracker
+    );
+    drop(store);
+    place.drop_database().await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_returns_contract() {
+    returns_contract(Place::Sqlite(tempfile::tempdir().unwrap())).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_returns_contract() {
+    if let Some(place) = postgres_place().await {
+        returns_contract(place).await;
+    }
 }
 
 /// Reopens a store (a restart).

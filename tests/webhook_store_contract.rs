@@ -187,6 +187,8 @@ fn parcel(number: &str) -> NewTracker {
         reference: None,
         labels: vec![],
         promised_by: None,
+        direction: Default::default(),
+        return_for: None,
     }
 }
 

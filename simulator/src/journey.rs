@@ -37,11 +37,17 @@ pub enum Scenario {
     ReturnToSender,
     /// The ETA window ends with no event and no ETA change; delivered ~1 day later.
     LateWithoutUpdate,
+    /// Scans stop mid-route for 3–4 days (lost in a hub), the ETA never moves,
+    /// then the parcel resumes and is delivered late.
+    StalledInTransit,
+    /// The shop prints the label but hands the parcel over 4–5 days later; the
+    /// ETA set at label time never moves, so the delivery is late.
+    LateDropOff,
 }
 
 impl Scenario {
     /// Every scenario, for exhaustive tests.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::OnTime,
         Scenario::DelayedWeather,
         Scenario::DelayedOperational,
@@ -51,12 +57,14 @@ impl Scenario {
         Scenario::PickupPoint,
         Scenario::ReturnToSender,
         Scenario::LateWithoutUpdate,
+        Scenario::StalledInTransit,
+        Scenario::LateDropOff,
     ];
 
     /// Share of each scenario in percent (sums to 100), roughly real-world.
     pub fn weight_percent(self) -> u32 {
         match self {
-            Scenario::OnTime => 45,
+            Scenario::OnTime => 39,
             Scenario::DelayedWeather => 12,
             Scenario::DelayedOperational => 8,
             Scenario::FailedAttemptThenDelivered => 8,
@@ -65,6 +73,8 @@ impl Scenario {
             Scenario::PickupPoint => 7,
             Scenario::ReturnToSender => 5,
             Scenario::LateWithoutUpdate => 5,
+            Scenario::StalledInTransit => 3,
+            Scenario::LateDropOff => 3,
         }
     }
 
@@ -80,6 +90,8 @@ impl Scenario {
             Scenario::PickupPoint => "pickup_point",
             Scenario::ReturnToSender => "return_to_sender",
             Scenario::LateWithoutUpdate => "late_without_update",
+            Scenario::StalledInTransit => "stalled_in_transit",
+            Scenario::LateDropOff => "late_drop_off",
         }
     }
 
@@ -111,6 +123,7 @@ impl Scenario {
             | Scenario::DelayedOperational
             | Scenario::ReturnToSender
             | Scenario::LateWithoutUpdate => 2,
+            Scenario::StalledInTransit | Scenario::LateDropOff => 3,
         }
     }
 }
@@ -616,7 +629,10 @@ fn plan(
     let c_local = created.with_timezone(&origin_off);
     let c_date = c_local.date_naive();
     let c_min = c_local.hour() * 60 + c_local.minute();
-    let pickup = if c_min < 8 * 60 {
+    let pickup = if scenario == Scenario::LateDropOff {
+        let day = skip_sunday(c_date + Duration::days(rng.random_range(4..=5i64)));
+        rand_local(&mut rng, day, 9 * 60, 16 * 60, origin_off)
+    } else if c_min < 8 * 60 {
         rand_local(&mut rng, c_date, 9 * 60, 12 * 60, origin_off)
     } else if c_min < 17 * 60 {
         let secs_of_day = i64::from(c_local.num_seconds_from_midnight());
@@ -763,6 +779,33 @@ fn plan(
                 returned - Duration::hours(1),
             );
             b.push(returned, JourneyStep::Returned, origin);
+        }
+        Scenario::StalledInTransit => {
+            // Silent for days after an arrival scan before the promised day.
+            let (idx, x) = delay_point(&mut rng);
+            b.transit(&mut rng, &all_scans[..=idx], pickup, x);
+            let resume = x + Duration::hours(rng.random_range(72..=96));
+            let day = next_business_day(local_date(resume, dest_off));
+            b.transit(
+                &mut rng,
+                &all_scans[idx + 1..],
+                resume,
+                local_at(day, 7 * 60, dest_off),
+            );
+            let at = out_for_delivery(&mut b, &mut rng, day, false);
+            b.push(at, JourneyStep::Delivered, dest);
+        }
+        Scenario::LateDropOff => {
+            // Handed over late: the journey runs at its usual pace from the pickup.
+            let day = skip_sunday(local_date(pickup, dest_off) + Duration::days(2));
+            b.transit(
+                &mut rng,
+                &all_scans,
+                pickup,
+                local_at(day, 7 * 60, dest_off),
+            );
+            let at = out_for_delivery(&mut b, &mut rng, day, false);
+            b.push(at, JourneyStep::Delivered, dest);
         }
         Scenario::LateWithoutUpdate => {
             // Nothing happens on the promised day; no ETA update ever comes.

@@ -78,7 +78,13 @@ fn check(j: &Journey) {
     );
     let total = last.event.at.with_timezone(&Utc) - j.created_at;
     assert!(
-        total >= Duration::hours(24) && total <= Duration::days(7),
+        total >= Duration::hours(24)
+            && total
+                <= Duration::days(match j.scenario {
+                    // Days of silence come on top of the usual journey.
+                    Scenario::StalledInTransit | Scenario::LateDropOff => 11,
+                    _ => 7,
+                }),
         "{ctx}: total {total}"
     );
 
@@ -221,6 +227,30 @@ fn check(j: &Journey) {
                 }),
                 "{ctx}: no event inside the missed window"
             );
+        }
+        Scenario::StalledInTransit | Scenario::LateDropOff => {
+            assert!(moves.is_empty(), "{ctx}: the ETA never moves");
+            let end = e0.with_timezone(&Utc);
+            let late = last.event.at.with_timezone(&Utc) - end;
+            assert!(
+                late > Duration::zero(),
+                "{ctx}: delivered after the window, by {late}"
+            );
+            // The longest silence: days (in transit, or between label and pickup).
+            let gap = ev
+                .windows(2)
+                .map(|w| w[1].event.at.with_timezone(&Utc) - w[0].event.at.with_timezone(&Utc))
+                .max()
+                .unwrap_or_else(Duration::zero);
+            assert!(gap >= Duration::hours(72), "{ctx}: longest silence {gap}");
+            if j.scenario == Scenario::LateDropOff {
+                assert_eq!(ev[1].event.step, S::PickedUp, "{ctx}");
+                assert!(
+                    ev[1].event.at.with_timezone(&Utc) - ev[0].event.at.with_timezone(&Utc)
+                        >= Duration::days(3),
+                    "{ctx}: picked up days after the label"
+                );
+            }
         }
     }
     if j.scenario != Scenario::ReturnToSender {

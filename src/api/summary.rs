@@ -3,6 +3,7 @@
 
 use super::{ApiError, IdPath, Params, Shared, stored_tracker, tracker_id, unknown_param};
 use crate::events::tracker_id_string;
+use crate::returns::{Direction, ReturnContext};
 use crate::store::TrackerFilter;
 use crate::summary::order::summarize_order;
 use crate::summary::{Lang, SummaryInput, summarize};
@@ -52,6 +53,26 @@ fn language_and_zone(
     Ok((lang, tz))
 }
 
+/// The return side of a tracker for its summary; outbound trackers need no read.
+async fn return_context(
+    core: &crate::daemon::Core,
+    row: &crate::store::TrackerRow,
+) -> Result<Option<ReturnContext>, ApiError> {
+    if row.direction != Direction::Return {
+        return Ok(None);
+    }
+    let milestones = core
+        .store
+        .milestones(row.id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Some(ReturnContext {
+        direction: row.direction,
+        return_for: row.return_for.clone(),
+        milestones,
+    }))
+}
+
 pub(super) async fn tracker(
     State(core): State<Shared>,
     IdPath(id): IdPath,
@@ -64,6 +85,7 @@ pub(super) async fn tracker(
     let snap = crate::poller::current_snapshot(&core, id)
         .await
         .map_err(ApiError::internal)?;
+    let ret = return_context(&core, &row).await?;
     let summary = summarize(&SummaryInput {
         snapshot: &snap,
         promised_by: row.promised_by.as_ref(),
@@ -71,6 +93,7 @@ pub(super) async fn tracker(
         lang,
         tz,
         risk: None,
+        ret: ret.as_ref(),
     });
     let mut v = serde_json::to_value(&summary).map_err(ApiError::internal)?;
     if let Value::Object(m) = &mut v {
@@ -125,6 +148,7 @@ pub(super) async fn order(
         let snap = crate::poller::current_snapshot(&core, row.id)
             .await
             .map_err(ApiError::internal)?;
+        let ret = return_context(&core, row).await?;
         let s = summarize(&SummaryInput {
             snapshot: &snap,
             promised_by: row.promised_by.as_ref(),
@@ -132,6 +156,7 @@ pub(super) async fn order(
             lang,
             tz,
             risk: None,
+            ret: ret.as_ref(),
         });
         let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
         if let Value::Object(m) = &mut v {

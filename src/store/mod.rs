@@ -18,6 +18,7 @@ mod sqlite_webhooks;
 
 use crate::events::{EventDraft, EventType, StoredEvent, Subject};
 use crate::quota::SavedLedger;
+use crate::returns::{Direction, Milestone, MilestoneOutcome, ReturnFor};
 use crate::trackers::TrackerState;
 use chrono::{DateTime, TimeZone, Utc};
 use std::path::PathBuf;
@@ -99,6 +100,10 @@ pub struct TrackerRow {
     pub last_change_at: i64,
     /// What the retailer promised the customer, given at registration (summaries compare against it).
     pub promised_by: Option<trackd_carrier_sdk::Eta>,
+    /// Outbound or return, given at registration (summaries word a return as one).
+    pub direction: Direction,
+    /// What a return belongs to (the outbound tracker or the order reference).
+    pub return_for: Option<ReturnFor>,
 }
 
 /// The stored columns of a tracker, as every backend reads them back.
@@ -115,6 +120,8 @@ pub(crate) struct TrackerColumns {
     pub eta_deadline: Option<i64>,
     pub last_change_at: i64,
     pub promised_by_json: Option<String>,
+    pub direction: Option<String>,
+    pub return_for: Option<String>,
 }
 
 impl From<TrackerColumns> for TrackerRow {
@@ -138,6 +145,12 @@ impl From<TrackerColumns> for TrackerRow {
                 .promised_by_json
                 .as_deref()
                 .and_then(|j| serde_json::from_str(j).ok()),
+            direction: c
+                .direction
+                .as_deref()
+                .and_then(Direction::parse)
+                .unwrap_or_default(),
+            return_for: c.return_for.as_deref().map(ReturnFor::parse),
         }
     }
 }
@@ -174,6 +187,10 @@ pub struct NewTracker {
     pub labels: Vec<String>,
     /// The retailer's own promise to the customer, if any.
     pub promised_by: Option<trackd_carrier_sdk::Eta>,
+    /// Outbound (the default) or a return to the retailer.
+    pub direction: Direction,
+    /// What a return belongs to; only with `direction` = return.
+    pub return_for: Option<ReturnFor>,
 }
 
 impl NewTracker {
@@ -187,6 +204,11 @@ impl NewTracker {
         self.promised_by
             .as_ref()
             .and_then(|p| serde_json::to_string(p).ok())
+    }
+
+    /// What the return is for, as stored (`trk_…` or the order reference).
+    pub(crate) fn return_for_string(&self) -> Option<String> {
+        self.return_for.as_ref().map(ReturnFor::as_string)
     }
 }
 
@@ -212,6 +234,25 @@ pub(crate) fn created_event(row: &TrackerRow, now: DateTime<Utc>) -> (Subject, E
         data: serde_json::json!({ "labels": row.labels, "state": row.state }),
     };
     (subject, draft)
+}
+
+/// The subject of a tracker's events, from its stored row.
+pub(crate) fn subject_of(row: &TrackerRow) -> Subject {
+    Subject {
+        tracker_id: row.id,
+        carrier: row.carrier.as_str().into(),
+        tracking_number: row.tracking_number.as_str().into(),
+        reference: row.reference.as_deref().map(Into::into),
+    }
+}
+
+/// The stored columns of one milestone, read back; unreadable kinds are skipped.
+pub(crate) fn milestone_of(kind: &str, at_ms: i64, note: Option<String>) -> Option<Milestone> {
+    Some(Milestone {
+        kind: crate::returns::MilestoneKind::parse(kind)?,
+        at: Utc.timestamp_millis_opt(at_ms).single()?,
+        note,
+    })
 }
 
 /// Everything one poll of one tracker changes, committed atomically.
@@ -245,6 +286,7 @@ pub struct TrackerFilter {
     pub carrier: Option<String>,
     pub status: Option<Status>,
     pub reference: Option<String>,
+    pub direction: Option<Direction>,
 }
 
 /// Filters for event reads and streams (all must match).
@@ -334,6 +376,17 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     /// All trackers (start-up loads the registry from them).
     async fn all_trackers(&self) -> Result<Vec<TrackerRow>, StoreError>;
+
+    /// Stores a retailer milestone of a return with its `return.milestone` event,
+    /// in one transaction; a kind already stored is compared, never overwritten.
+    async fn add_milestone(
+        &self,
+        tracker_id: u64,
+        milestone: Milestone,
+    ) -> Result<MilestoneOutcome, StoreError>;
+
+    /// A tracker's milestones, in kind order (received, inspected, refunded), for summaries.
+    async fn milestones(&self, tracker_id: u64) -> Result<Vec<Milestone>, StoreError>;
 
     /// Cheap liveness probe for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -4,10 +4,11 @@
 
 use super::{
     CommitUnit, EventColumns, EventFilter, EventSink, NewTracker, Registered, StoreBackend,
-    StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event,
+    StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event, milestone_of, subject_of,
 };
 use crate::events::{EventDraft, StoredEvent, Subject};
 use crate::quota::SavedLedger;
+use crate::returns::{Milestone, MilestoneOutcome};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -87,6 +88,11 @@ enum WriteOp {
     Durability {
         reply: oneshot::Sender<Result<i64, StoreError>>,
     },
+    Milestone {
+        tracker_id: u64,
+        milestone: Milestone,
+        reply: oneshot::Sender<Result<MilestoneOutcome, StoreError>>,
+    },
 }
 
 /// Handle to the embedded store; cheap to clone.
@@ -112,7 +118,16 @@ CREATE TABLE IF NOT EXISTS trackers (
     eta_deadline INTEGER,
     last_change_at INTEGER NOT NULL,
     promised_by TEXT,
+    direction TEXT NOT NULL DEFAULT 'outbound',
+    return_for TEXT,
     UNIQUE (carrier, tracking_number)
+);
+CREATE TABLE IF NOT EXISTS return_milestones (
+    tracker_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    note TEXT,
+    PRIMARY KEY (tracker_id, kind)
 );
 CREATE INDEX IF NOT EXISTS trackers_reference ON trackers(reference);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -183,11 +198,23 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_at ON webhook_attempts(at);
 ";
 
 /// Columns added after a table was first created: files made by an older trackd get them here.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
-    "trackers",
-    "promised_by",
-    "ALTER TABLE trackers ADD COLUMN promised_by TEXT",
-)];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "trackers",
+        "promised_by",
+        "ALTER TABLE trackers ADD COLUMN promised_by TEXT",
+    ),
+    (
+        "trackers",
+        "direction",
+        "ALTER TABLE trackers ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound'",
+    ),
+    (
+        "trackers",
+        "return_for",
+        "ALTER TABLE trackers ADD COLUMN return_for TEXT",
+    ),
+];
 
 fn add_missing_columns(conn: &Connection) -> Result<(), StoreError> {
     for (table, column, ddl) in ADDED_COLUMNS {
@@ -421,6 +448,10 @@ impl StoreBackend for SqliteStore {
                 args.push(Box::new(v));
                 sql.push_str(&format!(" AND reference = ?{}", args.len()));
             }
+            if let Some(v) = filter.direction {
+                args.push(Box::new(v.as_str()));
+                sql.push_str(&format!(" AND direction = ?{}", args.len()));
+            }
             args.push(Box::new(limit as i64));
             sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
             let mut stmt = c.prepare_cached(&sql).ctx("listing trackers")?;
@@ -458,6 +489,43 @@ impl StoreBackend for SqliteStore {
         .await
     }
 
+    async fn add_milestone(
+        &self,
+        tracker_id: u64,
+        milestone: Milestone,
+    ) -> Result<MilestoneOutcome, StoreError> {
+        self.ask(|reply| WriteOp::Milestone {
+            tracker_id,
+            milestone,
+            reply,
+        })
+        .await
+    }
+
+    async fn milestones(&self, tracker_id: u64) -> Result<Vec<Milestone>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT kind, at, note FROM return_milestones WHERE tracker_id = ?1",
+                )
+                .ctx("listing milestones")?;
+            let rows = stmt
+                .query_map([tracker_id as i64], |r| {
+                    Ok(milestone_of(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+                })
+                .ctx("listing milestones")?;
+            let mut out: Vec<Milestone> = rows
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("listing milestones")?
+                .into_iter()
+                .flatten()
+                .collect();
+            out.sort_by_key(|m| m.kind);
+            Ok(out)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
             c.query_row("SELECT 1", [], |_| Ok(()))
@@ -467,7 +535,7 @@ impl StoreBackend for SqliteStore {
     }
 }
 
-const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by FROM trackers";
+const TRACKER_SELECT: &str = "SELECT id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by, direction, return_for FROM trackers";
 
 fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
     Ok(TrackerColumns {
@@ -483,6 +551,8 @@ fn tracker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackerRow> {
         eta_deadline: r.get(9)?,
         last_change_at: r.get(10)?,
         promised_by_json: r.get(11)?,
+        direction: r.get(12)?,
+        return_for: r.get(13)?,
     }
     .into())
 }
@@ -665,6 +735,11 @@ impl Writer {
                             .ctx("deleting a tracker")?;
                         tx.execute("DELETE FROM snapshots WHERE tracker_id = ?1", [id as i64])
                             .ctx("deleting a snapshot")?;
+                        tx.execute(
+                            "DELETE FROM return_milestones WHERE tracker_id = ?1",
+                            [id as i64],
+                        )
+                        .ctx("deleting a tracker's milestones")?;
                         replies.push(Box::new(move |err| {
                             let _ = reply.send(match err {
                                 None => Ok(n > 0),
@@ -734,6 +809,31 @@ impl Writer {
                             .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
                             .ctx("reading the synchronous mode");
                         let _ = reply.send(mode);
+                    }
+                    WriteOp::Milestone {
+                        tracker_id,
+                        milestone,
+                        reply,
+                    } => {
+                        let outcome = match milestone_in(
+                            &tx,
+                            tracker_id,
+                            milestone,
+                            &mut self.last_event_id,
+                            &mut published,
+                        ) {
+                            Ok(outcome) => outcome,
+                            Err(e) => {
+                                let _ = reply.send(Err(StoreError::GroupFailed(e.to_string())));
+                                return Err(e);
+                            }
+                        };
+                        replies.push(Box::new(move |err| {
+                            let _ = reply.send(match err {
+                                None => Ok(outcome),
+                                Some(e) => Err(StoreError::GroupFailed(e.to_string())),
+                            });
+                        }));
                     }
                 }
             }
@@ -834,11 +934,11 @@ fn register_in(
         let labels = t.labels_json();
         let inserted = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, promised_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'active', 'pending', ?6, ?7)",
+                "INSERT OR IGNORE INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, promised_by, direction, return_for)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'active', 'pending', ?6, ?7, ?8, ?9)",
             )
             .ctx("preparing the tracker insert")?
-            .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp(), t.promised_by_json()])
+            .execute(params![t.carrier, t.tracking_number, t.reference, labels, now_ms, now.timestamp(), t.promised_by_json(), t.direction.as_str(), t.return_for_string()])
             .ctx("inserting a tracker")?;
         let row = tx
             .prepare_cached(&format!(
@@ -858,6 +958,64 @@ fn register_in(
         });
     }
     Ok(result)
+}
+
+/// Stores a milestone unless its kind is already there, with its event.
+fn milestone_in(
+    tx: &Connection,
+    tracker_id: u64,
+    m: Milestone,
+    last_id: &mut u64,
+    out: &mut Vec<StoredEvent>,
+) -> Result<MilestoneOutcome, StoreError> {
+    let id = tracker_id as i64;
+    // Kept at millisecond precision, so a repeat compares equal to what is stored.
+    let m = Milestone::new(m.kind, m.at, m.note);
+    let existing = tx
+        .prepare_cached(
+            "SELECT kind, at, note FROM return_milestones WHERE tracker_id = ?1 AND kind = ?2",
+        )
+        .ctx("preparing the milestone lookup")?
+        .query_row(params![id, m.kind.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .optional()
+        .ctx("reading a milestone")?;
+    if let Some((kind, at, note)) = existing {
+        let stored = milestone_of(&kind, at, note)
+            .ok_or_else(|| StoreError::Corrupt(tracker_id, format!("milestone {kind:?}")))?;
+        return Ok(if stored == m {
+            MilestoneOutcome::Unchanged(stored)
+        } else {
+            MilestoneOutcome::Conflict(stored)
+        });
+    }
+    let Some(row) = tx
+        .prepare_cached(&format!("{TRACKER_SELECT} WHERE id = ?1"))
+        .ctx("preparing the tracker lookup")?
+        .query_row([id], tracker_row)
+        .optional()
+        .ctx("reading a tracker")?
+    else {
+        return Ok(MilestoneOutcome::NoTracker);
+    };
+    tx.prepare_cached(
+        "INSERT INTO return_milestones (tracker_id, kind, at, note) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .ctx("preparing the milestone insert")?
+    .execute(params![
+        id,
+        m.kind.as_str(),
+        m.at.timestamp_millis(),
+        m.note
+    ])
+    .ctx("inserting a milestone")?;
+    insert_event(tx, &subject_of(&row), &m.event(), Utc::now(), last_id, out)?;
+    Ok(MilestoneOutcome::Added(m))
 }
 
 fn commit_in(
@@ -922,6 +1080,10 @@ mod tests {
         let store = open_in(dir.path(), Synchronous::Normal);
         let rows = store.all_trackers().await.unwrap();
         assert_eq!((rows.len(), rows[0].promised_by), (1, None));
+        assert_eq!(
+            (rows[0].direction, rows[0].return_for.clone()),
+            (crate::returns::Direction::Outbound, None)
+        );
         drop(store);
         // Opening again finds the column there and leaves it.
         let store = open_in(dir.path(), Synchronous::Normal);

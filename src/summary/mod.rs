@@ -16,6 +16,7 @@ pub mod order;
 mod verdict;
 mod wording;
 
+use crate::returns::{Direction, ReturnContext};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -131,6 +132,8 @@ pub struct SummaryInput<'a> {
     pub tz: Tz,
     /// Reasons from other detectors (a stalled parcel, ...) that a parcel otherwise on time may be late.
     pub risk: Option<Vec<String>>,
+    /// The return side of the tracker (direction and the retailer's milestones); `None` reads as outbound.
+    pub ret: Option<&'a ReturnContext>,
 }
 
 /// A date or time exactly as the snapshot (or the client) gave it, so a rendering can be audited.
@@ -162,6 +165,8 @@ pub struct DateValue {
 #[serde(rename_all = "snake_case")]
 pub enum NextStepKind {
     PickUp,
+    /// Take the return parcel to the carrier (only its label exists so far).
+    DropOff,
     Reschedule,
     ContactCarrier,
     Nothing,
@@ -279,11 +284,58 @@ fn summarize_traced(input: &SummaryInput<'_>) -> (Summary, Vec<Slot>) {
         });
     }
 
-    let (sentence, used) = wording::sentence(input.lang, &a, &slots);
+    // A return reads as one: its own headline, sentence and next step.
+    let ret = input
+        .ret
+        .filter(|r| r.direction == Direction::Return)
+        .and_then(|r| Some((r, verdict::return_stage(snap, r)?)));
+    let (verdict, next, headline, (sentence, used)) = match ret {
+        Some((r, stage)) => {
+            let mut ret_slots = Slots {
+                exp: slots.exp.clone(),
+                at: slots.at.clone().filter(|_| is_delivered),
+                ..Slots::default()
+            };
+            if let verdict::ReturnStage::Milestone { index, .. } = stage
+                && let Some(m) = r.milestones.get(index)
+            {
+                ret_slots.exp = None;
+                ret_slots.at = Some(date_slot(
+                    format!("return.milestones[{index}].at"),
+                    DateFact::Time(Timestamp::Zoned(m.at.fixed_offset())),
+                ));
+            }
+            let (verdict, next) = verdict::return_judgement(stage, a.verdict);
+            (
+                verdict,
+                Some(next),
+                wording::return_headline(input.lang, stage),
+                wording::return_sentence(input.lang, stage, &ret_slots),
+            )
+        }
+        None => (
+            a.verdict,
+            a.next,
+            wording::headline(input.lang, &a),
+            wording::sentence(input.lang, &a, &slots),
+        ),
+    };
     let mut facts = vec![Fact {
         field: "snapshot.status".into(),
         value: to_json(&snap.status),
     }];
+    if let Some((r, stage)) = ret {
+        facts.push(Fact {
+            field: "tracker.direction".into(),
+            value: to_json(&r.direction),
+        });
+        if let verdict::ReturnStage::Milestone { index, kind } = stage {
+            facts.push(Fact {
+                field: format!("return.milestones[{index}].kind"),
+                value: to_json(&kind),
+            });
+        }
+    }
     facts.extend(used.iter().map(|s| Fact {
         field: s.field.clone(),
         value: s.value.clone(),
@@ -295,19 +347,22 @@ fn summarize_traced(input: &SummaryInput<'_>) -> (Summary, Vec<Slot>) {
         });
     }
 
-    let next_step = a.next.map(|kind| NextStep {
+    let next_step = next.map(|kind| NextStep {
         kind,
         // The snapshot has no pickup or hold deadline: never invent one.
         deadline: None,
         place: match kind {
             NextStepKind::PickUp => slots.place.as_ref().map(|s| s.text.clone()),
-            NextStepKind::Reschedule | NextStepKind::ContactCarrier | NextStepKind::Nothing => None,
+            NextStepKind::Reschedule
+            | NextStepKind::ContactCarrier
+            | NextStepKind::Nothing
+            | NextStepKind::DropOff => None,
         },
     });
     let expected = if is_delivered { delivered } else { estimated };
     let summary = Summary {
-        verdict: a.verdict,
-        headline: wording::headline(input.lang, &a).to_string(),
+        verdict,
+        headline: headline.to_string(),
         sentence,
         promised: promised.and_then(|s| s.date).map(|dv| DateValue {
             source: a.promise.map(|p| p.source),
@@ -331,6 +386,7 @@ fn to_json<T: Serialize + ?Sized>(v: &T) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::returns::MilestoneKind;
     use chrono::{NaiveDate, TimeZone};
     use proptest::prelude::*;
     use std::fmt::Write as _;
@@ -551,6 +607,7 @@ mod tests {
         snapshot: Snapshot,
         promised_by: Option<Eta>,
         risk: Option<Vec<String>>,
+        ret: Option<ReturnContext>,
     }
 
     fn scenarios() -> Vec<Scenario> {
@@ -564,6 +621,7 @@ mod tests {
             snapshot,
             promised_by,
             risk,
+            ret: None,
         };
         let mut pickup_after_attempt = golden_snapshot(Status::AvailableForPickup);
         pickup_after_attempt.status = Status::AttemptFailed;
@@ -574,7 +632,7 @@ mod tests {
         for c in &mut pickup_no_place.checkpoints {
             c.location = None;
         }
-        vec![
+        let mut out = vec![
             s(
                 "early",
                 transit(Some(date("2026-12-08")), None),
@@ -669,7 +727,99 @@ mod tests {
                 Some(date("2026-12-08")),
                 None,
             ),
-        ]
+        ];
+        // Returns: every stage, the milestones overriding the carrier, a late
+        // return, one whose status has no return wording, and an outbound
+        // parcel going back to the sender (which keeps its own wording).
+        let mut dropped_off = golden_snapshot(Status::InTransit);
+        dropped_off.checkpoints.truncate(2);
+        let r = |name, snapshot, promised_by, milestones: &[(MilestoneKind, &str)]| Scenario {
+            name,
+            snapshot,
+            promised_by,
+            risk: None,
+            ret: Some(ReturnContext {
+                direction: Direction::Return,
+                return_for: Some(crate::returns::ReturnFor::Order("order-1".into())),
+                milestones: milestones
+                    .iter()
+                    .map(|(kind, at)| {
+                        crate::returns::Milestone::new(
+                            *kind,
+                            wire(at).latest_instant(),
+                            Some("ok".into()),
+                        )
+                    })
+                    .collect(),
+            }),
+        };
+        let received = (MilestoneKind::Received, "2026-12-07T14:30:00Z");
+        let inspected = (MilestoneKind::Inspected, "2026-12-07T16:05:00+01:00");
+        let refunded = (MilestoneKind::Refunded, "2026-12-08T06:45:00Z");
+        out.extend([
+            r(
+                "return_label_created",
+                golden_snapshot(Status::InfoReceived),
+                None,
+                &[],
+            ),
+            r("return_dropped_off", dropped_off, None, &[]),
+            r(
+                "return_on_its_way",
+                golden_snapshot(Status::InTransit),
+                None,
+                &[],
+            ),
+            r(
+                "return_late",
+                transit(
+                    Some(window("2026-12-10T09:00:00", "2026-12-10T12:00:00")),
+                    None,
+                ),
+                Some(date("2026-12-08")),
+                &[],
+            ),
+            r(
+                "return_delivered_back",
+                golden_snapshot(Status::Delivered),
+                None,
+                &[],
+            ),
+            r(
+                "return_received_before_the_carrier_says_delivered",
+                golden_snapshot(Status::InTransit),
+                None,
+                &[received],
+            ),
+            r(
+                "return_inspected",
+                golden_snapshot(Status::Delivered),
+                None,
+                &[inspected, received],
+            ),
+            r(
+                "return_refunded",
+                golden_snapshot(Status::Delivered),
+                None,
+                &[received, inspected, refunded],
+            ),
+            r(
+                "return_exception",
+                golden_snapshot(Status::Exception),
+                None,
+                &[],
+            ),
+            Scenario {
+                ret: Some(ReturnContext::default()),
+                ..s(
+                    "outbound_returning_to_sender",
+                    golden_snapshot(Status::Returning),
+                    Some(date("2026-12-08")),
+                    None,
+                )
+            },
+        ]);
+        out
     }
 
     fn input<'a>(
@@ -686,6 +836,7 @@ mod tests {
             lang,
             tz,
             risk,
+            ret: None,
         }
     }
 
@@ -730,6 +881,7 @@ mod tests {
         snapshot: Snapshot,
         promised_by: Option<Eta>,
         risk: Option<Vec<String>>,
+        ret: Option<ReturnContext>,
         lang: Lang,
         tz: Tz,
     }
@@ -743,6 +895,7 @@ mod tests {
                 lang: self.lang,
                 tz: self.tz,
                 risk: self.risk.clone(),
+                ret: self.ret.as_ref(),
             }
         }
     }
@@ -758,6 +911,7 @@ mod tests {
                         snapshot: sc.snapshot.clone(),
                         promised_by: sc.promised_by,
                         risk: sc.risk.clone(),
+                        ret: sc.ret.clone(),
                         lang,
                         tz,
                     });
@@ -770,6 +924,7 @@ mod tests {
                 snapshot: golden_snapshot(status),
                 promised_by: Some(date("2026-12-08")),
                 risk: None,
+                ret: None,
             };
             push(status.as_str().to_string(), &sc);
         }
@@ -939,7 +1094,16 @@ mod tests {
 
         let root = serde_json::json!({
             "snapshot": snap,
-            "tracker": { "promised_by": inp.promised_by },
+            "tracker": {
+                "promised_by": inp.promised_by,
+                "direction": inp.ret.map(|r| r.direction),
+            },
+            "return": inp.ret.map(|r| serde_json::json!({
+                "milestones": r.milestones.iter().map(|m| serde_json::json!({
+                    "kind": m.kind,
+                    "at": Timestamp::Zoned(m.at.fixed_offset()),
+                })).collect::<Vec<_>>(),
+            })),
             "risk": inp.risk,
         });
         // Each fact points at a real input value.
@@ -1159,8 +1323,91 @@ mod tests {
         ))
     }
 
+    /// No return side, an outbound one, or a return with any subset of milestones at any times.
+    fn arb_ret() -> impl Strategy<Value = Option<ReturnContext>> {
+        let milestones = prop::collection::vec(
+            (
+                prop::sample::select(MilestoneKind::ALL.to_vec()),
+                arb_timestamp(),
+                prop::option::of(arb_text()),
+            ),
+            0..4,
+        )
+        .prop_map(|ms| {
+            let mut out: Vec<crate::returns::Milestone> = Vec::new();
+            for (kind, at, note) in ms {
+                if !out.iter().any(|m| m.kind == kind) {
+                    out.push(crate::returns::Milestone::new(
+                        kind,
+                        at.latest_instant(),
+                        note,
+                    ));
+                }
+            }
+            out
+        });
+        prop::option::of(
+            (any::<bool>(), milestones).prop_map(|(is_return, milestones)| ReturnContext {
+                direction: if is_return {
+                    Direction::Return
+                } else {
+                    Direction::Outbound
+                },
+                return_for: None,
+                milestones,
+            }),
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A return reads as a return: a return headline whenever the carrier's
+        /// status has return wording or a milestone exists, the furthest milestone
+        /// wins, `returned` once back with the retailer, and a drop-off asked for
+        /// only while just the label exists.
+        #[test]
+        fn returns_read_as_returns(
+            snap in arb_snapshot(),
+            promised_by in prop::option::of(arb_eta()),
+            now in arb_timestamp(),
+            lang in arb_lang(),
+            ret in arb_ret(),
+        ) {
+            let Some(mut ret) = ret else { return Ok(()) };
+            ret.direction = Direction::Return;
+            let inp = SummaryInput {
+                snapshot: &snap,
+                promised_by: promised_by.as_ref(),
+                now: now.latest_instant(),
+                lang,
+                tz: chrono_tz::UTC,
+                risk: None,
+                ret: Some(&ret),
+            };
+            let (s, used) = summarize_traced(&inp);
+            check_grounded(&s, &used, &inp, "return prop");
+            let stage = verdict::return_stage(&snap, &ret);
+            prop_assert_eq!(stage.is_some(), !ret.milestones.is_empty() || matches!(
+                snap.status,
+                Status::InfoReceived | Status::InTransit | Status::OutForDelivery | Status::Delivered
+            ));
+            if let Some(stage) = stage {
+                prop_assert_eq!(&s.headline, wording::return_headline(lang, stage));
+                prop_assert!(s.facts.iter().any(|f| f.field == "tracker.direction"));
+                let kind = s.next_step.as_ref().map(|n| n.kind);
+                prop_assert_eq!(kind == Some(NextStepKind::DropOff), stage == verdict::ReturnStage::LabelCreated);
+                if let Some(latest) = ret.latest() {
+                    prop_assert_eq!(s.verdict, Verdict::Returned);
+                    let furthest = matches!(stage, verdict::ReturnStage::Milestone { kind, .. } if kind == latest.kind);
+                    prop_assert!(furthest, "stage {:?}", stage);
+                } else if snap.status == Status::Delivered {
+                    prop_assert_eq!(s.verdict, Verdict::Returned);
+                } else {
+                    prop_assert!(matches!(s.verdict, Verdict::OnTime | Verdict::Late | Verdict::AtRisk));
+                }
+            }
+        }
 
         /// The summary never states a date (or any value) not present in the
         /// snapshot or given by the client, and every sentence fits.
@@ -1172,6 +1419,7 @@ mod tests {
             lang in arb_lang(),
             tz in prop::sample::select(ZONES.to_vec()),
             risk in arb_risk(),
+            ret in arb_ret(),
         ) {
             let inp = SummaryInput {
                 snapshot: &snap,
@@ -1180,6 +1428,7 @@ mod tests {
                 lang,
                 tz,
                 risk: risk.clone(),
+                ret: ret.as_ref(),
             };
             let (s, used) = summarize_traced(&inp);
             check_grounded(&s, &used, &inp, "prop");

@@ -2,8 +2,9 @@
 //! them, decided from the snapshot and the client's promise only (no wording).
 
 use super::{NextStepKind, Promise, SummaryInput, Verdict};
+use crate::returns::{MilestoneKind, ReturnContext};
 use chrono::{DateTime, NaiveTime, Utc};
-use trackd_carrier_sdk::{Checkpoint, Eta, Status, Timestamp};
+use trackd_carrier_sdk::{Checkpoint, Eta, Snapshot, Status, Timestamp};
 
 /// A parcel still on its way (or not yet known to be), whose verdict comes from
 /// comparing the carrier's estimate with the promise.
@@ -240,6 +241,74 @@ fn pickup_checkpoint(cps: &[Checkpoint]) -> Option<usize> {
     cps.iter()
         .rposition(|c| c.status == Status::AvailableForPickup)
         .or_else(|| cps.len().checked_sub(1))
+}
+
+/// Where a return stands, so it is worded as travelling back to the retailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReturnStage {
+    /// The carrier has the label data but not the parcel: the customer drops it off.
+    LabelCreated,
+    /// The carrier's first scan: the customer handed it over.
+    DroppedOff,
+    /// Further scans on the way back.
+    OnItsWay,
+    /// The carrier delivered it to the retailer.
+    DeliveredBack,
+    /// The retailer's furthest milestone (index into `ReturnContext::milestones`); overrides the carrier.
+    Milestone { kind: MilestoneKind, index: usize },
+}
+
+/// The stage of a return, or `None` when the carrier's status has no return
+/// wording (an exception, a failed attempt, no data yet...): those read as for
+/// any parcel, since what the customer can do is the same.
+pub(crate) fn return_stage(snap: &Snapshot, ret: &ReturnContext) -> Option<ReturnStage> {
+    if let Some((index, m)) = ret
+        .milestones
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, m)| m.kind)
+    {
+        return Some(ReturnStage::Milestone {
+            kind: m.kind,
+            index,
+        });
+    }
+    match snap.status {
+        Status::InfoReceived => Some(ReturnStage::LabelCreated),
+        Status::InTransit | Status::OutForDelivery => {
+            let scans = snap
+                .checkpoints
+                .iter()
+                .filter(|c| matches!(c.status, Status::InTransit | Status::OutForDelivery))
+                .count();
+            Some(if scans <= 1 && snap.status == Status::InTransit {
+                ReturnStage::DroppedOff
+            } else {
+                ReturnStage::OnItsWay
+            })
+        }
+        Status::Delivered => Some(ReturnStage::DeliveredBack),
+        _ => None,
+    }
+}
+
+/// The verdict and next step of a return: on its way it is `on_time` unless the
+/// comparison with the promise (or a risk) says otherwise; back with the
+/// retailer it is `returned`, and only a label waiting to be used asks for action.
+pub(crate) fn return_judgement(stage: ReturnStage, base: Verdict) -> (Verdict, NextStepKind) {
+    match stage {
+        ReturnStage::LabelCreated => (Verdict::OnTime, NextStepKind::DropOff),
+        ReturnStage::DroppedOff | ReturnStage::OnItsWay => (
+            match base {
+                Verdict::Late | Verdict::AtRisk => base,
+                _ => Verdict::OnTime,
+            },
+            NextStepKind::Nothing,
+        ),
+        ReturnStage::DeliveredBack | ReturnStage::Milestone { .. } => {
+            (Verdict::Returned, NextStepKind::Nothing)
+        }
+    }
 }
 
 #[cfg(test)]

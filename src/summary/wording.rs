@@ -6,8 +6,9 @@
 //! made up. Several templates per case, richest first, keep every sentence
 //! within [`MAX_SENTENCE_CHARS`].
 
-use super::verdict::{Assessment, Shape, Stage};
+use super::verdict::{Assessment, ReturnStage, Shape, Stage};
 use super::{DateFact, DateValue, Lang, PromiseSource, Verdict};
+use crate::returns::MilestoneKind;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -738,6 +739,226 @@ pub(crate) fn headline(lang: Lang, a: &Assessment<'_>) -> &'static str {
         Lang::De => de,
         Lang::Nl => nl,
     }
+}
+
+/// The headline of a return, per stage: it reads as travelling back, never as a delivery.
+pub(crate) fn return_headline(lang: Lang, stage: ReturnStage) -> &'static str {
+    // [en, fr, de, nl]
+    let words: [&'static str; 4] = match stage {
+        ReturnStage::LabelCreated => [
+            "Return label created",
+            "Étiquette de retour créée",
+            "Retourenetikett erstellt",
+            "Retourlabel aangemaakt",
+        ],
+        ReturnStage::DroppedOff => [
+            "Return dropped off",
+            "Retour déposé",
+            "Retoure abgegeben",
+            "Retour afgegeven",
+        ],
+        ReturnStage::OnItsWay => [
+            "Return on its way back",
+            "Retour en chemin",
+            "Retoure unterwegs",
+            "Retour onderweg",
+        ],
+        ReturnStage::DeliveredBack => [
+            "Return delivered to the retailer",
+            "Retour livré au vendeur",
+            "Retoure beim Händler zugestellt",
+            "Retour bezorgd bij de verkoper",
+        ],
+        ReturnStage::Milestone { kind, .. } => match kind {
+            MilestoneKind::Received => [
+                "Return received",
+                "Retour reçu",
+                "Retoure eingegangen",
+                "Retour ontvangen",
+            ],
+            MilestoneKind::Inspected => [
+                "Return inspected",
+                "Retour vérifié",
+                "Retoure geprüft",
+                "Retour gecontroleerd",
+            ],
+            MilestoneKind::Refunded => [
+                "Refund issued",
+                "Remboursement effectué",
+                "Erstattung veranlasst",
+                "Terugbetaling uitgevoerd",
+            ],
+        },
+    };
+    words[lang_index(lang)]
+}
+
+fn lang_index(lang: Lang) -> usize {
+    match lang {
+        Lang::En => 0,
+        Lang::Fr => 1,
+        Lang::De => 2,
+        Lang::Nl => 3,
+    }
+}
+
+/// Templates of a return's sentence, richest first; the last states no value.
+fn return_templates(lang: Lang, stage: ReturnStage) -> [&'static str; 2] {
+    use MilestoneKind::{Inspected, Received, Refunded};
+    use ReturnStage::{DeliveredBack, DroppedOff, LabelCreated, Milestone, OnItsWay};
+    match (lang, stage) {
+        (Lang::En, LabelCreated) => [
+            "Your return label is ready: drop the parcel off with the carrier to send it back.",
+            "Your return label is ready: drop the parcel off with the carrier.",
+        ],
+        (Lang::En, DroppedOff) => [
+            "Your return was dropped off and is on its way back to the retailer, expected {exp}.",
+            "Your return was dropped off and is on its way back to the retailer.",
+        ],
+        (Lang::En, OnItsWay) => [
+            "Your return is on its way back to the retailer, expected {exp}.",
+            "Your return is on its way back to the retailer.",
+        ],
+        (Lang::En, DeliveredBack) => [
+            "Your return was delivered to the retailer on {at}; the retailer checks it next.",
+            "Your return was delivered to the retailer; the retailer checks it next.",
+        ],
+        (Lang::En, Milestone { kind: Received, .. }) => [
+            "The retailer received your return on {at} and checks it next.",
+            "The retailer received your return and checks it next.",
+        ],
+        (
+            Lang::En,
+            Milestone {
+                kind: Inspected, ..
+            },
+        ) => [
+            "The retailer inspected your return on {at}; the refund comes next.",
+            "The retailer inspected your return; the refund comes next.",
+        ],
+        (Lang::En, Milestone { kind: Refunded, .. }) => [
+            "Your refund was issued on {at}; the return is complete.",
+            "Your refund was issued; the return is complete.",
+        ],
+        (Lang::Fr, LabelCreated) => [
+            "Votre étiquette de retour est prête : déposez le colis chez le transporteur pour le renvoyer.",
+            "Votre étiquette de retour est prête : déposez le colis chez le transporteur.",
+        ],
+        (Lang::Fr, DroppedOff) => [
+            "Votre retour a été déposé et repart vers le vendeur, arrivée prévue le {exp}.",
+            "Votre retour a été déposé et repart vers le vendeur.",
+        ],
+        (Lang::Fr, OnItsWay) => [
+            "Votre retour est en route vers le vendeur, arrivée prévue le {exp}.",
+            "Votre retour est en route vers le vendeur.",
+        ],
+        (Lang::Fr, DeliveredBack) => [
+            "Votre retour a été livré au vendeur le {at} ; il va maintenant être vérifié.",
+            "Votre retour a été livré au vendeur ; il va maintenant être vérifié.",
+        ],
+        (Lang::Fr, Milestone { kind: Received, .. }) => [
+            "Le vendeur a reçu votre retour le {at} et va le vérifier.",
+            "Le vendeur a reçu votre retour et va le vérifier.",
+        ],
+        (
+            Lang::Fr,
+            Milestone {
+                kind: Inspected, ..
+            },
+        ) => [
+            "Le vendeur a vérifié votre retour le {at} ; le remboursement suit.",
+            "Le vendeur a vérifié votre retour ; le remboursement suit.",
+        ],
+        (Lang::Fr, Milestone { kind: Refunded, .. }) => [
+            "Votre remboursement a été effectué le {at} ; vous n'avez plus rien à faire.",
+            "Votre remboursement a été effectué ; vous n'avez plus rien à faire.",
+        ],
+        (Lang::De, LabelCreated) => [
+            "Ihr Retourenetikett ist bereit: Geben Sie das Paket beim Versanddienstleister ab, um es zurückzusenden.",
+            "Ihr Retourenetikett ist bereit: Geben Sie das Paket beim Versanddienstleister ab.",
+        ],
+        (Lang::De, DroppedOff) => [
+            "Ihre Retoure wurde abgegeben und ist auf dem Weg zum Händler, voraussichtlich {exp}.",
+            "Ihre Retoure wurde abgegeben und ist auf dem Weg zum Händler.",
+        ],
+        (Lang::De, OnItsWay) => [
+            "Ihre Retoure ist auf dem Weg zum Händler, voraussichtlich {exp}.",
+            "Ihre Retoure ist auf dem Weg zum Händler.",
+        ],
+        (Lang::De, DeliveredBack) => [
+            "Ihre Retoure wurde am {at} beim Händler zugestellt und wird als Nächstes geprüft.",
+            "Ihre Retoure wurde beim Händler zugestellt und wird als Nächstes geprüft.",
+        ],
+        (Lang::De, Milestone { kind: Received, .. }) => [
+            "Der Händler hat Ihre Retoure am {at} erhalten und prüft sie als Nächstes.",
+            "Der Händler hat Ihre Retoure erhalten und prüft sie als Nächstes.",
+        ],
+        (
+            Lang::De,
+            Milestone {
+                kind: Inspected, ..
+            },
+        ) => [
+            "Der Händler hat Ihre Retoure am {at} geprüft; als Nächstes folgt die Erstattung.",
+            "Der Händler hat Ihre Retoure geprüft; als Nächstes folgt die Erstattung.",
+        ],
+        (Lang::De, Milestone { kind: Refunded, .. }) => [
+            "Ihre Erstattung wurde am {at} veranlasst; Sie müssen nichts mehr tun.",
+            "Ihre Erstattung wurde veranlasst; Sie müssen nichts mehr tun.",
+        ],
+        (Lang::Nl, LabelCreated) => [
+            "Je retourlabel is klaar: geef het pakket af bij de vervoerder om het terug te sturen.",
+            "Je retourlabel is klaar: geef het pakket af bij de vervoerder.",
+        ],
+        (Lang::Nl, DroppedOff) => [
+            "Je retour is afgegeven en is onderweg terug naar de verkoper, verwacht {exp}.",
+            "Je retour is afgegeven en is onderweg terug naar de verkoper.",
+        ],
+        (Lang::Nl, OnItsWay) => [
+            "Je retour is onderweg terug naar de verkoper, verwacht {exp}.",
+            "Je retour is onderweg terug naar de verkoper.",
+        ],
+        (Lang::Nl, DeliveredBack) => [
+            "Je retour is op {at} bezorgd bij de verkoper en wordt nu gecontroleerd.",
+            "Je retour is bezorgd bij de verkoper en wordt nu gecontroleerd.",
+        ],
+        (Lang::Nl, Milestone { kind: Received, .. }) => [
+            "De verkoper heeft je retour op {at} ontvangen en controleert het nu.",
+            "De verkoper heeft je retour ontvangen en controleert het nu.",
+        ],
+        (
+            Lang::Nl,
+            Milestone {
+                kind: Inspected, ..
+            },
+        ) => [
+            "De verkoper heeft je retour op {at} gecontroleerd; de terugbetaling volgt.",
+            "De verkoper heeft je retour gecontroleerd; de terugbetaling volgt.",
+        ],
+        (Lang::Nl, Milestone { kind: Refunded, .. }) => [
+            "Je terugbetaling is op {at} uitgevoerd; je hoeft niets meer te doen.",
+            "Je terugbetaling is uitgevoerd; je hoeft niets meer te doen.",
+        ],
+    }
+}
+
+/// The sentence of a return and the values it states, in order.
+pub(crate) fn return_sentence(
+    lang: Lang,
+    stage: ReturnStage,
+    slots: &Slots,
+) -> (String, Vec<Slot>) {
+    let mut last = None;
+    for template in return_templates(lang, stage) {
+        if let Some((text, used)) = fill(template, slots, "") {
+            if text.chars().count() <= MAX_SENTENCE_CHARS {
+                return (text, used);
+            }
+            last = Some((text, used));
+        }
+    }
+    // The slot-free template always fills (checked by the tests).
+    last.unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -245,24 +245,47 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
+    wait_until_explained(deadline, what, || {
+        let fut = cond();
+        async move {
+            if fut.await {
+                Ok(())
+            } else {
+                Err(String::new())
+            }
+        }
+    })
+    .await;
+}
+
+/// Like [`wait_until`], where `cond` says what is still missing: the progress
+/// reports and the timeout panic show it, so a stall names its culprits.
+pub async fn wait_until_explained<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let start = tokio::time::Instant::now();
     let end = start + deadline;
     let mut next_report = start + Duration::from_secs(15);
     loop {
-        if cond().await {
-            eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
-            return;
-        }
+        let missing = match cond().await {
+            Ok(()) => {
+                eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
+                return;
+            }
+            Err(missing) => missing,
+        };
         if tokio::time::Instant::now() > next_report {
             eprintln!(
-                "[{:>6.1}s] still waiting for: {what}",
+                "[{:>6.1}s] still waiting for: {what} {missing}",
                 start.elapsed().as_secs_f64()
             );
             next_report += Duration::from_secs(15);
         }
         assert!(
             tokio::time::Instant::now() < end,
-            "timed out after {deadline:?} waiting for: {what}"
+            "timed out after {deadline:?} waiting for: {what} {missing}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

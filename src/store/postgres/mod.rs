@@ -18,11 +18,12 @@ mod webhooks;
 
 use super::{
     CommitUnit, EventColumns, EventFilter, EventSink, NewTracker, Registered, StoreBackend,
-    StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event,
+    StoreError, TrackerColumns, TrackerFilter, TrackerRow, created_event, milestone_of, subject_of,
 };
 use crate::events::{EventDraft, StoredEvent, Subject};
 use crate::ownership::OwnerMessage;
 use crate::quota::SavedLedger;
+use crate::returns::{Milestone, MilestoneOutcome};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::collections::HashSet;
@@ -71,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "trackers: the retailer's promised delivery",
         include_str!("../migrations/0005_promised_by.sql"),
     ),
+    (
+        6,
+        "returns: direction, what a return is for, retailer milestones",
+        include_str!("../migrations/0006_returns.sql"),
+    ),
 ];
 
 /// Advisory lock key serializing concurrent migrations of several starting instances.
@@ -90,8 +96,10 @@ const READ_POOL_SIZE: usize = 8;
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 /// How long a connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a free pooled connection before the operation fails (and is retried).
+const POOL_WAIT: Duration = Duration::from_secs(30);
 
-const TRACKER_COLUMNS: &str = "id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by";
+const TRACKER_COLUMNS: &str = "id, carrier, tracking_number, reference, labels, created_at, state, status, error_kind, eta_deadline, last_change_at, promised_by, direction, return_for";
 
 /// Handle to the PostgreSQL store; cheap to clone.
 #[derive(Clone)]
@@ -132,6 +140,11 @@ enum WriteOp {
         saved: SavedLedger,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Milestone {
+        tracker_id: u64,
+        milestone: Milestone,
+        reply: oneshot::Sender<Result<MilestoneOutcome, StoreError>>,
+    },
 }
 
 fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
@@ -142,8 +155,14 @@ fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, StoreError
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // Bounded waits: a connection that cannot be had is an error the caller
+    // retries and logs, never a task parked forever.
     Pool::builder(manager)
         .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|e| StoreError::Pool {
             context: "building the connection pool",
@@ -318,6 +337,8 @@ fn tracker_row(r: &Row) -> TrackerRow {
         eta_deadline: r.get(9),
         last_change_at: r.get(10),
         promised_by_json: r.get(11),
+        direction: r.get(12),
+        return_for: r.get(13),
     }
     .into()
 }
@@ -514,6 +535,10 @@ impl StoreBackend for PostgresStore {
             args.push(Box::new(v));
             sql.push_str(&format!(" AND reference = ${}", args.len()));
         }
+        if let Some(v) = filter.direction {
+            args.push(Box::new(v.as_str()));
+            sql.push_str(&format!(" AND direction = ${}", args.len()));
+        }
         args.push(Box::new(limit as i64));
         sql.push_str(&format!(" ORDER BY id LIMIT ${}", args.len()));
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| &**b as _).collect();
@@ -544,6 +569,36 @@ impl StoreBackend for PostgresStore {
             .await
             .ctx("loading trackers")?;
         Ok(rows.iter().map(tracker_row).collect())
+    }
+
+    async fn add_milestone(
+        &self,
+        tracker_id: u64,
+        milestone: Milestone,
+    ) -> Result<MilestoneOutcome, StoreError> {
+        self.ask(|reply| WriteOp::Milestone {
+            tracker_id,
+            milestone,
+            reply,
+        })
+        .await
+    }
+
+    async fn milestones(&self, tracker_id: u64) -> Result<Vec<Milestone>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT kind, at, note FROM return_milestones WHERE tracker_id = $1",
+                &[&(tracker_id as i64)],
+            )
+            .await
+            .ctx("listing milestones")?;
+        let mut out: Vec<Milestone> = rows
+            .iter()
+            .filter_map(|r| milestone_of(r.get::<_, &str>(0), r.get(1), r.get(2)))
+            .collect();
+        out.sort_by_key(|m| m.kind);
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -747,6 +802,9 @@ fn answer_unrun(op: WriteOp, replies: &mut Vec<Reply>) {
         WriteOp::Flush { reply } => replies.push(Box::new(move |_| {
             let _ = reply.send(());
         })),
+        WriteOp::Milestone { reply, .. } => replies.push(Box::new(move |r| {
+            let _ = reply.send(Err(r.err().map_or(StoreError::WriterGone, failed)));
+        })),
     }
 }
 
@@ -833,8 +891,71 @@ async fn apply_op(
             let result = save_ledger_in(tx, carrier, &saved).await;
             settle(result, reply, replies, |(), _| ())?;
         }
+        WriteOp::Milestone {
+            tracker_id,
+            milestone,
+            reply,
+        } => {
+            let result = milestone_in(tx, tracker_id, milestone, candidates).await;
+            settle(result, reply, replies, |outcome, _| outcome)?;
+        }
     }
     Ok(())
+}
+
+/// Stores a milestone unless its kind is already there, with its event as a
+/// candidate for the group's ids (taken last from the counter, like every event).
+async fn milestone_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tracker_id: u64,
+    m: Milestone,
+    candidates: &mut Vec<Candidate>,
+) -> Result<MilestoneOutcome, StoreError> {
+    let id = tracker_id as i64;
+    // Kept at millisecond precision, so a repeat compares equal to what is stored.
+    let m = Milestone::new(m.kind, m.at, m.note);
+    let Some(row) = tx
+        .query_opt(
+            &format!("SELECT {TRACKER_COLUMNS} FROM trackers WHERE id = $1"),
+            &[&id],
+        )
+        .await
+        .ctx("reading a tracker")?
+    else {
+        return Ok(MilestoneOutcome::NoTracker);
+    };
+    // Another instance posting the same kind at once waits on the key, then finds it.
+    let inserted = tx
+        .execute(
+            "INSERT INTO return_milestones (tracker_id, kind, at, note) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tracker_id, kind) DO NOTHING",
+            &[&id, &m.kind.as_str(), &m.at.timestamp_millis(), &m.note],
+        )
+        .await
+        .ctx("inserting a milestone")?;
+    if inserted == 0 {
+        let r = tx
+            .query_one(
+                "SELECT kind, at, note FROM return_milestones WHERE tracker_id = $1 AND kind = $2",
+                &[&id, &m.kind.as_str()],
+            )
+            .await
+            .ctx("reading a milestone")?;
+        let kind: String = r.get(0);
+        let stored = milestone_of(&kind, r.get(1), r.get(2))
+            .ok_or_else(|| StoreError::Corrupt(tracker_id, format!("milestone {kind:?}")))?;
+        return Ok(if stored == m {
+            MilestoneOutcome::Unchanged(stored)
+        } else {
+            MilestoneOutcome::Conflict(stored)
+        });
+    }
+    candidates.push(Candidate {
+        subject: subject_of(&tracker_row(&row)),
+        draft: m.event(),
+        emitted_at: Utc::now(),
+    });
+    Ok(MilestoneOutcome::Added(m))
 }
 
 async fn delete_in(tx: &deadpool_postgres::Transaction<'_>, id: u64) -> Result<bool, StoreError> {
@@ -848,6 +969,12 @@ async fn delete_in(tx: &deadpool_postgres::Transaction<'_>, id: u64) -> Result<b
     )
     .await
     .ctx("deleting a snapshot")?;
+    tx.execute(
+        "DELETE FROM return_milestones WHERE tracker_id = $1",
+        &[&(id as i64)],
+    )
+    .await
+    .ctx("deleting a tracker's milestones")?;
     if n > 0 {
         // Delivered at commit: the owner stops polling it.
         for payload in owner_payloads(&OwnerMessage::Deleted(id)) {
@@ -913,8 +1040,8 @@ async fn register_in(
 ) -> Result<Vec<Registered>, StoreError> {
     let insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, shard, promised_by)
-             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6, $7, $8)
+            "INSERT INTO trackers (carrier, tracking_number, reference, labels, created_at, state, status, last_change_at, shard, promised_by, direction, return_for)
+             VALUES ($1, $2, $3, $4, $5, 'active', 'pending', $6, $7, $8, $9, $10)
              ON CONFLICT (carrier, tracking_number) DO NOTHING
              RETURNING {TRACKER_COLUMNS}"
         ))
@@ -940,6 +1067,8 @@ async fn register_in(
                     &now.timestamp(),
                     &(crate::ownership::shard_of(&t.carrier, &t.tracking_number, shards) as i32),
                     &t.promised_by_json(),
+                    &t.direction.as_str(),
+                    &t.return_for_string(),
                 ],
             )
             .await
