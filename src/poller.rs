@@ -331,12 +331,10 @@ async fn after_unchanged(
         }
     }
     if events.is_empty() && missed_now.is_none() {
-        let mut updated = entry.clone();
         if let Some(r) = &risk {
             remember_risk(core, entry.subject.tracker_id, r);
-            updated.risk_due = r.due.unwrap_or(i64::MAX);
         }
-        reschedule(core, rt, &updated, entry.status, now);
+        reschedule(core, rt, entry, entry.status, now);
         return;
     }
     let unit = CommitUnit {
@@ -537,12 +535,10 @@ async fn ingest(
         if let Some(h) = body_hash {
             core.registry.update(id, |e| e.body_hash = h);
         }
-        let mut updated = entry.clone();
         if let Some(r) = &risk {
             remember_risk(core, id, r);
-            updated.risk_due = r.due.unwrap_or(i64::MAX);
         }
-        reschedule(core, rt, &updated, current.status, now);
+        reschedule(core, rt, entry, current.status, now);
         return;
     }
     let unit = CommitUnit {
@@ -711,9 +707,6 @@ async fn commit_and_update(
             if state.is_polled() {
                 let mut updated = entry.clone();
                 updated.eta_deadline = eta_deadline;
-                if let Some(r) = &risk {
-                    updated.risk_due = r.due.unwrap_or(i64::MAX);
-                }
                 reschedule(core, rt, &updated, status, core.clock.now());
             } else {
                 rt.queue.remove(id);

@@ -402,9 +402,7 @@ pub fn seed<'a>(events: impl IntoIterator<Item = &'a Value>) -> RiskState {
             }
             Some(EventType::EtaAtRiskCleared) => s.at_risk = Reasons::default(),
             Some(EventType::SummaryChanged) => {
-                let verdict = serde_json::from_value::<Value>(data["verdict"].clone())
-                    .ok()
-                    .and_then(|v| v.as_str().and_then(parse_verdict));
+                let verdict = data["verdict"].as_str().and_then(parse_verdict);
                 if let Some(v) = verdict {
                     let next = data["next_step"].as_str().unwrap_or("");
                     let headline = data["headline"].as_str().unwrap_or("");
