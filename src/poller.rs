@@ -332,7 +332,7 @@ async fn after_unchanged(
     }
     if events.is_empty() && missed_now.is_none() {
         if let Some(r) = &risk {
-            remember_risk(core, entry.subject.tracker_id, r);
+            remember_risk(core, entry, r);
         }
         reschedule(core, rt, entry, entry.status, now);
         return;
@@ -536,7 +536,7 @@ async fn ingest(
             core.registry.update(id, |e| e.body_hash = h);
         }
         if let Some(r) = &risk {
-            remember_risk(core, id, r);
+            remember_risk(core, entry, r);
         }
         reschedule(core, rt, entry, current.status, now);
         return;
@@ -556,8 +556,37 @@ async fn ingest(
     commit_and_update(core, rt, entry, unit, new_snapshot, body_hash, risk).await;
 }
 
+/// What the risk watch announced for a tracker: the owner's memory, else read
+/// back from the tracker's own events (after a restart or a takeover, or on an
+/// instance that does not own it), so nothing is repeated and no clear forgotten.
+pub async fn announced_risk(core: &Core, id: u64) -> Result<risk::RiskState, StoreError> {
+    match core.registry.get(id) {
+        Some(Entry { risk: Some(r), .. }) => return Ok(r),
+        // Never answered yet: nothing can have been announced but a first summary,
+        // whose fact the log would store only once anyway.
+        Some(Entry {
+            status: Status::Pending,
+            ..
+        }) => {
+            return Ok(risk::RiskState::default());
+        }
+        _ => {}
+    }
+    let filter = EventFilter {
+        tracker_id: Some(id),
+        types: RISK_EVENTS.to_vec(),
+        ..EventFilter::default()
+    };
+    let stored = core.store.events_after(0, 100_000, filter).await?;
+    let values: Vec<serde_json::Value> = stored
+        .iter()
+        .filter_map(|e| serde_json::from_str(&e.json).ok())
+        .collect();
+    Ok(risk::seed(&values))
+}
+
 /// Evaluates the risk watch for one tracker; `None` when what was announced
-/// before cannot be read back now (it is tried again at the next poll).
+/// before, or a return's milestones, cannot be read now (tried again at the next poll).
 async fn watch_risk(
     core: &Core,
     rt: &CarrierRuntime,
@@ -565,38 +594,36 @@ async fn watch_risk(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
 ) -> Option<risk::Outcome> {
-    let prev = match entry.risk {
-        Some(prev) => prev,
-        // Never answered yet: nothing can have been announced but a first summary,
-        // whose fact the log would store only once anyway.
-        None if entry.status == Status::Pending => risk::RiskState::default(),
-        None => {
-            let filter = EventFilter {
-                tracker_id: Some(entry.subject.tracker_id),
-                types: RISK_EVENTS.to_vec(),
-                ..EventFilter::default()
-            };
-            match core.store.events_after(0, 100_000, filter).await {
-                Ok(stored) => {
-                    let values: Vec<serde_json::Value> = stored
-                        .iter()
-                        .filter_map(|e| serde_json::from_str(&e.json).ok())
-                        .collect();
-                    risk::seed(&values)
-                }
-                Err(e) => {
-                    tracing::warn!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "could not read back the risk events announced before; looking again at the next poll");
-                    return None;
-                }
-            }
+    let id = entry.subject.tracker_id;
+    let read = async {
+        let prev = match entry.risk {
+            Some(prev) => prev,
+            None if entry.status == Status::Pending => risk::RiskState::default(),
+            None => announced_risk(core, id).await?,
+        };
+        // A return's summary reads its milestones, as the API's does (returns only).
+        let ret = match entry.direction {
+            crate::returns::Direction::Outbound => None,
+            crate::returns::Direction::Return => match core.store.tracker(id).await? {
+                Some(row) => core.store.return_context(&row).await?,
+                None => None,
+            },
+        };
+        Ok::<_, StoreError>((prev, ret))
+    };
+    let (prev, ret) = match read.await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::warn!(carrier = rt.slug, tracking_number = %entry.subject.tracking_number, error = %e, "could not read what the risk watch announced before, or a return's milestones; looking again at the next poll");
+            return None;
         }
     };
     let watched = risk::Watched {
-        tracker_id: entry.subject.tracker_id,
+        tracker_id: id,
         carrier: rt.slug,
         snapshot,
         promised_by: entry.promised_by.as_deref(),
-        direction: entry.direction,
+        ret: ret.as_ref(),
         registered_at: DateTime::from_timestamp(entry.registered_at, 0).unwrap_or(now),
         now,
     };
@@ -627,11 +654,20 @@ fn insert_before_completion(events: &mut Vec<EventDraft>, risk: Vec<EventDraft>)
 }
 
 /// Keeps what the risk watch decided when there was nothing to write.
-fn remember_risk(core: &Core, id: u64, r: &risk::Outcome) {
-    core.registry.update(id, |e| {
-        e.risk = Some(r.state);
-        e.risk_due = r.due.unwrap_or(i64::MAX);
-    });
+fn remember_risk(core: &Core, entry: &Entry, r: &risk::Outcome) {
+    core.registry
+        .update(entry.subject.tracker_id, |e| keep_risk(e, entry.risk, r));
+}
+
+/// Keeps what the risk watch decided, unless what was announced was reset while
+/// it looked (a retailer milestone announced a summary meanwhile): the next look
+/// then reads it back from the log instead of repeating that summary.
+fn keep_risk(e: &mut Entry, looked_with: Option<risk::RiskState>, r: &risk::Outcome) {
+    if e.risk.is_none() && looked_with.is_some() {
+        return;
+    }
+    e.risk = Some(r.state);
+    e.risk_due = r.due.unwrap_or(i64::MAX);
 }
 
 fn count_unmapped(
@@ -700,8 +736,7 @@ async fn commit_and_update(
                     e.body_hash = h;
                 }
                 if let Some(r) = &risk {
-                    e.risk = Some(r.state);
-                    e.risk_due = r.due.unwrap_or(i64::MAX);
+                    keep_risk(e, entry.risk, r);
                 }
             });
             if state.is_polled() {

@@ -65,6 +65,11 @@ impl Reasons {
             .collect()
     }
 
+    /// The reasons as a summary takes them (`None`: not at risk).
+    pub fn for_summary(self) -> Option<Vec<String>> {
+        (!self.is_empty()).then(|| self.names().iter().map(|n| n.to_string()).collect())
+    }
+
     /// Reads wire names back (unknown ones are ignored: a newer daemon may add reasons).
     pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Reasons {
         names.into_iter().fold(Reasons::default(), |acc, n| {
@@ -96,9 +101,9 @@ pub struct Watched<'a> {
     pub snapshot: &'a Snapshot,
     /// The client's promise (`tracker.promised_by`).
     pub promised_by: Option<&'a Eta>,
-    /// A return reads as one in its summary (milestones posted by the retailer
-    /// are not known here: they are events of their own).
-    pub direction: crate::returns::Direction,
+    /// The return side (direction, `return_for`, the retailer's milestones), so a
+    /// return's summary reads as the API answers it; `None` for an outbound parcel.
+    pub ret: Option<&'a crate::returns::ReturnContext>,
     /// Carrier-world registration time: the label time when the carrier gives none.
     pub registered_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -292,52 +297,18 @@ pub fn evaluate(
 
     // The summary a customer would be sent, in English and UTC (its key is
     // language-free in effect: every language has one headline per case).
-    let risk =
-        (!reasons.is_empty()).then(|| reasons.names().iter().map(|n| n.to_string()).collect());
-    let ret =
-        (w.direction == crate::returns::Direction::Return).then(|| crate::returns::ReturnContext {
-            direction: w.direction,
-            return_for: None,
-            milestones: Vec::new(),
-        });
     let input = SummaryInput {
         snapshot: snap,
         promised_by: w.promised_by,
         now,
         lang: Lang::En,
         tz: chrono_tz::UTC,
-        risk,
-        ret: ret.as_ref(),
+        risk: reasons.for_summary(),
+        ret: w.ret,
     };
-    let s = summary::summarize(&input);
-    let next = s.next_step.as_ref().map(|n| n.kind);
-    let key = fact(&[s.verdict.as_str(), next.map_or("", next_name), &s.headline]);
-    state.summary = Some((s.verdict, key));
-    if prev.summary.map(|(_, k)| k) != Some(key) {
-        let eta_key = snap
-            .estimated_delivery
-            .map_or(0, |e| e.end().latest_instant().timestamp());
-        events.push(EventDraft {
-            kind: EventType::SummaryChanged,
-            occurred_at: Timestamp::Zoned(now.fixed_offset()),
-            fact: fact(&[
-                "summary.changed",
-                s.verdict.as_str(),
-                next.map_or("", next_name),
-                &s.headline,
-                snap.status.as_str(),
-                &snap.checkpoints.len().to_string(),
-                &eta_key.to_string(),
-            ]),
-            data: json!({
-                "verdict": s.verdict,
-                "previous_verdict": prev.summary.map(|(v, _)| v),
-                "headline": s.headline,
-                "next_step": next,
-                "summary": summary_json(w.tracker_id, &s),
-            }),
-        });
-    }
+    let (announced, change) = summary_change(w.tracker_id, prev.summary, &input);
+    state.summary = Some(announced);
+    events.extend(change);
     if active
         && let Some(p) = promise.map(|p| p.end().latest_instant())
         && p >= now
@@ -353,6 +324,55 @@ pub fn evaluate(
             .min()
             .map(|t| t.timestamp()),
     }
+}
+
+/// What a summary announcement would be now: the (verdict, key) to remember and
+/// the `summary.changed` to append when the verdict, next step or headline moved
+/// since `prev`. The poller and the milestone API both decide through it, so a
+/// proactive message goes out once per real change whoever saw the change.
+pub fn summary_change(
+    tracker_id: u64,
+    prev: Option<(Verdict, u64)>,
+    input: &SummaryInput<'_>,
+) -> ((Verdict, u64), Option<EventDraft>) {
+    let (snap, now) = (input.snapshot, input.now);
+    let s = summary::summarize(input);
+    let next = s.next_step.as_ref().map(|n| n.kind);
+    let key = fact(&[s.verdict.as_str(), next.map_or("", next_name), &s.headline]);
+    if prev.map(|(_, k)| k) == Some(key) {
+        return ((s.verdict, key), None);
+    }
+    let eta_key = snap
+        .estimated_delivery
+        .map_or(0, |e| e.end().latest_instant().timestamp())
+        .to_string();
+    let checkpoints = snap.checkpoints.len().to_string();
+    let mut parts = vec![
+        "summary.changed",
+        s.verdict.as_str(),
+        next.map_or("", next_name),
+        &s.headline,
+        snap.status.as_str(),
+        &checkpoints,
+        &eta_key,
+    ];
+    // A retailer milestone changes a return's summary with no carrier fact moving.
+    if let Some(m) = input.ret.and_then(|r| r.latest()) {
+        parts.push(m.kind.as_str());
+    }
+    let draft = EventDraft {
+        kind: EventType::SummaryChanged,
+        occurred_at: Timestamp::Zoned(now.fixed_offset()),
+        fact: fact(&parts),
+        data: json!({
+            "verdict": s.verdict,
+            "previous_verdict": prev.map(|(v, _)| v),
+            "headline": s.headline,
+            "next_step": next,
+            "summary": summary_json(tracker_id, &s),
+        }),
+    };
+    ((s.verdict, key), Some(draft))
 }
 
 /// The summary as `GET /v1/trackers/{id}/summary` answers it (with its tracker id).
@@ -689,7 +709,7 @@ mod tests {
                 carrier: "ups",
                 snapshot: snap,
                 promised_by: None,
-                direction: crate::returns::Direction::Outbound,
+                ret: None,
                 registered_at: at("2026-12-07T08:00:00Z"),
                 now: at(now),
             },
@@ -772,6 +792,73 @@ mod tests {
         assert_eq!(kinds(&cleared), ["eta.at_risk_cleared", "summary.changed"]);
         assert_eq!(cleared.events[0].data["resolution"], "recovered");
         assert_eq!(cleared.state.stalled_scan, None);
+    }
+
+    #[test]
+    fn a_milestone_changes_a_returns_summary_once_and_the_poller_agrees() {
+        use crate::returns::{Direction, Milestone, MilestoneKind, ReturnContext};
+        let learnt = Thresholds::new(&cfg());
+        let mut snap = in_transit();
+        snap.status = Status::Delivered;
+        snap.checkpoints
+            .push(cp("2026-12-09T10:00:00Z", Status::Delivered));
+        let mut ret = ReturnContext {
+            direction: Direction::Return,
+            return_for: None,
+            milestones: Vec::new(),
+        };
+        let look = |prev: RiskState, ret: &ReturnContext| {
+            evaluate(
+                &cfg(),
+                &learnt,
+                prev,
+                &Watched {
+                    tracker_id: 1,
+                    carrier: "ups",
+                    snapshot: &snap,
+                    promised_by: None,
+                    ret: Some(ret),
+                    registered_at: at("2026-12-07T08:00:00Z"),
+                    now: at("2026-12-09T12:00:00Z"),
+                },
+            )
+        };
+        let back = look(RiskState::default(), &ret);
+        assert_eq!(
+            back.events[0].data["headline"],
+            "Return delivered to the retailer"
+        );
+        // The milestone route decides the change the poller would decide.
+        ret.milestones.push(Milestone::new(
+            MilestoneKind::Received,
+            at("2026-12-09T11:00:00Z"),
+            None,
+        ));
+        let input = SummaryInput {
+            snapshot: &snap,
+            promised_by: None,
+            now: at("2026-12-09T12:00:00Z"),
+            lang: Lang::En,
+            tz: chrono_tz::UTC,
+            risk: None,
+            ret: Some(&ret),
+        };
+        let (announced, change) = summary_change(1, back.state.summary, &input);
+        let change = change.expect("a milestone moves the headline");
+        assert_eq!(change.data["headline"], "Return received");
+        assert_eq!(change.data["previous_verdict"], "returned");
+        assert_ne!(change.fact, back.events[0].fact, "its own fact");
+        assert_eq!(
+            summary_change(1, Some(announced), &input).1,
+            None,
+            "told once"
+        );
+        // A poll after it, with the announcement read back, says nothing more.
+        let seeded = RiskState {
+            summary: Some(announced),
+            ..back.state
+        };
+        assert!(look(seeded, &ret).events.is_empty());
     }
 
     #[test]
@@ -942,7 +1029,7 @@ mod tests {
                     2 => snap.status = Status::InTransit,
                     _ => {}
                 }
-                let o = evaluate(&cfg(), &learnt, state, &Watched { tracker_id: 1, carrier: "ups", snapshot: &snap, promised_by: None, direction: crate::returns::Direction::Outbound, registered_at: at("2026-12-07T08:00:00Z"), now });
+                let o = evaluate(&cfg(), &learnt, state, &Watched { tracker_id: 1, carrier: "ups", snapshot: &snap, promised_by: None, ret: None, registered_at: at("2026-12-07T08:00:00Z"), now });
                 for e in &o.events {
                     match e.kind {
                         EventType::TrackerStalled => prop_assert!(stalls.insert(e.fact), "stall announced twice"),
@@ -951,7 +1038,7 @@ mod tests {
                         _ => {}
                     }
                 }
-                let again = evaluate(&cfg(), &learnt, o.state, &Watched { tracker_id: 1, carrier: "ups", snapshot: &snap, promised_by: None, direction: crate::returns::Direction::Outbound, registered_at: at("2026-12-07T08:00:00Z"), now });
+                let again = evaluate(&cfg(), &learnt, o.state, &Watched { tracker_id: 1, carrier: "ups", snapshot: &snap, promised_by: None, ret: None, registered_at: at("2026-12-07T08:00:00Z"), now });
                 prop_assert!(again.events.is_empty(), "a second look at the same facts says nothing: {:?}", again.events);
                 state = o.state;
             }

@@ -29,10 +29,28 @@ fn milestones_seen(consumer: &Consumer) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `summary.changed` events of one tracker the consumer has seen, as (id, headline).
+fn summaries_seen(consumer: &Consumer, tracker: &str) -> Vec<(u64, String)> {
+    consumer
+        .snapshot()
+        .iter()
+        .filter(|r| r.event == "summary.changed" && r.data["tracker_id"] == tracker)
+        .map(|r| {
+            (
+                r.id.unwrap_or_default(),
+                r.data["data"]["headline"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_return_carries_its_milestones_to_the_stream_and_the_summary() {
     let h = Harness::start(Options::default()).await;
-    let consumer = Consumer::connect(&h.url, None, "?type=return.milestone").await;
+    let consumer = Consumer::connect(&h.url, None, "?type=return.milestone,summary.changed").await;
     let numbers = h.sim.create_parcels("ups", 2).unwrap();
 
     let (s, outbound) = h
@@ -265,6 +283,43 @@ async fn a_return_carries_its_milestones_to_the_stream_and_the_summary() {
         || async { milestones_seen(&consumer).len() == 3 },
     )
     .await;
+    // Each milestone changed the return's summary exactly once, though no carrier
+    // fact moved: its summary.changed follows the milestone, with its headline.
+    let wanted = ["Return received", "Return inspected", "Refund issued"];
+    wait_until(
+        Duration::from_secs(60),
+        "a summary.changed for each milestone",
+        || async {
+            let seen = summaries_seen(&consumer, &ret_id);
+            wanted.iter().all(|w| seen.iter().any(|(_, h)| h == w))
+        },
+    )
+    .await;
+    let seen = summaries_seen(&consumer, &ret_id);
+    let stream = consumer.snapshot();
+    for (kind, headline) in ["received", "inspected", "refunded"]
+        .into_iter()
+        .zip(wanted)
+    {
+        let announced: Vec<u64> = seen
+            .iter()
+            .filter(|(_, h)| h == headline)
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(announced.len(), 1, "{headline} once: {seen:?}");
+        let milestone = stream
+            .iter()
+            .find(|r| r.event == "return.milestone" && r.data["data"]["kind"] == kind)
+            .and_then(|r| r.id)
+            .unwrap();
+        assert!(announced[0] > milestone, "{headline} after its milestone");
+    }
+    let refund = stream
+        .iter()
+        .find(|r| r.event == "summary.changed" && r.data["data"]["headline"] == "Refund issued")
+        .unwrap();
+    assert_eq!(refund.data["data"]["previous_verdict"], "returned");
+    assert_eq!(refund.data["data"]["summary"]["tracker_id"], json!(ret_id));
     for (lang, headline) in [
         ("en", "Refund issued"),
         ("fr", "Remboursement effectué"),
@@ -289,6 +344,19 @@ async fn a_return_carries_its_milestones_to_the_stream_and_the_summary() {
     assert_eq!(
         order["trackers"].as_array().map(Vec::len),
         Some(2),
+        "{order}"
+    );
+    // The refunded return is counted as a return, not as an undelivered parcel.
+    assert_eq!(
+        (&order["parcels"], &order["returns"], &order["returns_back"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{order}"
+    );
+    assert!(
+        order["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("1 return back with the retailer"),
         "{order}"
     );
     h.stop().await;

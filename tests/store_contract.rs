@@ -354,31 +354,48 @@ async fn returns_contract(place: Place) {
     );
 
     // Milestones: added once per kind, a repeat is unchanged, other content conflicts.
+    // What a milestone causes (its summary.changed) is stored with it, after it,
+    // and only when the milestone itself is.
+    let follow = |n: &str| EventDraft {
+        kind: EventType::SummaryChanged,
+        occurred_at: Timestamp::Zoned(t(100).fixed_offset()),
+        fact: fact(&["summary.changed", n]),
+        data: serde_json::json!({ "headline": n }),
+    };
     let received = Milestone::new(MilestoneKind::Received, t(100), Some("dock 3".into()));
     assert_eq!(
-        store.add_milestone(r1, received.clone()).await.unwrap(),
+        store
+            .add_milestone(r1, received.clone(), vec![follow("received")])
+            .await
+            .unwrap(),
         MilestoneOutcome::Added(received.clone())
     );
     assert_eq!(
-        store.add_milestone(r1, received.clone()).await.unwrap(),
+        store
+            .add_milestone(r1, received.clone(), vec![follow("again")])
+            .await
+            .unwrap(),
         MilestoneOutcome::Unchanged(received.clone())
     );
     let other = Milestone::new(MilestoneKind::Received, t(101), None);
     assert_eq!(
-        store.add_milestone(r1, other).await.unwrap(),
+        store
+            .add_milestone(r1, other, vec![follow("other")])
+            .await
+            .unwrap(),
         MilestoneOutcome::Conflict(received.clone())
     );
     let refunded = Milestone::new(MilestoneKind::Refunded, t(300), None);
     let inspected = Milestone::new(MilestoneKind::Inspected, t(200), None);
     for m in [&refunded, &inspected] {
         assert_eq!(
-            store.add_milestone(r1, m.clone()).await.unwrap(),
+            store.add_milestone(r1, m.clone(), vec![]).await.unwrap(),
             MilestoneOutcome::Added(m.clone())
         );
     }
     assert_eq!(
         store
-            .add_milestone(999_999, received.clone())
+            .add_milestone(999_999, received.clone(), vec![follow("nobody")])
             .await
             .unwrap(),
         MilestoneOutcome::NoTracker
@@ -390,8 +407,24 @@ async fn returns_contract(place: Place) {
     );
     assert!(store.milestones(r2).await.unwrap().is_empty());
     store.flush().await.unwrap();
-    // Three creations, then the three milestones: dense ids, published in order.
-    assert_eq!(*sink.0.lock().unwrap(), (1..=6).collect::<Vec<u64>>());
+    // Three creations, the first milestone and what it caused, then the other
+    // two milestones: dense ids, published in order.
+    assert_eq!(*sink.0.lock().unwrap(), (1..=7).collect::<Vec<u64>>());
+    let caused = store
+        .events_after(
+            0,
+            100,
+            EventFilter {
+                types: vec![EventType::SummaryChanged],
+                ..EventFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(caused.iter().map(|e| e.id).collect::<Vec<_>>(), vec![5]);
+    let caused: serde_json::Value = serde_json::from_str(&caused[0].json).unwrap();
+    assert_eq!(caused["data"]["headline"], "received");
+    assert_eq!(caused["tracker_id"], trackd::events::tracker_id_string(r1));
     let events = store
         .events_after(
             0,
@@ -405,7 +438,7 @@ async fn returns_contract(place: Place) {
         .unwrap();
     assert_eq!(
         events.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![4, 5, 6]
+        vec![4, 6, 7]
     );
     let first: serde_json::Value = serde_json::from_str(&events[0].json).unwrap();
     assert_eq!(first["type"], "return.milestone");
@@ -422,11 +455,14 @@ async fn returns_contract(place: Place) {
     let stored = Milestone::new(MilestoneKind::Received, precise.at, None);
     assert_eq!(stored.at, t(5) + chrono::Duration::milliseconds(1));
     assert_eq!(
-        store.add_milestone(r2, precise.clone()).await.unwrap(),
+        store
+            .add_milestone(r2, precise.clone(), vec![])
+            .await
+            .unwrap(),
         MilestoneOutcome::Added(stored.clone())
     );
     assert_eq!(
-        store.add_milestone(r2, precise).await.unwrap(),
+        store.add_milestone(r2, precise, vec![]).await.unwrap(),
         MilestoneOutcome::Unchanged(stored)
     );
     drop(store);
@@ -441,7 +477,7 @@ async fn returns_contract(place: Place) {
     assert!(store.delete_tracker(r1).await.unwrap());
     assert!(store.milestones(r1).await.unwrap().is_empty());
     assert_eq!(
-        store.add_milestone(r1, received).await.unwrap(),
+        store.add_milestone(r1, received, vec![]).await.unwrap(),
         MilestoneOutcome::NoTracker
     );
     drop(store);

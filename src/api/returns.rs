@@ -3,8 +3,9 @@
 //! the summary carry a return through to the refund.
 
 use super::{ApiError, IdPath, JsonBody, Shared, parse_body, stored_tracker, tracker_id};
-use crate::events::tracker_id_string;
+use crate::events::{EventDraft, tracker_id_string};
 use crate::returns::{Direction, Milestone, MilestoneKind, MilestoneOutcome};
+use crate::summary::{Lang, SummaryInput};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -93,13 +94,21 @@ pub(super) async fn post_milestone(
             ),
         ));
     }
+    let follow = summary_after(&core, &row, &milestone).await?;
     match core
         .store
-        .add_milestone(id, milestone)
+        .add_milestone(id, milestone, follow.into_iter().collect())
         .await
         .map_err(ApiError::internal)?
     {
-        MilestoneOutcome::Added(m) => Ok((StatusCode::CREATED, Json(milestone_json(id, &m)))),
+        MilestoneOutcome::Added(m) => {
+            // The owner reads what was announced back from the log at its next poll.
+            core.registry.update(id, |e| {
+                e.risk = None;
+                e.risk_due = i64::MIN;
+            });
+            Ok((StatusCode::CREATED, Json(milestone_json(id, &m))))
+        }
         MilestoneOutcome::Unchanged(m) => Ok((StatusCode::OK, Json(milestone_json(id, &m)))),
         MilestoneOutcome::Conflict(m) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -113,4 +122,43 @@ pub(super) async fn post_milestone(
         .field("kind")),
         MilestoneOutcome::NoTracker => Err(ApiError::not_found("tracker")),
     }
+}
+
+/// The `summary.changed` a new milestone brings, decided as the poller decides
+/// it (same wording, same key), so a delivered-back return that is no longer
+/// polled still tells the customer "received", "inspected", "refunded" once each.
+async fn summary_after(
+    core: &crate::daemon::Core,
+    row: &crate::store::TrackerRow,
+    milestone: &Milestone,
+) -> Result<Option<EventDraft>, ApiError> {
+    let Some(mut ret) = core
+        .store
+        .return_context(row)
+        .await
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(None);
+    };
+    if ret.milestones.iter().any(|m| m.kind == milestone.kind) {
+        return Ok(None); // a repeat or a conflict: nothing is stored
+    }
+    ret.milestones.push(milestone.clone());
+    ret.milestones.sort_by_key(|m| m.kind);
+    let announced = crate::poller::announced_risk(core, row.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let snapshot = crate::poller::current_snapshot(core, row.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let input = SummaryInput {
+        snapshot: &snapshot,
+        promised_by: row.promised_by.as_ref(),
+        now: core.clock.now(),
+        lang: Lang::En,
+        tz: chrono_tz::UTC,
+        risk: announced.at_risk.for_summary(),
+        ret: Some(&ret),
+    };
+    Ok(crate::risk::summary_change(row.id, announced.summary, &input).1)
 }

@@ -3,7 +3,6 @@
 
 use super::{ApiError, IdPath, Params, Shared, stored_tracker, tracker_id, unknown_param};
 use crate::events::tracker_id_string;
-use crate::returns::{Direction, ReturnContext};
 use crate::store::TrackerFilter;
 use crate::summary::order::summarize_order;
 use crate::summary::{Lang, SummaryInput, summarize};
@@ -53,26 +52,6 @@ fn language_and_zone(
     Ok((lang, tz))
 }
 
-/// The return side of a tracker for its summary; outbound trackers need no read.
-async fn return_context(
-    core: &crate::daemon::Core,
-    row: &crate::store::TrackerRow,
-) -> Result<Option<ReturnContext>, ApiError> {
-    if row.direction != Direction::Return {
-        return Ok(None);
-    }
-    let milestones = core
-        .store
-        .milestones(row.id)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Some(ReturnContext {
-        direction: row.direction,
-        return_for: row.return_for.clone(),
-        milestones,
-    }))
-}
-
 pub(super) async fn tracker(
     State(core): State<Shared>,
     IdPath(id): IdPath,
@@ -85,14 +64,21 @@ pub(super) async fn tracker(
     let snap = crate::poller::current_snapshot(&core, id)
         .await
         .map_err(ApiError::internal)?;
-    let ret = return_context(&core, &row).await?;
+    let ret = core
+        .store
+        .return_context(&row)
+        .await
+        .map_err(ApiError::internal)?;
+    let risk = crate::poller::announced_risk(&core, id)
+        .await
+        .map_err(ApiError::internal)?;
     let summary = summarize(&SummaryInput {
         snapshot: &snap,
         promised_by: row.promised_by.as_ref(),
         now: core.clock.now(),
         lang,
         tz,
-        risk: None,
+        risk: risk.at_risk.for_summary(),
         ret: ret.as_ref(),
     });
     let mut v = serde_json::to_value(&summary).map_err(ApiError::internal)?;
@@ -143,19 +129,27 @@ pub(super) async fn order(
     }
     let now = core.clock.now();
     let mut parcels = Vec::with_capacity(rows.len());
+    let mut returns = Vec::new();
     let mut views = Vec::with_capacity(rows.len());
     for row in &rows {
         let snap = crate::poller::current_snapshot(&core, row.id)
             .await
             .map_err(ApiError::internal)?;
-        let ret = return_context(&core, row).await?;
+        let ret = core
+            .store
+            .return_context(row)
+            .await
+            .map_err(ApiError::internal)?;
+        let risk = crate::poller::announced_risk(&core, row.id)
+            .await
+            .map_err(ApiError::internal)?;
         let s = summarize(&SummaryInput {
             snapshot: &snap,
             promised_by: row.promised_by.as_ref(),
             now,
             lang,
             tz,
-            risk: None,
+            risk: risk.at_risk.for_summary(),
             ret: ret.as_ref(),
         });
         let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
@@ -165,9 +159,13 @@ pub(super) async fn order(
             m.insert("tracking_number".into(), json!(row.tracking_number));
         }
         views.push(v);
-        parcels.push(s);
+        if row.direction == crate::returns::Direction::Return {
+            returns.push(s);
+        } else {
+            parcels.push(s);
+        }
     }
-    let order = summarize_order(&parcels, lang);
+    let order = summarize_order(&parcels, &returns, lang);
     let mut v = serde_json::to_value(&order).map_err(ApiError::internal)?;
     if let Value::Object(m) = &mut v {
         m.insert("reference".into(), json!(reference));

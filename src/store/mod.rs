@@ -377,12 +377,15 @@ pub trait StoreBackend: Send + Sync + 'static {
     /// All trackers (start-up loads the registry from them).
     async fn all_trackers(&self) -> Result<Vec<TrackerRow>, StoreError>;
 
-    /// Stores a retailer milestone of a return with its `return.milestone` event,
-    /// in one transaction; a kind already stored is compared, never overwritten.
+    /// Stores a retailer milestone of a return with its `return.milestone` event
+    /// and the events it causes (`follow`: the `summary.changed` it brings), in one
+    /// transaction; a kind already stored is compared, never overwritten, and then
+    /// nothing of `follow` is stored either.
     async fn add_milestone(
         &self,
         tracker_id: u64,
         milestone: Milestone,
+        follow: Vec<EventDraft>,
     ) -> Result<MilestoneOutcome, StoreError>;
 
     /// A tracker's milestones, in kind order (received, inspected, refunded), for summaries.
@@ -444,6 +447,22 @@ impl Store {
                 PostgresStore::open(url.expose(), sink, shards).await?,
             )),
         }
+    }
+
+    /// The return side of a tracker, as its summary reads it; an outbound tracker
+    /// needs no read.
+    pub async fn return_context(
+        &self,
+        row: &TrackerRow,
+    ) -> Result<Option<crate::returns::ReturnContext>, StoreError> {
+        if row.direction != Direction::Return {
+            return Ok(None);
+        }
+        Ok(Some(crate::returns::ReturnContext {
+            direction: row.direction,
+            return_for: row.return_for.clone(),
+            milestones: self.milestones(row.id).await?,
+        }))
     }
 }
 

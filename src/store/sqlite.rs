@@ -91,6 +91,7 @@ enum WriteOp {
     Milestone {
         tracker_id: u64,
         milestone: Milestone,
+        follow: Vec<EventDraft>,
         reply: oneshot::Sender<Result<MilestoneOutcome, StoreError>>,
     },
 }
@@ -493,10 +494,12 @@ impl StoreBackend for SqliteStore {
         &self,
         tracker_id: u64,
         milestone: Milestone,
+        follow: Vec<EventDraft>,
     ) -> Result<MilestoneOutcome, StoreError> {
         self.ask(|reply| WriteOp::Milestone {
             tracker_id,
             milestone,
+            follow,
             reply,
         })
         .await
@@ -813,12 +816,14 @@ impl Writer {
                     WriteOp::Milestone {
                         tracker_id,
                         milestone,
+                        follow,
                         reply,
                     } => {
                         let outcome = match milestone_in(
                             &tx,
                             tracker_id,
                             milestone,
+                            &follow,
                             &mut self.last_event_id,
                             &mut published,
                         ) {
@@ -965,6 +970,7 @@ fn milestone_in(
     tx: &Connection,
     tracker_id: u64,
     m: Milestone,
+    follow: &[EventDraft],
     last_id: &mut u64,
     out: &mut Vec<StoredEvent>,
 ) -> Result<MilestoneOutcome, StoreError> {
@@ -1014,7 +1020,11 @@ fn milestone_in(
         m.note
     ])
     .ctx("inserting a milestone")?;
-    insert_event(tx, &subject_of(&row), &m.event(), Utc::now(), last_id, out)?;
+    let (subject, now) = (subject_of(&row), Utc::now());
+    insert_event(tx, &subject, &m.event(), now, last_id, out)?;
+    for draft in follow {
+        insert_event(tx, &subject, draft, now, last_id, out)?;
+    }
     Ok(MilestoneOutcome::Added(m))
 }
 

@@ -143,6 +143,7 @@ enum WriteOp {
     Milestone {
         tracker_id: u64,
         milestone: Milestone,
+        follow: Vec<EventDraft>,
         reply: oneshot::Sender<Result<MilestoneOutcome, StoreError>>,
     },
 }
@@ -575,10 +576,12 @@ impl StoreBackend for PostgresStore {
         &self,
         tracker_id: u64,
         milestone: Milestone,
+        follow: Vec<EventDraft>,
     ) -> Result<MilestoneOutcome, StoreError> {
         self.ask(|reply| WriteOp::Milestone {
             tracker_id,
             milestone,
+            follow,
             reply,
         })
         .await
@@ -894,9 +897,10 @@ async fn apply_op(
         WriteOp::Milestone {
             tracker_id,
             milestone,
+            follow,
             reply,
         } => {
-            let result = milestone_in(tx, tracker_id, milestone, candidates).await;
+            let result = milestone_in(tx, tracker_id, milestone, follow, candidates).await;
             settle(result, reply, replies, |outcome, _| outcome)?;
         }
     }
@@ -909,6 +913,7 @@ async fn milestone_in(
     tx: &deadpool_postgres::Transaction<'_>,
     tracker_id: u64,
     m: Milestone,
+    follow: Vec<EventDraft>,
     candidates: &mut Vec<Candidate>,
 ) -> Result<MilestoneOutcome, StoreError> {
     let id = tracker_id as i64;
@@ -950,11 +955,14 @@ async fn milestone_in(
             MilestoneOutcome::Conflict(stored)
         });
     }
-    candidates.push(Candidate {
-        subject: subject_of(&tracker_row(&row)),
-        draft: m.event(),
-        emitted_at: Utc::now(),
-    });
+    let (subject, emitted_at) = (subject_of(&tracker_row(&row)), Utc::now());
+    for draft in std::iter::once(m.event()).chain(follow) {
+        candidates.push(Candidate {
+            subject: subject.clone(),
+            draft,
+            emitted_at,
+        });
+    }
     Ok(MilestoneOutcome::Added(m))
 }
 
