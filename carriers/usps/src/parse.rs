@@ -4,35 +4,15 @@
 use crate::mapping::{Mapped, classify_event, contains_ci, map_category, map_event};
 use crate::text::clean_html;
 use crate::times::{LocalTime, event_time, fixed_date, parse_clock, parse_local};
-use crate::wire::{Answer, EtaKey, Event, Events, Item, Place, read_answer};
+use crate::wire::{Answer, ErrorValue, EtaKey, Event, Events, Item, Place, read_answer};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use std::borrow::Cow;
-use trackd_carrier_sdk::json::{Node, Obj, ObjExt};
+use trackd_carrier_sdk::json::Node;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Shipment, ShipmentRef,
     Snapshot, Status, Timestamp,
 };
-
-/// A text field: strings as given, numbers and booleans as text, null/empty → None.
-fn txt<'a>(o: &'a Obj<'_>, key: &str) -> Option<Cow<'a, str>> {
-    match o.member(key)? {
-        Node::Str(s) => Some(Cow::Borrowed(s.trim())).filter(|t| !t.is_empty()),
-        Node::Number(n) => Some(Cow::Owned(n.to_string())),
-        Node::Bool(b) => Some(Cow::Owned(b.to_string())),
-        _ => None,
-    }
-}
-
-/// The first present field among spellings (v3.2 `eventZIPCode`, v3 `eventZIP`).
-fn txt_any<'a>(o: &'a Obj<'_>, keys: &[&str]) -> Option<Cow<'a, str>> {
-    keys.iter().find_map(|k| txt(o, k))
-}
-
-fn html(o: &Obj<'_>, keys: &[&str]) -> Option<String> {
-    txt_any(o, keys).and_then(|s| clean_html(&s))
-}
 
 /// A text member of a typed view (see [`crate::wire::Text`]) as USPS means it.
 fn html_of(text: Option<&str>) -> Option<String> {
@@ -82,52 +62,44 @@ struct UspsError {
     message: String,
 }
 
-fn usps_error(o: &Obj<'_>) -> Option<UspsError> {
-    usps_error_of(o.member("error")?, || txt(o, "error_description"))
-}
-
-/// [`usps_error`] from the `error` member and a reader of `error_description`.
-fn usps_error_of<'a>(
-    err: &Node<'_>,
-    description: impl FnOnce() -> Option<Cow<'a, str>>,
-) -> Option<UspsError> {
-    // The OAuth flavour is `{"error": "invalid_client", "error_description": "..."}`.
-    if let Node::Str(code) = err {
-        return Some(UspsError {
-            code: Some(code.to_string()),
-            message: description()
-                .map(|s| s.into_owned())
-                .unwrap_or_else(|| code.to_string()),
-        });
-    }
-    let e = err.as_object()?;
-    let first = e
-        .member("errors")
-        .and_then(Node::as_array)
-        .and_then(|a| a.first())
-        .and_then(Node::as_object);
-    let sub_code = first.and_then(|f| txt(f, "code")).map(|s| s.into_owned());
-    let detail = || {
-        first
-            .and_then(|f| txt(f, "detail").or_else(|| txt(f, "title")))
-            .and_then(|s| clean_html(&s))
+/// The USPS error of an item or envelope (its `error` and, for the OAuth
+/// flavour, `error_description`).
+fn usps_error(item: &Item<'_>) -> Option<UspsError> {
+    let description = item.error_description.as_deref();
+    let e = match item.error.as_ref()? {
+        // The OAuth flavour is `{"error": "invalid_client", "error_description": "..."}`.
+        ErrorValue::Code(code) => {
+            return Some(UspsError {
+                code: Some(code.to_string()),
+                message: description.map_or_else(|| code.to_string(), str::to_owned),
+            });
+        }
+        ErrorValue::Object(e) => e,
+        ErrorValue::Other => return None,
     };
-    let message = html(e, &["message"])
+    let first = e.first.as_ref();
+    let sub_code = first.and_then(|f| f.code.as_deref()).map(str::to_owned);
+    let detail = || html_of(first.and_then(|f| f.detail.as_deref().or(f.title.as_deref())));
+    let message = html_of(e.message.as_deref())
         .or_else(detail)
         .unwrap_or_else(|| "USPS error without a message".into());
     Some(UspsError {
-        code: txt(e, "code").map(|s| s.into_owned()).or(sub_code),
+        code: e.code.as_deref().map(str::to_owned).or(sub_code),
         message,
     })
 }
 
+/// The USPS error of a whole body, when it is an object carrying one.
+fn body_error(body: Option<&Answer<'_>>) -> Option<UspsError> {
+    match body? {
+        Answer::One(o) => usps_error(o),
+        _ => None,
+    }
+}
+
 /// Parses the body of any USPS error answer for a message.
 pub fn error_message(resp: &HttpResponse) -> String {
-    serde_json::from_slice::<Node>(&resp.body)
-        .ok()
-        .as_ref()
-        .and_then(Node::as_object)
-        .and_then(usps_error)
+    body_error(read_answer(&resp.body).as_ref())
         .map(|e| match e.code {
             Some(c) => format!("{c}: {}", e.message),
             None => e.message,
@@ -147,7 +119,7 @@ fn item_error(status: Option<&str>, err: Option<UspsError>) -> CarrierError {
         .unwrap_or(0);
     match status {
         404 => CarrierError::NotFound { code, message },
-        400 if is_not_found_text(&message) => CarrierError::NotFound { code, message },
+        // A 400 whose text says "not found" is one too (the `_ if` arm below).
         401 | 403 => CarrierError::Auth { message },
         429 => CarrierError::RateLimited { retry_after: None },
         500..=599 => CarrierError::Unavailable { status, message },
@@ -315,6 +287,19 @@ fn snapshot(item: &Item<'_>) -> Result<Snapshot, CarrierError> {
         }
         checkpoints.extend(cp.ok());
     }
+    // USPS lists events newest first. Strictly descending instants have one
+    // sorted order, the reverse: reversing first leaves the SDK's stable sort
+    // nothing to move (its insertion sort moves whole checkpoints n²/2 times
+    // on a reversed list).
+    let descending = checkpoints.windows(2).all(|w| {
+        matches!(
+            (w[0].occurred_at.instant(), w[1].occurred_at.instant()),
+            (Some(newer), Some(older)) if newer > older
+        )
+    });
+    if descending {
+        checkpoints.reverse();
+    }
     trackd_carrier_sdk::model::order_checkpoints(&mut checkpoints);
     let newest = checkpoints.last();
     let (mapped, code, text) = match (newest, newest_wire) {
@@ -396,15 +381,10 @@ fn short(v: &Node<'_>) -> String {
     s.chars().take(60).collect()
 }
 
-/// The USPS error an item carries, if any.
-fn item_error_of(item: &Item<'_>) -> Option<UspsError> {
-    usps_error_of(item.error.as_ref()?, || item.error_description.clone())
-}
-
 /// One item of the answer array: a tracking detail, or a per-number failure.
 fn item_outcome(item: &Item<'_>) -> Result<Snapshot, CarrierError> {
     if item.error.is_some() {
-        return Err(item_error(item.status_code.as_deref(), item_error_of(item)));
+        return Err(item_error(item.status_code.as_deref(), usps_error(item)));
     }
     snapshot(item)
 }
@@ -466,8 +446,7 @@ pub fn parse_answer(
         });
     }
     if !(200..300).contains(&status) {
-        let body: Option<Node> = serde_json::from_slice(&resp.body).ok();
-        let err = body.as_ref().and_then(Node::as_object).and_then(usps_error);
+        let err = body_error(read_answer(&resp.body).as_ref());
         let message = err
             .as_ref()
             .map(|e| e.message.clone())
@@ -514,7 +493,7 @@ pub fn parse_answer(
             vec![&**o]
         }
         Answer::One(o) => {
-            return Err(match item_error_of(o) {
+            return Err(match usps_error(o) {
                 Some(e) => item_error(e.code.clone().as_deref(), Some(e)),
                 None => CarrierError::malformed(format!(
                     "not a tracking answer: {}",

@@ -112,6 +112,14 @@ impl<'de> Deserialize<'de> for Txt<'de> {
 struct TxtVisitor;
 
 fn trimmed(s: Cow<'_, str>) -> Text<'_> {
+    // Most fields start and end with a visible ASCII character: `trim` (a
+    // Unicode whitespace scan from both ends) would return them unchanged.
+    if let (Some(&first), Some(&last)) = (s.as_bytes().first(), s.as_bytes().last())
+        && first.is_ascii_graphic()
+        && last.is_ascii_graphic()
+    {
+        return Some(s);
+    }
     match s {
         Cow::Borrowed(b) => Some(Cow::Borrowed(b.trim())),
         Cow::Owned(o) if o.trim().len() == o.len() => Some(Cow::Owned(o)),
@@ -184,6 +192,15 @@ trait FromMembers<'de>: Default {
     fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
+/// Reads an object's members into a `T`.
+fn read_members<'de, T: FromMembers<'de>, A: MapAccess<'de>>(mut map: A) -> Result<T, A::Error> {
+    let mut t = T::default();
+    while let Some(Key(k)) = map.next_key()? {
+        t.member(&k, &mut map)?;
+    }
+    Ok(t)
+}
+
 impl<'de, T: FromMembers<'de>> Deserialize<'de> for ObjectOr<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ObjectOr<T>, D::Error> {
         struct V<T>(std::marker::PhantomData<T>);
@@ -219,12 +236,8 @@ impl<'de, T: FromMembers<'de>> Deserialize<'de> for ObjectOr<T> {
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ObjectOr<T>, A::Error> {
                 SkipVisitor.visit_seq(seq).map(|_| ObjectOr(None))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObjectOr<T>, A::Error> {
-                let mut t = T::default();
-                while let Some(Key(k)) = map.next_key()? {
-                    t.member(&k, &mut map)?;
-                }
-                Ok(ObjectOr(Some(t)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOr<T>, A::Error> {
+                read_members(map).map(|t| ObjectOr(Some(t)))
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -388,11 +401,160 @@ impl<'de> Deserialize<'de> for Events<'de> {
     }
 }
 
+/// The `error` member of an item or of a whole-answer envelope.
+#[derive(Debug)]
+pub enum ErrorValue<'a> {
+    /// The OAuth flavour, `"error": "invalid_client"`: the string as sent.
+    Code(Cow<'a, str>),
+    /// USPS's `{code, message, errors: [{code, detail, title}, …]}`.
+    Object(ErrorObject<'a>),
+    /// Any other value.
+    Other,
+}
+
+/// An `error` object.
+#[derive(Debug, Default)]
+pub struct ErrorObject<'a> {
+    pub code: Text<'a>,
+    pub message: Text<'a>,
+    /// The first entry of `errors`, when that is an array opening with an object.
+    pub first: Option<ErrorDetail<'a>>,
+}
+
+/// An entry of `errors`.
+#[derive(Debug, Default)]
+pub struct ErrorDetail<'a> {
+    pub code: Text<'a>,
+    pub detail: Text<'a>,
+    pub title: Text<'a>,
+}
+
+impl<'de> FromMembers<'de> for ErrorObject<'de> {
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "code" => read_text(map, &mut self.code),
+            "message" => read_text(map, &mut self.message),
+            "errors" => {
+                self.first = map.next_value::<FirstObject<ErrorDetail>>()?.0;
+                Ok(())
+            }
+            _ => map.next_value::<Skip>().map(drop),
+        }
+    }
+}
+
+impl<'de> FromMembers<'de> for ErrorDetail<'de> {
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let slot = match key {
+            "code" => &mut self.code,
+            "detail" => &mut self.detail,
+            "title" => &mut self.title,
+            _ => return map.next_value::<Skip>().map(drop),
+        };
+        read_text(map, slot)
+    }
+}
+
+/// The first entry of an array when it is an object of type `T`; `None` for
+/// any other value.
+struct FirstObject<T>(Option<T>);
+
+impl<'de, T: FromMembers<'de>> Deserialize<'de> for FirstObject<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FirstObject<T>, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: FromMembers<'de>> Visitor<'de> for V<T> {
+            type Value = FirstObject<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<FirstObject<T>, E> {
+                Ok(FirstObject(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<FirstObject<T>, D::Error> {
+                FirstObject::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstObject<T>, A::Error> {
+                let first = seq.next_element::<ObjectOr<T>>()?.and_then(|o| o.0);
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(FirstObject(first))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FirstObject<T>, A::Error> {
+                SkipVisitor.visit_map(map).map(|_| FirstObject(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ErrorValue<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ErrorValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Code(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Code(Cow::Owned(v.to_owned())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<ErrorValue<'de>, E> {
+                Ok(ErrorValue::Other)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ErrorValue<'de>, D::Error> {
+                ErrorValue::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ErrorValue<'de>, A::Error> {
+                SkipVisitor.visit_seq(seq).map(|_| ErrorValue::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorValue<'de>, A::Error> {
+                read_members(map).map(ErrorValue::Object)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// One item of the answer: a tracking detail or a per-number error.
 #[derive(Debug, Default)]
 pub struct Item<'a> {
     /// `error`, whatever its value (its presence makes the item an error).
-    pub error: Option<Node<'a>>,
+    pub error: Option<ErrorValue<'a>>,
     pub error_description: Text<'a>,
     pub status_code: Text<'a>,
     /// `trackingNumber`: `Some` when present (even when not text).
@@ -482,7 +644,7 @@ impl<'de> FromMembers<'de> for Item<'de> {
     }
 }
 
-/// A whole 2xx answer body.
+/// A whole answer body.
 #[derive(Debug)]
 pub enum Answer<'a> {
     /// An array of items; `None` for an entry that is not an object.
@@ -532,19 +694,15 @@ impl<'de> Deserialize<'de> for Answer<'de> {
                 }
                 Ok(Answer::Items(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer<'de>, A::Error> {
-                let mut item = Item::default();
-                while let Some(Key(k)) = map.next_key()? {
-                    item.member(&k, &mut map)?;
-                }
-                Ok(Answer::One(Box::new(item)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Answer<'de>, A::Error> {
+                read_members(map).map(|item| Answer::One(Box::new(item)))
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// Reads a 2xx body; `None` when it is not JSON (what `Node` rejects).
+/// Reads an answer body; `None` when it is not JSON (what `Node` rejects).
 pub fn read_answer(body: &[u8]) -> Option<Answer<'_>> {
     // UTF-8 is checked once for the whole body: serde_json's `from_str` then
     // skips the per-string check `from_slice` makes (same bodies accepted, as
