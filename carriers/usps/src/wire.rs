@@ -13,7 +13,7 @@
 //!   boolean as text, and `None` for anything else.
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 use trackd_carrier_sdk::json::Node;
@@ -183,64 +183,93 @@ fn read_text<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut Text<'de>) -> Resul
     Ok(())
 }
 
-/// A value that is an object of type `T`, or `None` for any other value.
-struct ObjectOr<T>(Option<T>);
-
 /// Types read from a JSON object member by member.
 trait FromMembers<'de>: Default {
     /// Reads the value of `key` (the map is positioned on it).
     fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
-/// Reads an object's members into a `T`.
-fn read_members<'de, T: FromMembers<'de>, A: MapAccess<'de>>(mut map: A) -> Result<T, A::Error> {
-    let mut t = T::default();
+/// Reads an object's members into `t`.
+fn read_members<'de, T: FromMembers<'de>, A: MapAccess<'de>>(
+    mut map: A,
+    t: &mut T,
+) -> Result<(), A::Error> {
     while let Some(Key(k)) = map.next_key()? {
         t.member(&k, &mut map)?;
     }
-    Ok(t)
+    Ok(())
 }
 
-impl<'de, T: FromMembers<'de>> Deserialize<'de> for ObjectOr<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ObjectOr<T>, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: FromMembers<'de>> Visitor<'de> for V<T> {
-            type Value = ObjectOr<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ObjectOr<T>, D::Error> {
-                ObjectOr::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ObjectOr<T>, A::Error> {
-                SkipVisitor.visit_seq(seq).map(|_| ObjectOr(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOr<T>, A::Error> {
-                read_members(map).map(|t| ObjectOr(Some(t)))
-            }
+/// Reads a value into its slot: `Some(T)` when it is an object, `None` for any
+/// other value. The `T` is filled where it lies because items and events are
+/// hundreds of bytes: returned by value, each was copied several times.
+struct Fill<'s, T>(&'s mut Option<T>);
+
+impl<'de, T: FromMembers<'de>> DeserializeSeed<'de> for Fill<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: FromMembers<'de>> Visitor<'de> for Fill<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        DeserializeSeed::deserialize(self, d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        *self.0 = None;
+        SkipVisitor.visit_seq(seq).map(drop)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        read_members(map, self.0.insert(T::default()))
+    }
+}
+
+/// Reads the rest of an array into `list`, each entry filled in place (`None`
+/// for an entry that is not an object).
+fn fill_list<'de, T: FromMembers<'de>, A: SeqAccess<'de>>(
+    mut seq: A,
+    list: &mut Vec<Option<T>>,
+) -> Result<(), A::Error> {
+    loop {
+        let i = list.len();
+        list.push(None);
+        if seq.next_element_seed(Fill(&mut list[i]))?.is_none() {
+            list.pop();
+            return Ok(());
         }
-        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -386,11 +415,9 @@ impl<'de> Deserialize<'de> for Events<'de> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Events<'de>, D::Error> {
                 Events::deserialize(d)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Events<'de>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Events<'de>, A::Error> {
                 let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(16));
-                while let Some(ObjectOr(ev)) = seq.next_element()? {
-                    list.push(ev);
-                }
+                fill_list(seq, &mut list)?;
                 Ok(Events::List(list))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Events<'de>, A::Error> {
@@ -492,7 +519,8 @@ impl<'de, T: FromMembers<'de>> Deserialize<'de> for FirstObject<T> {
                 FirstObject::deserialize(d)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstObject<T>, A::Error> {
-                let first = seq.next_element::<ObjectOr<T>>()?.and_then(|o| o.0);
+                let mut first = None;
+                seq.next_element_seed(Fill(&mut first))?;
                 while seq.next_element::<Skip>()?.is_some() {}
                 Ok(FirstObject(first))
             }
@@ -543,7 +571,9 @@ impl<'de> Deserialize<'de> for ErrorValue<'de> {
                 SkipVisitor.visit_seq(seq).map(|_| ErrorValue::Other)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorValue<'de>, A::Error> {
-                read_members(map).map(ErrorValue::Object)
+                let mut e = ErrorObject::default();
+                read_members(map, &mut e)?;
+                Ok(ErrorValue::Object(e))
             }
         }
         d.deserialize_any(V)
@@ -617,8 +647,8 @@ impl<'de> FromMembers<'de> for Item<'de> {
                 return Ok(());
             }
             "deliveryDateExpectation" => {
-                self.expectation = map.next_value::<ObjectOr<EtaFields>>()?.0;
-                return Ok(());
+                // Filled afresh: the last repeat wins, an earlier one is dropped.
+                return map.next_value_seed(Fill(&mut self.expectation));
             }
             "error_description" => &mut self.error_description,
             "statusCode" => &mut self.status_code,
@@ -687,15 +717,15 @@ impl<'de> Deserialize<'de> for Answer<'de> {
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Answer<'de>, D::Error> {
                 Answer::deserialize(d)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Answer<'de>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Answer<'de>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-                while let Some(ObjectOr(item)) = seq.next_element()? {
-                    items.push(item);
-                }
+                fill_list(seq, &mut items)?;
                 Ok(Answer::Items(items))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Answer<'de>, A::Error> {
-                read_members(map).map(|item| Answer::One(Box::new(item)))
+                let mut item = Box::<Item>::default();
+                read_members(map, &mut *item)?;
+                Ok(Answer::One(item))
             }
         }
         d.deserialize_any(V)
