@@ -12,6 +12,7 @@ mod parse;
 mod sim;
 mod text;
 mod times;
+mod wire;
 
 pub use mapping::{CATEGORIES, CODES, CodeRule, map_category, map_event};
 pub use text::clean_html;

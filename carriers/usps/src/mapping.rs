@@ -147,10 +147,41 @@ pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
         .any(|w| w[0].to_ascii_lowercase() == first && w[1..].eq_ignore_ascii_case(rest))
 }
 
+/// A two-character code as one number, upper-cased: equal keys are what
+/// `eq_ignore_ascii_case` says of the two codes.
+const fn code_key(first: u8, second: u8) -> u16 {
+    ((first.to_ascii_uppercase() as u16) << 8) | second.to_ascii_uppercase() as u16
+}
+
+/// The keys of [`CODES`], in table order (every code has two ASCII characters,
+/// checked at compile time).
+const CODE_KEYS: [u16; CODES.len()] = {
+    let mut keys = [0; CODES.len()];
+    let mut i = 0;
+    while i < CODES.len() {
+        let b = CODES[i].code.as_bytes();
+        assert!(b.len() == 2, "USPS event codes have two characters");
+        keys[i] = code_key(b[0], b[1]);
+        i += 1;
+    }
+    keys
+};
+
+/// The [`CODES`] row of `code`, any ASCII case: what
+/// `CODES.iter().find(|r| r.code.eq_ignore_ascii_case(code))` finds, by a scan
+/// of small integers instead of string comparisons (it runs for every event).
+fn code_rule(code: &str) -> Option<&'static CodeRule> {
+    let &[first, second] = code.as_bytes() else {
+        return None;
+    };
+    let key = code_key(first, second);
+    CODE_KEYS.iter().position(|&k| k == key).map(|i| &CODES[i])
+}
+
 /// The status and detail [`map_event`] gives, and which rule gave them.
 pub fn classify_event(code: &str, event_type: &str) -> (Status, Option<&'static str>, EventRule) {
     let has = |phrase: &str| contains_ci(event_type, phrase);
-    let base = CODES.iter().find(|r| r.code.eq_ignore_ascii_case(code));
+    let base = code_rule(code);
     // A delivery back to the sender ends a return, it is not the recipient's.
     if base.is_some_and(|r| r.status == Delivered) && (has("original sender") || has("to sender")) {
         return (Status::Returned, None, EventRule::ToSender);

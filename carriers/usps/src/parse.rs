@@ -4,9 +4,9 @@
 use crate::mapping::{Mapped, classify_event, contains_ci, map_category, map_event};
 use crate::text::clean_html;
 use crate::times::{LocalTime, event_time, fixed_date, parse_clock, parse_local};
+use crate::wire::{Answer, ErrorValue, EtaKey, Event, Events, Item, Place, read_answer};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use std::borrow::Cow;
-use trackd_carrier_sdk::json::{Node, Obj, ObjExt};
+use trackd_carrier_sdk::json::Node;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
@@ -14,39 +14,34 @@ use trackd_carrier_sdk::{
     Snapshot, Status, Timestamp,
 };
 
-/// A text field: strings as given, numbers and booleans as text, null/empty → None.
-fn txt<'a>(o: &'a Obj<'_>, key: &str) -> Option<Cow<'a, str>> {
-    match o.member(key)? {
-        Node::Str(s) => Some(Cow::Borrowed(s.trim())).filter(|t| !t.is_empty()),
-        Node::Number(n) => Some(Cow::Owned(n.to_string())),
-        Node::Bool(b) => Some(Cow::Owned(b.to_string())),
-        _ => None,
-    }
-}
-
-/// The first present field among spellings (v3.2 `eventZIPCode`, v3 `eventZIP`).
-fn txt_any<'a>(o: &'a Obj<'_>, keys: &[&str]) -> Option<Cow<'a, str>> {
-    keys.iter().find_map(|k| txt(o, k))
-}
-
-fn html(o: &Obj<'_>, keys: &[&str]) -> Option<String> {
-    txt_any(o, keys).and_then(|s| clean_html(&s))
+/// A text member of a typed view (see [`crate::wire::Text`]) as USPS means it.
+fn html_of(text: Option<&str>) -> Option<String> {
+    text.and_then(clean_html)
 }
 
 fn address(
-    o: &Obj<'_>,
-    city: &[&str],
-    state: &[&str],
-    zip: &[&str],
-    country: &[&str],
+    city: Option<&str>,
+    state: Option<&str>,
+    zip: Option<&str>,
+    country: Option<&str>,
 ) -> Option<Address> {
     Address {
-        city: html(o, city),
-        region: txt_any(o, state).and_then(clean),
-        postal_code: txt_any(o, zip).and_then(clean),
-        country: txt_any(o, country).and_then(clean),
+        city: html_of(city),
+        region: state.and_then(clean),
+        postal_code: zip.and_then(clean),
+        country: country.and_then(clean),
     }
     .non_empty()
+}
+
+/// An item's origin or destination; the v3.2 spellings win over the v3 ones.
+fn place(p: &Place<'_>) -> Option<Address> {
+    address(
+        p.city.as_deref(),
+        p.state.as_deref(),
+        p.zip_code.as_deref().or(p.zip.as_deref()),
+        p.country.as_deref().or(p.country_code.as_deref()),
+    )
 }
 
 /// Why a per-number or whole-response USPS error means "no such parcel".
@@ -67,45 +62,44 @@ struct UspsError {
     message: String,
 }
 
-fn usps_error(o: &Obj<'_>) -> Option<UspsError> {
-    let err = o.member("error")?;
-    // The OAuth flavour is `{"error": "invalid_client", "error_description": "..."}`.
-    if let Node::Str(code) = err {
-        return Some(UspsError {
-            code: Some(code.to_string()),
-            message: txt(o, "error_description")
-                .map(|s| s.into_owned())
-                .unwrap_or_else(|| code.to_string()),
-        });
-    }
-    let e = err.as_object()?;
-    let first = e
-        .member("errors")
-        .and_then(Node::as_array)
-        .and_then(|a| a.first())
-        .and_then(Node::as_object);
-    let sub_code = first.and_then(|f| txt(f, "code")).map(|s| s.into_owned());
-    let detail = || {
-        first
-            .and_then(|f| txt(f, "detail").or_else(|| txt(f, "title")))
-            .and_then(|s| clean_html(&s))
+/// The USPS error of an item or envelope (its `error` and, for the OAuth
+/// flavour, `error_description`).
+fn usps_error(item: &Item<'_>) -> Option<UspsError> {
+    let description = item.error_description.as_deref();
+    let e = match item.error.as_ref()? {
+        // The OAuth flavour is `{"error": "invalid_client", "error_description": "..."}`.
+        ErrorValue::Code(code) => {
+            return Some(UspsError {
+                code: Some(code.to_string()),
+                message: description.map_or_else(|| code.to_string(), str::to_owned),
+            });
+        }
+        ErrorValue::Object(e) => e,
+        ErrorValue::Other => return None,
     };
-    let message = html(e, &["message"])
+    let first = e.first.as_ref();
+    let sub_code = first.and_then(|f| f.code.as_deref()).map(str::to_owned);
+    let detail = || html_of(first.and_then(|f| f.detail.as_deref().or(f.title.as_deref())));
+    let message = html_of(e.message.as_deref())
         .or_else(detail)
         .unwrap_or_else(|| "USPS error without a message".into());
     Some(UspsError {
-        code: txt(e, "code").map(|s| s.into_owned()).or(sub_code),
+        code: e.code.as_deref().map(str::to_owned).or(sub_code),
         message,
     })
 }
 
+/// The USPS error of a whole body, when it is an object carrying one.
+fn body_error(body: Option<&Answer<'_>>) -> Option<UspsError> {
+    match body? {
+        Answer::One(o) => usps_error(o),
+        _ => None,
+    }
+}
+
 /// Parses the body of any USPS error answer for a message.
 pub fn error_message(resp: &HttpResponse) -> String {
-    serde_json::from_slice::<Node>(&resp.body)
-        .ok()
-        .as_ref()
-        .and_then(Node::as_object)
-        .and_then(usps_error)
+    body_error(read_answer(&resp.body).as_ref())
         .map(|e| match e.code {
             Some(c) => format!("{c}: {}", e.message),
             None => e.message,
@@ -125,7 +119,7 @@ fn item_error(status: Option<&str>, err: Option<UspsError>) -> CarrierError {
         .unwrap_or(0);
     match status {
         404 => CarrierError::NotFound { code, message },
-        400 if is_not_found_text(&message) => CarrierError::NotFound { code, message },
+        // A 400 whose text says "not found" is one too (the `_ if` arm below).
         401 | 403 => CarrierError::Auth { message },
         429 => CarrierError::RateLimited { retry_after: None },
         500..=599 => CarrierError::Unavailable { status, message },
@@ -139,15 +133,13 @@ fn item_error(status: Option<&str>, err: Option<UspsError>) -> CarrierError {
 
 /// The checkpoint of one `trackingEvents` entry, or its code and text when it
 /// carries no usable time (it still counts for the status; no time is invented).
-fn checkpoint(ev: &Obj<'_>) -> Result<Checkpoint, (String, String)> {
-    let code = txt(ev, "eventCode")
-        .map(|s| s.into_owned())
-        .unwrap_or_default();
-    let description = html(ev, &["eventType"]).unwrap_or_default();
+fn checkpoint(ev: &Event<'_>) -> Result<Checkpoint, (String, String)> {
+    let code = ev.code.as_deref().map(str::to_owned).unwrap_or_default();
+    let description = html_of(ev.event_type.as_deref()).unwrap_or_default();
     let at = event_time(
-        txt(ev, "eventTimestamp").as_deref(),
-        txt(ev, "GMTTimestamp").as_deref(),
-        txt(ev, "GMTOffset").as_deref(),
+        ev.timestamp.as_deref(),
+        ev.gmt_timestamp.as_deref(),
+        ev.gmt_offset.as_deref(),
     );
     let Some(occurred_at) = at else {
         return Err((code, description));
@@ -158,11 +150,10 @@ fn checkpoint(ev: &Obj<'_>) -> Result<Checkpoint, (String, String)> {
         status,
         status_detail: detail.map(str::to_string),
         location: address(
-            ev,
-            &["eventCity"],
-            &["eventState"],
-            &["eventZIPCode", "eventZIP"],
-            &["eventCountry"],
+            ev.city.as_deref(),
+            ev.state.as_deref(),
+            ev.zip_code.as_deref().or(ev.zip.as_deref()),
+            ev.country.as_deref(),
         ),
         code,
         description,
@@ -220,18 +211,20 @@ fn eta_from_timestamp(s: &str) -> Option<Eta> {
 /// The delivery promise, most precise first: the predicted window, the
 /// expected date (with its "by" time), the predicted date, then the guarantee.
 /// v3.2 nests these in `deliveryDateExpectation`; v3 has them flat.
-fn eta(item: &Obj<'_>) -> Option<Eta> {
-    let nested = item
-        .member("deliveryDateExpectation")
-        .and_then(Node::as_object);
-    let f = |key: &str| nested.and_then(|n| txt(n, key)).or_else(|| txt(item, key));
-    let predicted = f("predictedDeliveryDate").and_then(|s| date_of(&s));
-    let expected = f("expectedDeliveryDate")
-        .and_then(|s| date_of(&s))
-        .or_else(|| f("expectedDeliveryTimeStamp").and_then(|s| date_of(&s)));
+fn eta(item: &Item<'_>) -> Option<Eta> {
+    let nested = item.expectation.as_ref();
+    let f = |key: EtaKey| {
+        nested
+            .and_then(|n| n.get(key))
+            .or_else(|| item.eta.get(key))
+    };
+    let predicted = f(EtaKey::PredictedDate).and_then(date_of);
+    let expected = f(EtaKey::ExpectedDate)
+        .and_then(date_of)
+        .or_else(|| f(EtaKey::ExpectedTimeStamp).and_then(date_of));
     let window = (
-        f("predictedDeliveryWindowStartTime").and_then(|s| parse_clock(&s)),
-        f("predictedDeliveryWindowEndTime").and_then(|s| parse_clock(&s)),
+        f(EtaKey::WindowStart).and_then(parse_clock),
+        f(EtaKey::WindowEnd).and_then(parse_clock),
     );
     if let (Some(date), (Some(start), Some(end))) = (predicted.or(expected), window) {
         let start_at = date.and_time(start);
@@ -245,32 +238,32 @@ fn eta(item: &Obj<'_>) -> Option<Eta> {
         });
     }
     if let Some(date) = expected {
-        let end_of_day = f("endOfDay").and_then(|s| parse_clock(&s));
-        return match (end_of_day, f("expectedDeliveryDate")) {
+        let end_of_day = f(EtaKey::EndOfDay).and_then(parse_clock);
+        return match (end_of_day, f(EtaKey::ExpectedDate)) {
             (Some(by), _) => Some(by_time(date, by)),
             (None, Some(_)) => Some(Eta::Date { date }),
             // v3 `expectedDeliveryTimeStamp`: a date, or a "by" date-time.
-            (None, None) => f("expectedDeliveryTimeStamp").and_then(|s| eta_from_timestamp(&s)),
+            (None, None) => f(EtaKey::ExpectedTimeStamp).and_then(eta_from_timestamp),
         };
     }
     if let Some(date) = predicted {
         return Some(Eta::Date { date });
     }
-    if let Some(e) = f("predictedDeliveryTimeStamp").and_then(|s| eta_from_timestamp(&s)) {
+    if let Some(e) = f(EtaKey::PredictedTimeStamp).and_then(eta_from_timestamp) {
         return Some(e);
     }
     // Guaranteed: a date, a date-time, or text ("3 Business Days", not a date).
-    f("guaranteedDeliveryDate")
-        .or_else(|| f("guaranteedDeliveryTimeStamp"))
-        .and_then(|s| eta_from_timestamp(&s))
+    f(EtaKey::GuaranteedDate)
+        .or_else(|| f(EtaKey::GuaranteedTimeStamp))
+        .and_then(eta_from_timestamp)
 }
 
 /// One found parcel into the normalized snapshot.
-fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
-    let events = match item.member("trackingEvents") {
-        None | Some(Node::Null) => Vec::new(),
-        Some(Node::Array(a)) => a.iter().collect(),
-        Some(other) => {
+fn snapshot(item: &Item<'_>) -> Result<Snapshot, CarrierError> {
+    let events: &[Option<Event<'_>>] = match &item.tracking_events {
+        None | Some(Events::Null) => &[],
+        Some(Events::List(a)) => a,
+        Some(Events::Other(other)) => {
             return Err(CarrierError::malformed(format!(
                 "trackingEvents is not an array: {}",
                 short(other)
@@ -282,7 +275,7 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
     let mut newest_wire: Option<(Mapped, String, String)> = None;
     for ev in events {
         let ev = ev
-            .as_object()
+            .as_ref()
             .ok_or_else(|| CarrierError::malformed("a tracking event is not an object"))?;
         let cp = checkpoint(ev);
         if newest_wire.is_none() {
@@ -294,6 +287,19 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
         }
         checkpoints.extend(cp.ok());
     }
+    // USPS lists events newest first. Strictly descending instants have one
+    // sorted order, the reverse: reversing first leaves the SDK's stable sort
+    // nothing to move (its insertion sort moves whole checkpoints n²/2 times
+    // on a reversed list).
+    let descending = checkpoints.windows(2).all(|w| {
+        matches!(
+            (w[0].occurred_at.instant(), w[1].occurred_at.instant()),
+            (Some(newer), Some(older)) if newer > older
+        )
+    });
+    if descending {
+        checkpoints.reverse();
+    }
     trackd_carrier_sdk::model::order_checkpoints(&mut checkpoints);
     let newest = checkpoints.last();
     let (mapped, code, text) = match (newest, newest_wire) {
@@ -304,8 +310,7 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
         ),
         (None, Some((m, code, text))) => (m, clean(code), clean(text)),
         (None, None) => {
-            let category = txt(item, "statusCategory").map(|s| s.into_owned());
-            let m = match category.as_deref() {
+            let m = match item.status_category.as_deref() {
                 Some(c) => map_category(c).unwrap_or(Mapped {
                     status: Status::Unknown,
                     detail: None,
@@ -317,7 +322,7 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
                     rule: "usps:no_events".into(),
                 },
             };
-            (m, None, html(item, &["status"]))
+            (m, None, html_of(item.status.as_deref()))
         }
     };
     let delivered = mapped.status == Status::Delivered;
@@ -327,15 +332,15 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
         .find(|c| delivered && c.status == Status::Delivered);
     let signed_by = if delivered {
         // The signer sits on the delivery event (`recipientName`, v3 `name`).
-        item.member("trackingEvents")
-            .and_then(Node::as_array)
-            .into_iter()
+        events
+            .iter()
             .flatten()
-            .filter_map(Node::as_object)
             .find(|ev| {
-                txt(ev, "eventCode").is_some_and(|c| classify_event(&c, "").0 == Status::Delivered)
+                ev.code
+                    .as_deref()
+                    .is_some_and(|c| classify_event(c, "").0 == Status::Delivered)
             })
-            .and_then(|ev| html(ev, &["recipientName", "name"]))
+            .and_then(|ev| html_of(ev.recipient_name.as_deref().or(ev.name.as_deref())))
     } else {
         None
     };
@@ -349,21 +354,9 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
         original_estimated_delivery: None,
         delivered_at: delivery_event.map(|c| c.occurred_at),
         signed_by,
-        service: html(item, &["mailClass"]),
-        origin: address(
-            item,
-            &["originCity"],
-            &["originState"],
-            &["originZIPCode", "originZIP"],
-            &["originCountry", "originCountryCode"],
-        ),
-        destination: address(
-            item,
-            &["destinationCity"],
-            &["destinationState"],
-            &["destinationZIPCode", "destinationZIP"],
-            &["destinationCountry", "destinationCountryCode"],
-        ),
+        service: html_of(item.mail_class.as_deref()),
+        origin: place(&item.origin),
+        destination: place(&item.destination),
         checkpoints,
         updated_at: None,
         fetched_at: None,
@@ -373,8 +366,10 @@ fn snapshot(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
     // `mailingDate` is USPS's own key for "duplicate tracking number
     // scenarios" (tracking-v3r2 `MailingDate`); without it a shipment began
     // with its oldest event.
-    let since = txt(item, "mailingDate")
-        .and_then(|d| fixed_date(&d).or_else(|| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    let since = item
+        .mailing_date
+        .as_deref()
+        .and_then(|d| fixed_date(d).or_else(|| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
         .map(|d| Timestamp::naive(d, NaiveTime::MIN))
         .or_else(|| snapshot.checkpoints.first().map(|c| c.occurred_at));
     snapshot.shipment = Some(Shipment::of(ShipmentRef { id: None, since }));
@@ -387,10 +382,9 @@ fn short(v: &Node<'_>) -> String {
 }
 
 /// One item of the answer array: a tracking detail, or a per-number failure.
-fn item_outcome(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
-    if item.contains_key("error") {
-        let status = txt(item, "statusCode");
-        return Err(item_error(status.as_deref(), usps_error(item)));
+fn item_outcome(item: &Item<'_>) -> Result<Snapshot, CarrierError> {
+    if item.error.is_some() {
+        return Err(item_error(item.status_code.as_deref(), usps_error(item)));
     }
     snapshot(item)
 }
@@ -399,7 +393,7 @@ fn item_outcome(item: &Obj<'_>) -> Result<Snapshot, CarrierError> {
 /// told apart by `mailingDate`). Each item with tracking data is a candidate
 /// and the SDK's shipment rule picks the current one; per-item errors only
 /// count when no item has data.
-fn several_outcome(items: &[&Obj<'_>]) -> Result<Snapshot, CarrierError> {
+fn several_outcome(items: &[&Item<'_>]) -> Result<Snapshot, CarrierError> {
     let mut first_err = None;
     let cands: Vec<Snapshot> = items
         .iter()
@@ -414,14 +408,19 @@ fn several_outcome(items: &[&Obj<'_>]) -> Result<Snapshot, CarrierError> {
     })
 }
 
-fn item_number(item: &Obj<'_>) -> Option<String> {
-    txt(item, "trackingNumber").map(|s| s.trim().to_ascii_uppercase())
+/// The item's `trackingNumber` as text (`None` when absent or not text).
+fn number_text<'a>(item: &'a Item<'_>) -> Option<&'a str> {
+    item.tracking_number.as_ref()?.as_deref()
+}
+
+fn item_number(item: &Item<'_>) -> Option<String> {
+    number_text(item).map(|s| s.trim().to_ascii_uppercase())
 }
 
 /// Whether an item answers for `want` (trimmed, any case): what comparing
 /// [`item_number`]s says, without the copies.
-fn is_number(item: &Obj<'_>, want: &str) -> bool {
-    txt(item, "trackingNumber").is_some_and(|n| n.trim().eq_ignore_ascii_case(want.trim()))
+fn is_number(item: &Item<'_>, want: &str) -> bool {
+    number_text(item).is_some_and(|n| n.trim().eq_ignore_ascii_case(want.trim()))
 }
 
 /// Whole-response errors first, then per-number outcomes.
@@ -446,9 +445,8 @@ pub fn parse_answer(
             message: error_message(resp),
         });
     }
-    let body: Option<Node> = serde_json::from_slice(&resp.body).ok();
     if !(200..300).contains(&status) {
-        let err = body.as_ref().and_then(Node::as_object).and_then(usps_error);
+        let err = body_error(read_answer(&resp.body).as_ref());
         let message = err
             .as_ref()
             .map(|e| e.message.clone())
@@ -475,25 +473,26 @@ pub fn parse_answer(
             message,
         });
     }
-    let body = body.ok_or_else(|| {
+    // The typed views read what the parser needs in one pass (see `wire`).
+    let body = read_answer(&resp.body).ok_or_else(|| {
         CarrierError::malformed(format!("not the documented JSON: {}", resp.body_excerpt()))
     })?;
-    let items: Vec<&Obj<'_>> = match &body {
-        Node::Array(a) if a.is_empty() => {
+    let items: Vec<&Item<'_>> = match &body {
+        Answer::Items(a) if a.is_empty() => {
             return Err(CarrierError::malformed("empty tracking answer array"));
         }
-        Node::Array(a) => a
+        Answer::Items(a) => a
             .iter()
             .map(|v| {
-                v.as_object()
+                v.as_ref()
                     .ok_or_else(|| CarrierError::malformed("an answer item is not an object"))
             })
             .collect::<Result<_, _>>()?,
         // The v3 single-number endpoint answers one object.
-        Node::Object(o) if o.contains_key("trackingNumber") || o.contains_key("trackingEvents") => {
-            vec![o.as_slice()]
+        Answer::One(o) if o.tracking_number.is_some() || o.tracking_events.is_some() => {
+            vec![&**o]
         }
-        Node::Object(o) => {
+        Answer::One(o) => {
             return Err(match usps_error(o) {
                 Some(e) => item_error(e.code.clone().as_deref(), Some(e)),
                 None => CarrierError::malformed(format!(
@@ -502,7 +501,7 @@ pub fn parse_answer(
                 )),
             });
         }
-        _ => {
+        Answer::Other => {
             return Err(CarrierError::malformed(format!(
                 "not a tracking answer: {}",
                 resp.body_excerpt()
@@ -524,7 +523,7 @@ pub fn parse_answer(
             if seen.contains(&number) {
                 continue;
             }
-            let same: Vec<&Obj<'_>> = items
+            let same: Vec<&Item<'_>> = items
                 .iter()
                 .copied()
                 .filter(|j| is_number(j, &number))
@@ -544,7 +543,7 @@ pub fn parse_answer(
     Ok(numbers
         .iter()
         .map(|n| {
-            let matching: Vec<&Obj<'_>> =
+            let matching: Vec<&Item<'_>> =
                 items.iter().copied().filter(|i| is_number(i, n)).collect();
             let outcome = match matching.as_slice() {
                 [] => items

@@ -117,6 +117,15 @@ pub fn fixed_datetime(s: &str) -> Option<NaiveDateTime> {
 /// `GMTTimestamp`: an instant in UTC (`…Z`, an explicit offset, or no suffix).
 pub fn parse_gmt(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    // USPS's usual `2024-11-26T07:44:28Z`, read without the RFC 3339 parser
+    // (same result, see tests); anything else takes the general path.
+    if let Some(n) = s
+        .strip_suffix('Z')
+        .filter(|d| d.len() == 19 && d.as_bytes()[10] == b'T')
+        .and_then(fixed_datetime)
+    {
+        return Some(Utc.from_utc_datetime(&n));
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }
@@ -286,6 +295,18 @@ mod tests {
             .map(|d| d.and_time(NaiveTime::MIN))
     }
 
+    /// `parse_gmt` before its fast path.
+    fn chrono_gmt(s: &str) -> Option<DateTime<Utc>> {
+        let s = s.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Some(dt.with_timezone(&Utc));
+        }
+        let unzoned = s.strip_suffix('Z').unwrap_or(s);
+        naive_datetime(unzoned)
+            .filter(|_| unzoned.contains(['T', ' ']))
+            .map(|n| Utc.from_utc_datetime(&n))
+    }
+
     fn chrono_local(s: &str) -> Option<LocalTime> {
         let s = s.trim();
         if s.is_empty() {
@@ -324,6 +345,9 @@ mod tests {
         fn fast_paths_agree_with_chrono(s in datetime_like()) {
             prop_assert_eq!(naive_datetime(&s), chrono_naive(&s));
             prop_assert_eq!(parse_local(&s), chrono_local(&s));
+            prop_assert_eq!(parse_gmt(&s), chrono_gmt(&s));
+            let zulu = format!("{s}Z");
+            prop_assert_eq!(parse_gmt(&zulu), chrono_gmt(&zulu));
             if let Some(d) = fixed_date(&s) {
                 prop_assert_eq!(Some(d), NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
             }
