@@ -4,6 +4,7 @@
 //! Both tables are matched case-insensitively after collapsing whitespace; a
 //! value that matches no row maps to `Status::Unknown` and is kept verbatim.
 
+use std::borrow::Cow;
 use trackd_carrier_sdk::{JourneyStep, Status};
 
 /// One row of the `status` table: the documented value, what it means for us,
@@ -163,6 +164,25 @@ fn norm(s: &str) -> String {
     out
 }
 
+/// What `norm(s)` says to the ASCII-case-insensitive comparisons below: the
+/// text itself when it is ASCII, trimmed and single-spaced (every real answer,
+/// so nothing is allocated: case does not matter to `is` and `starts`), else
+/// `norm(s)`.
+fn normalized(s: &str) -> Cow<'_, str> {
+    // A leading space is not normalized, hence `true` before the first byte.
+    let mut after_space = true;
+    for &b in s.as_bytes() {
+        if !b.is_ascii() || matches!(b, b'\t'..=b'\r') || (b == b' ' && after_space) {
+            return Cow::Owned(norm(s));
+        }
+        after_space = b == b' ';
+    }
+    if after_space && !s.is_empty() {
+        return Cow::Owned(norm(s));
+    }
+    Cow::Borrowed(s)
+}
+
 /// Normalized `d` equals the table text `text` (ASCII, single-spaced, as the
 /// tests check), so `text` needs no normalizing of its own.
 fn is(d: &str, text: &str) -> bool {
@@ -176,24 +196,52 @@ fn starts(d: &str, text: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(text.as_bytes()))
 }
 
+/// For each lowercase first byte, the `EVENTS` rows whose text starts with it
+/// (bit `i` for row `i`): a description can only match rows that share its
+/// first letter, so a lookup tries a few rows instead of all of them.
+const EVENT_ROWS_BY_FIRST_BYTE: [u64; 256] = {
+    assert!(EVENTS.len() <= 64, "row sets are u64 bit masks");
+    let mut table = [0u64; 256];
+    let mut i = 0;
+    while i < EVENTS.len() {
+        let text = EVENTS[i].text.as_bytes();
+        assert!(
+            !text.is_empty(),
+            "an empty text would match every description"
+        );
+        table[text[0].to_ascii_lowercase() as usize] |= 1 << i;
+        i += 1;
+    }
+    table
+};
+
+/// The rows of a row set, lowest bit (first row) first; `checked_sub` ends
+/// the walk on the empty set.
+fn rows(mut set: u64) -> impl Iterator<Item = &'static EventRule> {
+    std::iter::from_fn(move || {
+        let i = set.trailing_zeros() as usize;
+        set &= set.checked_sub(1)?;
+        EVENTS.get(i)
+    })
+}
+
 /// The table row for a documented `status` value.
 pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
-    let v = norm(value);
+    let v = normalized(value);
     STATUSES.iter().find(|r| is(&v, r.value))
 }
 
 /// The table row for an event description (exact rows first, then the longest
 /// matching prefix, so "Possible delay - severe weather" beats "Possible delay").
 pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
-    let d = norm(description);
-    if let Some(r) = EVENTS
-        .iter()
-        .find(|r| r.how == Match::Exact && is(&d, r.text))
-    {
+    let d = normalized(description);
+    let set = d.as_bytes().first().map_or(0, |b| {
+        EVENT_ROWS_BY_FIRST_BYTE[usize::from(b.to_ascii_lowercase())]
+    });
+    if let Some(r) = rows(set).find(|r| r.how == Match::Exact && is(&d, r.text)) {
         return Some(r);
     }
-    EVENTS
-        .iter()
+    rows(set)
         .filter(|r| r.how == Match::Prefix && starts(&d, r.text))
         .max_by_key(|r| r.text.len())
 }
@@ -273,6 +321,16 @@ mod tests {
         #[test]
         fn norm_agrees_with_its_definition(a in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}]{0,24}") {
             prop_assert_eq!(norm(&a), norm_ref(&a));
+        }
+
+        #[test]
+        fn normalized_agrees_with_norm(a in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}]{0,24}") {
+            prop_assert_eq!(normalized(&a).to_ascii_lowercase(), norm_ref(&a));
+        }
+
+        #[test]
+        fn any_text_looks_up_as_before(d in "[ a-zA-Z\\-\t\nÀİ]{0,30}") {
+            prop_assert_eq!(lookup_event(&d), lookup_event_ref(&d));
         }
 
         #[test]
