@@ -196,33 +196,72 @@ fn starts(d: &str, text: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(text.as_bytes()))
 }
 
-/// For each lowercase first byte, the `EVENTS` rows whose text starts with it
-/// (bit `i` for row `i`): a description can only match rows that share its
-/// first letter, so a lookup tries a few rows instead of all of them.
-const EVENT_ROWS_BY_FIRST_BYTE: [u64; 256] = {
-    assert!(EVENTS.len() <= 64, "row sets are u64 bit masks");
-    let mut table = [0u64; 256];
-    let mut i = 0;
-    while i < EVENTS.len() {
-        let text = EVENTS[i].text.as_bytes();
+/// `EVENTS` row indices grouped by lowercase first byte and, within a group,
+/// in the order `lookup_event` must try them: exact rows in table order, then
+/// prefix rows longest first (equal lengths: the later row first, as
+/// `max_by_key` picks the last maximum). The first row that matches is the
+/// answer, so a lookup is one pass over the few rows sharing the description's
+/// first letter, with no second pass for the prefixes.
+const EVENT_ORDER: [u8; EVENTS.len()] = {
+    assert!(EVENTS.len() <= 255, "row indices are u8");
+    let mut order = [0u8; EVENTS.len()];
+    let mut n = 0;
+    while n < EVENTS.len() {
         assert!(
-            !text.is_empty(),
+            !EVENTS[n].text.is_empty(),
             "an empty text would match every description"
         );
-        table[text[0].to_ascii_lowercase() as usize] |= 1 << i;
-        i += 1;
+        // Insertion sort (const fn): row `n` goes after every row that
+        // `tried_before` it.
+        let mut at = n;
+        while at > 0 && tried_before(n, order[at - 1] as usize) {
+            order[at] = order[at - 1];
+            at -= 1;
+        }
+        order[at] = n as u8;
+        n += 1;
     }
-    table
+    order
 };
 
-/// The rows of a row set, lowest bit (first row) first; `checked_sub` ends
-/// the walk on the empty set.
-fn rows(mut set: u64) -> impl Iterator<Item = &'static EventRule> {
-    std::iter::from_fn(move || {
-        let i = set.trailing_zeros() as usize;
-        set &= set.checked_sub(1)?;
-        EVENTS.get(i)
-    })
+/// For each lowercase first byte `b`, its rows are
+/// `EVENT_ORDER[EVENT_GROUP_START[b]..EVENT_GROUP_START[b + 1]]`.
+const EVENT_GROUP_START: [u8; 257] = {
+    let mut start = [0u8; 257];
+    let mut i = 0;
+    while i < EVENTS.len() {
+        // Count the rows of each first byte, then turn counts into offsets.
+        start[first_lower(i) as usize + 1] += 1;
+        i += 1;
+    }
+    let mut b = 1;
+    while b < 257 {
+        start[b] += start[b - 1];
+        b += 1;
+    }
+    start
+};
+
+/// Lowercase first byte of row `i`'s text.
+const fn first_lower(i: usize) -> u8 {
+    EVENTS[i].text.as_bytes()[0].to_ascii_lowercase()
+}
+
+/// Whether row `a` is tried before row `b` (see `EVENT_ORDER`).
+const fn tried_before(a: usize, b: usize) -> bool {
+    let (fa, fb) = (first_lower(a), first_lower(b));
+    if fa != fb {
+        return fa < fb;
+    }
+    let (ra, rb) = (&EVENTS[a], &EVENTS[b]);
+    match (ra.how, rb.how) {
+        (Match::Exact, Match::Exact) => a < b,
+        (Match::Exact, Match::Prefix) => true,
+        (Match::Prefix, Match::Exact) => false,
+        (Match::Prefix, Match::Prefix) => {
+            ra.text.len() > rb.text.len() || (ra.text.len() == rb.text.len() && a > b)
+        }
+    }
 }
 
 /// The table row for a documented `status` value.
@@ -235,15 +274,16 @@ pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
 /// matching prefix, so "Possible delay - severe weather" beats "Possible delay").
 pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
     let d = normalized(description);
-    let set = d.as_bytes().first().map_or(0, |b| {
-        EVENT_ROWS_BY_FIRST_BYTE[usize::from(b.to_ascii_lowercase())]
-    });
-    if let Some(r) = rows(set).find(|r| r.how == Match::Exact && is(&d, r.text)) {
-        return Some(r);
-    }
-    rows(set)
-        .filter(|r| r.how == Match::Prefix && starts(&d, r.text))
-        .max_by_key(|r| r.text.len())
+    let b = usize::from(d.as_bytes().first()?.to_ascii_lowercase());
+    let group =
+        &EVENT_ORDER[usize::from(EVENT_GROUP_START[b])..usize::from(EVENT_GROUP_START[b + 1])];
+    group
+        .iter()
+        .map(|&i| &EVENTS[usize::from(i)])
+        .find(|r| match r.how {
+            Match::Exact => is(&d, r.text),
+            Match::Prefix => starts(&d, r.text),
+        })
 }
 
 /// What the simulator prints for a step: the event description and the
