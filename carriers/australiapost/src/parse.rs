@@ -60,50 +60,69 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     None
 }
 
-/// Two ASCII digits at `at` as a number.
-fn two_digits(b: &[u8], at: usize) -> Option<u32> {
-    match b.get(at..at + 2)? {
-        [h @ b'0'..=b'9', l @ b'0'..=b'9'] => Some(u32::from(h - b'0') * 10 + u32::from(l - b'0')),
-        _ => None,
-    }
-}
-
 /// Australia Post's one layout, `YYYY-MM-DDTHH:MM:SS+HH:MM` (or `Z`), read
 /// without chrono's RFC 3339 parser: the same value `parse_from_rfc3339`
 /// gives, in a fraction of its time. `None` for anything else (fractions, a
 /// leap second, a space or lowercase separator, an offset of 24 hours or
 /// more): chrono reads those.
 fn fixed_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let offset = match &b[19..] {
-        [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (two_digits(b, 20)?, two_digits(b, 23)?);
-            if h > 23 || m > 59 {
-                return None;
+    // One slice pattern checks the length and every separator at once; the
+    // digits are then checked together, not one branch per pair.
+    let (digits, sign, offset) = match s.as_bytes() {
+        [
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            mo0,
+            mo1,
+            b'-',
+            d0,
+            d1,
+            b'T',
+            h0,
+            h1,
+            b':',
+            mi0,
+            mi1,
+            b':',
+            s0,
+            s1,
+            tail @ ..,
+        ] => {
+            let fields = [
+                *y0, *y1, *y2, *y3, *mo0, *mo1, *d0, *d1, *h0, *h1, *mi0, *mi1, *s0, *s1,
+            ];
+            match tail {
+                [b'Z'] => (fields, 1, [b'0'; 4]),
+                [sign @ (b'+' | b'-'), oh0, oh1, b':', om0, om1] => (
+                    fields,
+                    if *sign == b'-' { -1 } else { 1 },
+                    [*oh0, *oh1, *om0, *om1],
+                ),
+                _ => return None,
             }
-            let secs = i32::try_from(h * 3600 + m * 60).ok()?;
-            if *sign == b'-' { -secs } else { secs }
         }
         _ => return None,
     };
-    let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(year).ok()?,
-        two_digits(b, 5)?,
-        two_digits(b, 8)?,
-    )?;
+    let mut d = [0u8; 18];
+    for (out, c) in d.iter_mut().zip(digits.iter().chain(&offset)) {
+        *out = c.wrapping_sub(b'0');
+    }
+    if d.iter().any(|&v| v > 9) {
+        return None;
+    }
+    let pair = |i: usize| u32::from(d[i]) * 10 + u32::from(d[i + 1]);
+    let (h, m) = (pair(14), pair(16));
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let offset = sign * i32::try_from(h * 3600 + m * 60).ok()?;
+    let year = i32::try_from(pair(0) * 100 + pair(2)).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, pair(4), pair(6))?;
     // `from_hms_opt` refuses second 60: a leap second is left to chrono.
-    let time = NaiveTime::from_hms_opt(two_digits(b, 11)?, two_digits(b, 14)?, two_digits(b, 17)?)?;
+    let time = NaiveTime::from_hms_opt(pair(8), pair(10), pair(12))?;
     let offset = FixedOffset::east_opt(offset)?;
     // What `offset.from_local_datetime(..).single()` does for a fixed offset,
     // without its `LocalResult` wrapping and unwrapping.
