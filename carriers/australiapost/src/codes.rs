@@ -4,6 +4,7 @@
 //! Both tables are matched case-insensitively after collapsing whitespace; a
 //! value that matches no row maps to `Status::Unknown` and is kept verbatim.
 
+use std::borrow::Cow;
 use trackd_carrier_sdk::{JourneyStep, Status};
 
 /// One row of the `status` table: the documented value, what it means for us,
@@ -163,6 +164,58 @@ fn norm(s: &str) -> String {
     out
 }
 
+/// What `norm(s)` says to the ASCII-case-insensitive comparisons below: the
+/// text itself when it is ASCII, trimmed and single-spaced (every real answer,
+/// so nothing is allocated: case does not matter to `is` and `starts`), else
+/// `norm(s)`.
+fn normalized(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let padded = b.first() == Some(&b' ') || b.last() == Some(&b' ');
+    if padded || !plain_single_spaced(b) {
+        return Cow::Owned(norm(s));
+    }
+    Cow::Borrowed(s)
+}
+
+/// Whether `b` is ASCII with no tab/LF/VT/FF/CR and no two spaces in a row.
+/// Read eight bytes at a time as one `u64` (SWAR): a branch per byte cost more
+/// than the rest of a lookup. Each test leaves bit 7 of a byte set where that
+/// byte is wrong; every addition works on 7-bit bytes, so none carries into
+/// the next byte.
+fn plain_single_spaced(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let mut wrong = 0u64;
+    // Bit 7 set when the byte before this word was a space.
+    let mut space_before = 0u64;
+    let mut test = |w: u64| {
+        let high = w & HIGH; // non-ASCII
+        let low = w & !HIGH;
+        let at_least_9 = low + ONES * (0x80 - 0x09);
+        let at_least_14 = low + ONES * (0x80 - 0x0e);
+        let control = at_least_9 & !at_least_14 & HIGH; // 0x09..=0x0d
+        // `low ^ 0x20` is 0 exactly for a space; adding 0x7f sets bit 7 of
+        // every other byte.
+        let space = !((low ^ (ONES * 0x20)) + ONES * 0x7f) & HIGH & !high;
+        // Byte i+1 is a space after a space at byte i (little-endian order).
+        let doubled = space & ((space << 8) | space_before);
+        space_before = space >> 56;
+        wrong |= high | control | doubled;
+    };
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        test(u64::from_le_bytes(bytes));
+    }
+    // The tail, padded with a letter (harmless to every test).
+    let mut bytes = [b'a'; 8];
+    let tail = words.remainder();
+    bytes[..tail.len()].copy_from_slice(tail);
+    test(u64::from_le_bytes(bytes));
+    wrong == 0
+}
+
 /// Normalized `d` equals the table text `text` (ASCII, single-spaced, as the
 /// tests check), so `text` needs no normalizing of its own.
 fn is(d: &str, text: &str) -> bool {
@@ -176,26 +229,94 @@ fn starts(d: &str, text: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(text.as_bytes()))
 }
 
+/// `EVENTS` row indices grouped by lowercase first byte and, within a group,
+/// in the order `lookup_event` must try them: exact rows in table order, then
+/// prefix rows longest first (equal lengths: the later row first, as
+/// `max_by_key` picks the last maximum). The first row that matches is the
+/// answer, so a lookup is one pass over the few rows sharing the description's
+/// first letter, with no second pass for the prefixes.
+const EVENT_ORDER: [u8; EVENTS.len()] = {
+    assert!(EVENTS.len() <= 255, "row indices are u8");
+    let mut order = [0u8; EVENTS.len()];
+    let mut n = 0;
+    while n < EVENTS.len() {
+        assert!(
+            !EVENTS[n].text.is_empty(),
+            "an empty text would match every description"
+        );
+        // Insertion sort (const fn): row `n` goes after every row that
+        // `tried_before` it.
+        let mut at = n;
+        while at > 0 && tried_before(n, order[at - 1] as usize) {
+            order[at] = order[at - 1];
+            at -= 1;
+        }
+        order[at] = n as u8;
+        n += 1;
+    }
+    order
+};
+
+/// For each lowercase first byte `b`, its rows are
+/// `EVENT_ORDER[EVENT_GROUP_START[b]..EVENT_GROUP_START[b + 1]]`.
+const EVENT_GROUP_START: [u8; 257] = {
+    let mut start = [0u8; 257];
+    let mut i = 0;
+    while i < EVENTS.len() {
+        // Count the rows of each first byte, then turn counts into offsets.
+        start[first_lower(i) as usize + 1] += 1;
+        i += 1;
+    }
+    let mut b = 1;
+    while b < 257 {
+        start[b] += start[b - 1];
+        b += 1;
+    }
+    start
+};
+
+/// Lowercase first byte of row `i`'s text.
+const fn first_lower(i: usize) -> u8 {
+    EVENTS[i].text.as_bytes()[0].to_ascii_lowercase()
+}
+
+/// Whether row `a` is tried before row `b` (see `EVENT_ORDER`).
+const fn tried_before(a: usize, b: usize) -> bool {
+    let (fa, fb) = (first_lower(a), first_lower(b));
+    if fa != fb {
+        return fa < fb;
+    }
+    let (ra, rb) = (&EVENTS[a], &EVENTS[b]);
+    match (ra.how, rb.how) {
+        (Match::Exact, Match::Exact) => a < b,
+        (Match::Exact, Match::Prefix) => true,
+        (Match::Prefix, Match::Exact) => false,
+        (Match::Prefix, Match::Prefix) => {
+            ra.text.len() > rb.text.len() || (ra.text.len() == rb.text.len() && a > b)
+        }
+    }
+}
+
 /// The table row for a documented `status` value.
 pub fn lookup_status(value: &str) -> Option<&'static StatusRule> {
-    let v = norm(value);
+    let v = normalized(value);
     STATUSES.iter().find(|r| is(&v, r.value))
 }
 
 /// The table row for an event description (exact rows first, then the longest
 /// matching prefix, so "Possible delay - severe weather" beats "Possible delay").
 pub fn lookup_event(description: &str) -> Option<&'static EventRule> {
-    let d = norm(description);
-    if let Some(r) = EVENTS
+    let d = normalized(description);
+    let b = usize::from(d.as_bytes().first()?.to_ascii_lowercase());
+    let group =
+        &EVENT_ORDER[usize::from(EVENT_GROUP_START[b])..usize::from(EVENT_GROUP_START[b + 1])];
+    group
         .iter()
-        .find(|r| r.how == Match::Exact && is(&d, r.text))
-    {
-        return Some(r);
-    }
-    EVENTS
-        .iter()
-        .filter(|r| r.how == Match::Prefix && starts(&d, r.text))
-        .max_by_key(|r| r.text.len())
+        .map(|&i| &EVENTS[usize::from(i)])
+        .find(|r| match r.how {
+            Match::Exact => is(&d, r.text),
+            Match::Prefix => starts(&d, r.text),
+        })
 }
 
 /// What the simulator prints for a step: the event description and the
@@ -273,6 +394,28 @@ mod tests {
         #[test]
         fn norm_agrees_with_its_definition(a in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}]{0,24}") {
             prop_assert_eq!(norm(&a), norm_ref(&a));
+        }
+
+        #[test]
+        fn plain_single_spaced_agrees_with_a_byte_loop(
+            b in prop::collection::vec(prop::sample::select(vec![
+                b' ', b' ', b' ', b'a', b'a', b'a', b'a', b'Z', b'-', 0x00, 0x08, b'\t',
+                b'\n', 0x0b, 0x0c, b'\r', 0x0e, 0x1f, 0x21, 0x7f, 0x80, 0xa0, 0xff,
+            ]), 0..40)
+        ) {
+            let slow = b.iter().all(|c| c.is_ascii() && !(b'\t'..=b'\r').contains(c))
+                && !b.windows(2).any(|w| w == b"  ");
+            prop_assert_eq!(plain_single_spaced(&b), slow, "{:?}", b);
+        }
+
+        #[test]
+        fn normalized_agrees_with_norm(a in "[ a-zA-Z\\-\t\n\u{b}\u{c}\rÀÉßİΣσς\u{212A}\u{a0}\u{7f}\u{8}\u{e}\u{1f}!)]{0,40}") {
+            prop_assert_eq!(normalized(&a).to_ascii_lowercase(), norm_ref(&a));
+        }
+
+        #[test]
+        fn any_text_looks_up_as_before(d in "[ a-zA-Z\\-\t\nÀİ]{0,30}") {
+            prop_assert_eq!(lookup_event(&d), lookup_event_ref(&d));
         }
 
         #[test]

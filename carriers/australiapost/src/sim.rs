@@ -92,14 +92,14 @@ fn event(e: &SimEvent) -> WireEvent<'static> {
 }
 
 fn found(p: &SimParcel) -> WireResult<'static> {
-    let status = p.current().map(|e| step_texts(e.step).1.to_string());
+    let status = p.current().map(|e| step_texts(e.step).1.into());
     WireResult {
-        tracking_id: p.tracking_number.clone(),
+        tracking_id: p.tracking_number.clone().into(),
         status: status.clone(),
         errors: Vec::new(),
         trackable_items: Some(vec![WireItem {
-            article_id: Some(p.tracking_number.clone()),
-            product_type: Some(p.service.clone()),
+            article_id: Some(p.tracking_number.clone().into()),
+            product_type: Some(p.service.clone().into()),
             // Newest first, as Australia Post lists them.
             events: p.events.iter().rev().map(event).collect(),
             status,
@@ -111,7 +111,7 @@ fn found(p: &SimParcel) -> WireResult<'static> {
 
 fn not_found(n: &str) -> WireResult<'static> {
     WireResult {
-        tracking_id: n.to_string(),
+        tracking_id: n.to_string().into(),
         errors: vec![WireError {
             code: Some(Value::String("ESB-10001".into())),
             name: Some("Invalid tracking ID".into()),

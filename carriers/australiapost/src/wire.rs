@@ -16,12 +16,18 @@ pub struct TrackAnswer<'a> {
 }
 
 /// One requested id: either found (`trackable_items`, `consignment`) or `errors`.
+/// Ids, statuses and products borrow from the answer too (unless escaped).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct WireResult<'a> {
-    #[serde(default)]
-    pub tracking_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(default, borrow)]
+    pub tracking_id: Cow<'a, str>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<WireError>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
@@ -41,18 +47,38 @@ pub struct WireResult<'a> {
 /// (`consignment_id`, `items`); the same struct holds both shapes.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct WireItem<'a> {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub article_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consignment_id: Option<String>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub article_id: Option<Cow<'a, str>>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consignment_id: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_items: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<String>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub product_type: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<WireEvent<'a>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<WireItem<'a>>,
 }

@@ -77,15 +77,100 @@ enum Rule<'a> {
     Unmapped,
 }
 
-/// `needle` (lowercase ASCII) in `hay`, ignoring ASCII case: what
-/// `hay.to_ascii_lowercase().contains(needle)` says, without the copy.
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = n.split_first() else {
-        return true;
-    };
-    h.windows(n.len())
-        .any(|w| w[0].to_ascii_lowercase() == first && w[1..].eq_ignore_ascii_case(rest))
+/// For each lowercase first byte, the `TEXT_RULES` whose phrase starts with it
+/// (bit `i` for rule `i`), so one pass over a text finds every phrase in it
+/// instead of one pass per rule (the per-rule scans were most of the mapping).
+const FIRST_BYTE_RULES: [u32; 256] = {
+    assert!(TEXT_RULES.len() <= 32, "rule sets are u32 bit masks");
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < TEXT_RULES.len() {
+        let p = TEXT_RULES[i].phrase.as_bytes();
+        assert!(!p.is_empty(), "an empty phrase would match every text");
+        let mut j = 0;
+        while j < p.len() {
+            assert!(
+                !p[j].is_ascii_uppercase() && p[j].is_ascii(),
+                "phrases are lowercase ASCII"
+            );
+            j += 1;
+        }
+        table[p[0] as usize] |= 1 << i;
+        i += 1;
+    }
+    table
+};
+
+/// Every rule (an event without a statusCode may use any).
+const ALL_RULES: u32 = ((1u64 << TEXT_RULES.len()) - 1) as u32;
+
+/// Whether two strings are byte-equal (`==` is not usable in a const).
+const fn same_bytes(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// For each `STATUS_CODES` row, the `TEXT_RULES` whose `base` names its code
+/// (bit `i` for rule `i`): one code lookup instead of comparing the code with
+/// every rule's base list. Every base entry is a row of `STATUS_CODES`
+/// (checked here), so a code outside the table has no applicable rule.
+const RULES_BY_CODE: [u32; STATUS_CODES.len()] = {
+    let mut table = [0u32; STATUS_CODES.len()];
+    let mut i = 0;
+    while i < TEXT_RULES.len() {
+        let base = TEXT_RULES[i].base;
+        let mut j = 0;
+        while j < base.len() {
+            let mut k = 0;
+            let mut known = false;
+            while k < STATUS_CODES.len() {
+                if same_bytes(base[j], STATUS_CODES[k].0) {
+                    table[k] |= 1 << i;
+                    known = true;
+                }
+                k += 1;
+            }
+            assert!(known, "a rule's base names a code outside STATUS_CODES");
+            j += 1;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// The rules of `wanted` whose phrase occurs in `hay`, ignoring ASCII case:
+/// bit `i` set iff `hay.to_ascii_lowercase().contains(TEXT_RULES[i].phrase)`,
+/// without the copy.
+fn phrases_in(hay: &str, wanted: u32) -> u32 {
+    let h = hay.as_bytes();
+    let mut found = 0;
+    for (at, b) in h.iter().enumerate() {
+        let mut starting = FIRST_BYTE_RULES[usize::from(b.to_ascii_lowercase())] & wanted & !found;
+        while starting != 0 {
+            let i = starting.trailing_zeros();
+            starting &= starting - 1;
+            let phrase = TEXT_RULES[i as usize].phrase.as_bytes();
+            if h.get(at..at + phrase.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(phrase))
+            {
+                found |= 1 << i;
+            }
+        }
+        if found == wanted {
+            break;
+        }
+    }
+    found
 }
 
 fn decide<'a>(
@@ -93,18 +178,28 @@ fn decide<'a>(
     texts: &[Option<&str>],
 ) -> (Status, Option<&'static str>, Rule<'a>) {
     let code = code.map(str::trim).filter(|c| !c.is_empty());
-    let rule = TEXT_RULES.iter().find(|r| {
-        let applies = match code {
-            Some(c) => r.base.iter().any(|b| b.eq_ignore_ascii_case(c)),
-            None => true,
-        };
-        applies && texts.iter().flatten().any(|t| contains_ci(t, r.phrase))
-    });
-    let base = code.and_then(|c| {
+    // Codes are matched ignoring ASCII case, rules' bases as codes are.
+    let row = code.and_then(|c| {
         STATUS_CODES
             .iter()
-            .find(|(k, ..)| k.eq_ignore_ascii_case(c))
+            .position(|(k, ..)| k.eq_ignore_ascii_case(c))
     });
+    // The rules this code may use (all without a code), then those whose
+    // phrase some text holds; the lowest bit is the first matching rule in
+    // table order.
+    let applicable = match (code, row) {
+        (None, _) => ALL_RULES,
+        (Some(_), Some(k)) => RULES_BY_CODE[k],
+        (Some(_), None) => 0,
+    };
+    let mut matched = 0;
+    if applicable != 0 {
+        for t in texts.iter().flatten() {
+            matched |= phrases_in(t, applicable & !matched);
+        }
+    }
+    let rule = (matched != 0).then(|| &TEXT_RULES[matched.trailing_zeros() as usize]);
+    let base = row.map(|k| &STATUS_CODES[k]);
     match (code, base, rule) {
         (Some(c), Some(_), Some(r)) => (r.status, r.detail, Rule::CodeText(c, r.phrase)),
         (Some(c), Some((_, status, detail)), None) => (*status, *detail, Rule::Code(c)),

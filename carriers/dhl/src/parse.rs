@@ -2,7 +2,7 @@
 //! in `mapping`, times exactly as DHL wrote them, problem+json errors typed.
 
 use crate::mapping::{Mapped, apply_return_flag, map_status, map_status_only};
-use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments};
+use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments, WireId};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use trackd_carrier_sdk::model::{clean, order_checkpoints};
 use trackd_carrier_sdk::shipment::{self, ShipmentRef};
@@ -140,16 +140,34 @@ pub fn person_name(p: &Person) -> Option<String> {
     p.organization_name.as_deref().and_then(clean)
 }
 
+/// `order_checkpoints`, faster on DHL's newest-first lists: a strictly
+/// newest-first zoned history reversed is what its stable sort by instant
+/// gives, without the insertion sort (quadratic on reversed input); anything
+/// else is left to the sort.
+fn order(cps: &mut [Checkpoint]) {
+    let newest_first =
+        cps.windows(2).all(
+            |w| match (w[0].occurred_at.instant(), w[1].occurred_at.instant()) {
+                (Some(a), Some(b)) => a > b,
+                _ => false,
+            },
+        );
+    if newest_first {
+        cps.reverse();
+    }
+    order_checkpoints(cps);
+}
+
 /// One shipment into the normalized snapshot.
 pub fn snapshot(s: &Shipment) -> Result<Snapshot, CarrierError> {
     let events = s.events.as_deref().unwrap_or(&[]);
-    let mut checkpoints = events
-        .iter()
-        .map(checkpoint)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut checkpoints = Vec::with_capacity(events.len());
+    for ev in events {
+        checkpoints.push(checkpoint(ev)?);
+    }
     // Every event has its time by now (a bad one failed above), in wire order.
     let times: Vec<Timestamp> = checkpoints.iter().map(|c| c.occurred_at).collect();
-    order_checkpoints(&mut checkpoints);
+    order(&mut checkpoints);
 
     // DHL's own current status object, else the newest event.
     let newest_event = events
@@ -338,6 +356,37 @@ fn outcome(found: &[&Shipment]) -> Result<Snapshot, CarrierError> {
     }
 }
 
+/// Whether two ids are equal once whitespace is dropped and ASCII letters are
+/// upper-cased: what comparing normalized copies says, without the copies.
+fn same_id(a: &str, b: &str) -> bool {
+    fn norm(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+    }
+    norm(a).eq(norm(b))
+}
+
+/// Whether a shipment's id (a missing one reads as empty) is `number`.
+fn id_matches(s: &Shipment, number: &str) -> bool {
+    match &s.id {
+        Some(WireId::Text(id)) => same_id(id, number),
+        Some(WireId::Number(id)) => same_id(&id.to_string(), number),
+        None => same_id("", number),
+    }
+}
+
+/// `serde_json::from_slice`, faster: a body that is valid UTF-8 as a whole
+/// (checked in one pass) is read as `&str`, so serde_json does not validate
+/// every string on its own (that was a tenth of the parse). Any other body goes
+/// through `from_slice`, for the same result and the same error.
+fn read_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// Parses a track answer (see the crate docs for the error mapping).
 pub fn parse_answer(
     numbers: &[&str],
@@ -346,7 +395,7 @@ pub fn parse_answer(
     if !(200..300).contains(&resp.status) {
         return error_status(numbers, resp);
     }
-    let answer: Shipments = serde_json::from_slice(&resp.body).map_err(|e| {
+    let answer: Shipments = read_json(&resp.body).map_err(|e| {
         CarrierError::malformed(format!(
             "not the documented Unified API JSON ({e}): {}",
             resp.body_excerpt()
@@ -387,7 +436,7 @@ pub fn parse_answer(
             let mut found: Vec<&Shipment> = answer
                 .shipments
                 .iter()
-                .filter(|s| norm(&id_of(s)) == norm(n))
+                .filter(|s| id_matches(s, n))
                 .collect();
             // One number per call: DHL may answer with its own id (a waybill
             // for a piece id), so a lone call's shipments are this number's.
@@ -409,6 +458,90 @@ pub fn parse_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn both(
+        body: &[u8],
+    ) -> (
+        Result<serde_json::Value, String>,
+        Result<serde_json::Value, String>,
+    ) {
+        (
+            read_json::<serde_json::Value>(body).map_err(|e| e.to_string()),
+            serde_json::from_slice::<serde_json::Value>(body).map_err(|e| e.to_string()),
+        )
+    }
+
+    #[test]
+    fn read_json_is_from_slice() {
+        for body in [
+            &br#"{"a":"x\u00e9\"","b":[1,2.5,null]}"#[..],
+            br#"{"a":"\ud800"}"#,
+            b"{\"a\":\"\xff\"}",
+            b"{\"unknown\":\"\xff\",\"b\":1}",
+            b"",
+            b"[1,",
+        ] {
+            let (fast, slow) = both(body);
+            assert_eq!(fast, slow, "{body:?}");
+        }
+    }
+
+    /// The id normalization before the allocation-free comparison.
+    fn norm(s: &str) -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase()
+    }
+
+    proptest! {
+        #[test]
+        fn same_id_agrees_with_normalized_copies(
+            a in "[aAbB1 \t\u{a0}\u{130}é]{0,6}",
+            b in "[aAbB1 \t\u{a0}\u{130}é]{0,6}",
+        ) {
+            prop_assert_eq!(same_id(&a, &b), norm(&a) == norm(&b));
+        }
+
+        #[test]
+        fn order_agrees_with_order_checkpoints(
+            times in prop::collection::vec((0i64..4, prop::option::of(-2i32..3)), 0..6)
+        ) {
+            let base = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_time(NaiveTime::MIN);
+            let cps: Vec<Checkpoint> = times
+                .iter()
+                .enumerate()
+                .map(|(i, &(hours, offset))| {
+                    let local = base + chrono::Duration::hours(hours);
+                    Checkpoint {
+                        occurred_at: match offset {
+                            Some(h) => Timestamp::zoned(local.date(), local.time(), h * 3600).unwrap(),
+                            None => Timestamp::Naive(local),
+                        },
+                        status: Status::InTransit,
+                        status_detail: None,
+                        code: i.to_string(),
+                        description: String::new(),
+                        location: None,
+                    }
+                })
+                .collect();
+            let (mut fast, mut slow) = (cps.clone(), cps);
+            order(&mut fast);
+            order_checkpoints(&mut slow);
+            prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn read_json_agrees_with_from_slice(
+            body in prop::collection::vec(prop::sample::select(
+                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
+        ) {
+            let (fast, slow) = both(&body);
+            prop_assert_eq!(fast, slow);
+        }
+    }
 
     #[test]
     fn times_keep_their_provenance() {

@@ -8,6 +8,7 @@ use crate::wire::{
 };
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::Serialize;
+use std::borrow::Cow;
 use trackd_carrier_sdk::sim::SimFault;
 use trackd_carrier_sdk::{Address, HttpResponse, JourneyStep, SimEvent, SimParcel, SimReply};
 
@@ -18,21 +19,26 @@ fn iso(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn place(a: &Address) -> Place {
+/// A text of the parcel, borrowed for the time of rendering.
+fn text(s: &Option<String>) -> Option<Cow<'_, str>> {
+    s.as_deref().map(Cow::Borrowed)
+}
+
+fn place(a: &Address) -> Place<'_> {
     Place {
         address: Some(WireAddress {
-            address_locality: a.city.clone(),
-            address_region: a.region.clone(),
-            postal_code: a.postal_code.clone(),
-            country_code: a.country.clone(),
+            address_locality: text(&a.city),
+            address_region: text(&a.region),
+            postal_code: text(&a.postal_code),
+            country_code: text(&a.country),
         }),
     }
 }
 
-fn event(e: &SimEvent) -> Event {
+fn event(e: &SimEvent) -> Event<'_> {
     let w = step_wire(e.step);
     Event {
-        timestamp: Some(iso(&e.at)),
+        timestamp: Some(iso(&e.at).into()),
         location: Some(place(&e.place)),
         status_code: Some(w.code.into()),
         status: Some(w.title.into()),
@@ -43,15 +49,15 @@ fn event(e: &SimEvent) -> Event {
     }
 }
 
-fn shipment(p: &SimParcel) -> Shipment {
+fn shipment(p: &SimParcel) -> Shipment<'_> {
     let current = p.current();
     let delivered_event = current.filter(|e| e.step == JourneyStep::Delivered);
     let return_flag = current.is_some_and(|e| step_wire(e.step).return_flag);
     let proof_of_delivery = delivered_event.map(|e| ProofOfDelivery {
-        timestamp: Some(iso(&e.at)),
+        timestamp: Some(iso(&e.at).into()),
         signed: p.signed_by.as_ref().map(|name| Person {
             kind: Some("Person".into()),
-            name: Some(name.clone()),
+            name: Some(name.as_str().into()),
             ..Person::default()
         }),
     });
@@ -61,16 +67,16 @@ fn shipment(p: &SimParcel) -> Shipment {
         origin: Some(place(&p.origin)),
         destination: Some(place(&p.destination)),
         status: current.map(event),
-        estimated_time_of_delivery: p.eta.map(|(from, _)| iso(&from)),
+        estimated_time_of_delivery: p.eta.map(|(from, _)| iso(&from).into()),
         estimated_delivery_time_frame: p.eta.map(|(from, through)| TimeFrame {
-            estimated_from: Some(iso(&from)),
-            estimated_through: Some(iso(&through)),
+            estimated_from: Some(iso(&from).into()),
+            estimated_through: Some(iso(&through).into()),
         }),
-        estimated_time_of_delivery_remark: p.eta.and(p.eta_change_reason.clone()),
+        estimated_time_of_delivery_remark: p.eta.and(text(&p.eta_change_reason)),
         return_flag: return_flag.then_some(true),
         details: Some(Details {
             product: Some(Product {
-                product_name: Some(p.service.clone()),
+                product_name: Some(p.service.as_str().into()),
             }),
             proof_of_delivery,
         }),

@@ -191,12 +191,49 @@ pub fn status_code(code: &str) -> Option<Map> {
         .map(|(_, m)| *m)
 }
 
-/// The mapping of an event code: its own, else its status code's.
+/// Where a code of the shape every event code has (a capital letter and two
+/// digits) sits in [`EVENT_ROW_BY_CODE`]; `None` for any other text.
+const fn code_slot(code: &[u8]) -> Option<usize> {
+    match code {
+        [l @ b'A'..=b'Z', d1 @ b'0'..=b'9', d2 @ b'0'..=b'9'] => {
+            Some((*l - b'A') as usize * 100 + (*d1 - b'0') as usize * 10 + (*d2 - b'0') as usize)
+        }
+        _ => None,
+    }
+}
+
+/// For every possible event code, its first row in [`EVENT_CODES`] (plus
+/// one; 0 for none): a lookup is one index instead of comparing the code
+/// with every row. Every row's code has the shape `code_slot` reads (checked
+/// here), so a text of another shape matches no row.
+const EVENT_ROW_BY_CODE: [u16; 2600] = {
+    assert!(
+        EVENT_CODES.len() < u16::MAX as usize,
+        "rows are stored as u16"
+    );
+    let mut table = [0u16; 2600];
+    let mut i = EVENT_CODES.len();
+    // Backwards, so the first row of a repeated code is the one kept.
+    while i > 0 {
+        i -= 1;
+        match code_slot(EVENT_CODES[i].0.as_bytes()) {
+            Some(slot) => table[slot] = i as u16 + 1,
+            None => panic!("an event code is not a capital letter and two digits"),
+        }
+    }
+    table
+};
+
+/// The mapping of an event code: its own, else its status code's. Matched
+/// ignoring ASCII case, as the table codes are.
 pub fn event_code(code: &str) -> Option<Map> {
-    let code = code.trim();
-    let (_, group, own) = EVENT_CODES
-        .iter()
-        .find(|(c, ..)| c.eq_ignore_ascii_case(code))?;
+    let code = code.trim().as_bytes();
+    let upper = match code {
+        [l, d1, d2] => [l.to_ascii_uppercase(), *d1, *d2],
+        _ => return None,
+    };
+    let row = usize::from(EVENT_ROW_BY_CODE[code_slot(&upper)?]).checked_sub(1)?;
+    let (_, group, own) = EVENT_CODES.get(row)?;
     own.or_else(|| status_code(group))
 }
 
@@ -246,6 +283,32 @@ pub fn step_wire(step: JourneyStep) -> (&'static str, &'static str, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `event_code` as it was: a scan of every row.
+    fn event_code_ref(code: &str) -> Option<Map> {
+        let code = code.trim();
+        let (_, group, own) = EVENT_CODES
+            .iter()
+            .find(|(c, ..)| c.eq_ignore_ascii_case(code))?;
+        own.or_else(|| status_code(group))
+    }
+
+    proptest! {
+        #[test]
+        fn event_code_agrees_with_the_scan(
+            row in 0..EVENT_CODES.len(),
+            lower in any::<bool>(),
+            pad in "[ \t]{0,2}",
+            other in "[A-Za-z0-9 é]{0,4}",
+        ) {
+            let code = EVENT_CODES[row].0;
+            let code = if lower { code.to_ascii_lowercase() } else { code.to_string() };
+            let padded = format!("{pad}{code}{pad}");
+            prop_assert_eq!(event_code(&padded), event_code_ref(&padded));
+            prop_assert_eq!(event_code(&other), event_code_ref(&other));
+        }
+    }
 
     #[test]
     fn every_code_listed_once_with_a_known_group() {
