@@ -155,6 +155,33 @@ fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
+/// The body as one `&str` when it is UTF-8 and holds no `\r`: then a text
+/// event's `xml10_content` is exactly its own bytes (nothing to decode, no line
+/// end to normalize), so texts are sliced from it after one validation of the
+/// whole body instead of being validated and scanned one by one.
+#[derive(Clone, Copy)]
+struct PlainBody<'a> {
+    body: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> PlainBody<'a> {
+    fn new(body: &'a [u8]) -> PlainBody<'a> {
+        let text = std::str::from_utf8(body)
+            .ok()
+            .filter(|s| !s.as_bytes().contains(&b'\r'));
+        PlainBody { body, text }
+    }
+
+    /// `raw` (a text event's bytes) as text of the body, when the whole body is
+    /// plain; `None` sends the caller to the decoding path.
+    fn slice(&self, raw: &[u8]) -> Option<&'a str> {
+        let text = self.text?;
+        let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
+        text.get(off..off.checked_add(raw.len())?)
+    }
+}
+
 /// The open elements' local names, borrowed from the body.
 struct Names<'a> {
     body: &'a [u8],
@@ -162,11 +189,11 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn push(&mut self, name: &[u8]) -> Result<(), String> {
+    fn push(&mut self, name: &[u8]) -> Result<&'a [u8], String> {
         let name = in_body(self.body, name)
             .ok_or_else(|| "element name outside the document buffer".to_string())?;
         self.names.push(name);
-        Ok(())
+        Ok(name)
     }
     fn pop(&mut self) {
         self.names.pop();
@@ -177,13 +204,14 @@ impl<'a> Names<'a> {
 }
 
 /// Walks the document; returns the root's local name once the root closed.
-fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String> {
+fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], String> {
     let mut reader = Reader::from_reader(body);
+    let plain = PlainBody::new(body);
     let mut path = Names {
         body,
         names: Vec::with_capacity(12),
     };
-    let mut root: Option<Vec<u8>> = None;
+    let mut root: Option<&'a [u8]> = None;
     // The open element's text so far: a borrowed slice of the body unless
     // the XML splits it.
     let mut text: Option<Text<'a>> = None;
@@ -193,28 +221,31 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                path.push(e.local_name().as_ref())?;
+                let name = path.push(e.local_name().as_ref())?;
                 if root.is_none() {
-                    root = Some(e.local_name().as_ref().to_vec());
+                    root = Some(name);
                 }
                 v.start(path.path(), &e)?;
                 text = None;
             }
             Event::Empty(e) => {
-                path.push(e.local_name().as_ref())?;
+                let name = path.push(e.local_name().as_ref())?;
                 v.start(path.path(), &e)?;
                 v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
                 text = None;
                 if root.is_none() {
-                    return Ok(e.local_name().as_ref().to_vec());
+                    return Ok(name);
                 }
             }
             Event::Text(t) => {
                 if !path.names.is_empty() {
-                    let piece = t.xml10_content().map_err(|e| {
-                        format!("bad text near byte {}: {e}", reader.buffer_position())
-                    })?;
+                    let piece = match plain.slice(&t) {
+                        Some(s) => Cow::Borrowed(s),
+                        None => t.xml10_content().map_err(|e| {
+                            format!("bad text near byte {}: {e}", reader.buffer_position())
+                        })?,
+                    };
                     append(&mut text, piece);
                 }
             }
@@ -243,7 +274,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                     None => "empty body or no XML root element".to_string(),
                     Some(r) => format!(
                         "truncated document: <{}> not closed (stopped at byte {})",
-                        String::from_utf8_lossy(&r),
+                        String::from_utf8_lossy(r),
                         reader.buffer_position()
                     ),
                 });
@@ -409,10 +440,10 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
 pub fn parse(body: &[u8]) -> Result<Document<'_>, String> {
     let mut v = ResponseVisitor::default();
     let root = walk(body, &mut v)?;
-    if root.as_slice() != b"Envelope" {
+    if root != b"Envelope" {
         return Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
-            String::from_utf8_lossy(&root)
+            String::from_utf8_lossy(root)
         ));
     }
     if let Some(f) = v.fault {
@@ -461,10 +492,10 @@ impl<'a> Visitor<'a> for RequestVisitor {
 pub fn parse_request(body: &[u8]) -> Result<RawRequest, String> {
     let mut v = RequestVisitor::default();
     let root = walk(body, &mut v)?;
-    if root.as_slice() != b"Envelope" {
+    if root != b"Envelope" {
         return Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
-            String::from_utf8_lossy(&root)
+            String::from_utf8_lossy(root)
         ));
     }
     Ok(v.req)
@@ -544,7 +575,7 @@ mod tests {
             let root_name = match &root {
                 Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
             };
-            prop_assert_eq!(String::from_utf8_lossy(&name).into_owned(), root_name);
+            prop_assert_eq!(String::from_utf8_lossy(name).into_owned(), root_name);
             prop_assert_eq!(v.0, expected);
         }
     }
@@ -565,6 +596,20 @@ mod tests {
         assert_eq!(s.description, "xy");
         assert_eq!(s.signature, "ME");
         assert_eq!(s.time, "172300");
+    }
+
+    #[test]
+    fn texts_outside_the_plain_fast_path_are_decoded() {
+        // A `\r` anywhere: every text goes through `xml10_content`.
+        let mut v = Closes::default();
+        walk(b"<r><a>x\r\ny\rz</a><b>\xc3\xa9</b></r>", &mut v).unwrap();
+        assert_eq!(v.0[0], ("r/a".to_string(), "x\ny\nz".to_string()));
+        assert_eq!(v.0[1], ("r/b".to_string(), "é".to_string()));
+        // Not UTF-8: the text is an error, where it is.
+        let err = walk(b"<r><a>ok</a><b>\xff</b></r>", &mut Closes::default()).unwrap_err();
+        assert!(err.starts_with("bad text near byte"), "{err}");
+        assert_eq!(PlainBody::new(b"<r>\xff</r>").text, None);
+        assert_eq!(PlainBody::new(b"<r>\r</r>").text, None);
     }
 
     #[test]
