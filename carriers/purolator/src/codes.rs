@@ -319,18 +319,64 @@ fn has_filtered(hay: &str, set: u64, needle: &str) -> bool {
     has(hay, needle)
 }
 
+/// The rows of one scan type (case-insensitive): a slice, since each scan
+/// type's rows are contiguous in [`RULES`] (checked by a test), so the rest
+/// of the table is not compared.
+fn rows_of(scan_type: &str) -> Option<&'static [Rule]> {
+    let start = RULES
+        .iter()
+        .position(|r| r.scan_type.eq_ignore_ascii_case(scan_type))?;
+    let rest = RULES.get(start..)?;
+    let first = rest.first()?.scan_type;
+    let len = rest.iter().take_while(|r| r.scan_type == first).count();
+    rest.get(..len)
+}
+
+/// Longest description normalized on the stack; longer ones allocate.
+const STACK_TEXT: usize = 160;
+
+/// [`normalize`] of an ASCII description written into `buf` instead of a new
+/// `String` (every scan is looked up, and the allocation cost more than the
+/// keyword search); `None` when it is not ASCII or does not fit.
+fn normalize_ascii<'b>(description: &str, buf: &'b mut [u8; STACK_TEXT]) -> Option<&'b str> {
+    if !description.is_ascii() {
+        return None;
+    }
+    let mut n = 0;
+    // The ASCII whitespace of `char::is_whitespace`, as in `normalize`.
+    let words = description
+        .as_bytes()
+        .split(|b| matches!(b, b'\t'..=b'\r' | b' '))
+        .filter(|w| !w.is_empty());
+    for word in words {
+        if n > 0 {
+            *buf.get_mut(n)? = b' ';
+            n += 1;
+        }
+        let dst = buf.get_mut(n..n + word.len())?;
+        dst.copy_from_slice(word);
+        dst.make_ascii_lowercase();
+        n += word.len();
+    }
+    std::str::from_utf8(buf.get(..n)?).ok()
+}
+
 /// The rule for a scan, or `None` when the scan type is not documented.
 pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
-    let st = scan_type.trim();
-    let mut rows = RULES
-        .iter()
-        .filter(|r| r.scan_type.eq_ignore_ascii_case(st))
-        .peekable();
     // Undocumented scan type: no row, and no need to normalize the text.
-    rows.peek()?;
-    let text = normalize(description);
-    let set = pairs(&text);
-    rows.find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has_filtered(&text, set, w)))
+    let rows = rows_of(scan_type.trim())?;
+    let mut buf = [0; STACK_TEXT];
+    let owned;
+    let text = match normalize_ascii(description, &mut buf) {
+        Some(t) => t,
+        None => {
+            owned = normalize(description);
+            owned.as_str()
+        }
+    };
+    let set = pairs(text);
+    rows.iter()
+        .find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has_filtered(text, set, w)))
 }
 
 /// `ScanType` from an `xsi:type` such as `DeliveryScan` (used only when the
@@ -401,6 +447,17 @@ mod tests {
         }
 
         #[test]
+        fn stack_normalize_agrees_with_normalize(
+            d in "[ a-zA-Z.\\-\t\n\u{b}\u{c}\ré’]{0,40}|[ a-zA-Z]{150,170}",
+        ) {
+            let mut buf = [0; STACK_TEXT];
+            match normalize_ascii(&d, &mut buf) {
+                Some(t) => prop_assert_eq!(t, normalize(&d)),
+                None => prop_assert!(!d.is_ascii() || normalize(&d).len() > STACK_TEXT),
+            }
+        }
+
+        #[test]
         fn has_agrees_with_str_contains(
             hay in "[ abcé’\\-]{0,12}",
             needle in "[ abcé’\\-]{0,4}",
@@ -450,6 +507,26 @@ mod tests {
                 .find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| text.contains(w)));
             prop_assert_eq!(lookup(st, &d), reference);
         }
+    }
+
+    #[test]
+    fn rows_of_a_scan_type_are_contiguous() {
+        for st in SCAN_TYPES {
+            let first = RULES.iter().position(|r| r.scan_type == st);
+            let last = RULES.iter().rposition(|r| r.scan_type == st);
+            let (Some(first), Some(last)) = (first, last) else {
+                panic!("{st} has no row");
+            };
+            assert!(
+                RULES[first..=last].iter().all(|r| r.scan_type == st),
+                "{st}"
+            );
+            assert_eq!(
+                rows_of(&st.to_ascii_uppercase()),
+                Some(&RULES[first..=last])
+            );
+        }
+        assert_eq!(rows_of("Bogus"), None);
     }
 
     #[test]

@@ -82,19 +82,22 @@ pub fn depot_location(name: &str) -> Option<Address> {
     if name.eq_ignore_ascii_case("purolator") {
         return None;
     }
-    let (city, region) = match name.rsplit_once(',') {
-        Some((c, r))
-            if r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic()) =>
-        {
-            (c, Some(r.trim().to_ascii_uppercase()))
-        }
-        _ => (name, None),
+    // The two letters after the last comma, upper-cased on the stack: one
+    // `String` for the region instead of an upper-cased copy and a `QC` one.
+    let (city, code) = match name.rsplit_once(',') {
+        Some((c, r)) => match r.trim().as_bytes() {
+            &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                (c, Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => (name, None),
+        },
+        None => (name, None),
     };
-    let country = region
-        .as_deref()
+    let code = code.as_ref().and_then(|c| std::str::from_utf8(c).ok());
+    let country = code
         .filter(|r| PROVINCES.contains(r))
         .map(|_| "CA".to_string());
-    let region = region.map(|r| if r == "PQ" { "QC".to_string() } else { r });
+    let region = code.map(|r| if r == "PQ" { "QC" } else { r }.to_string());
     Address {
         city: clean(city),
         region,
@@ -117,13 +120,66 @@ fn scan_type(scan: &RawScan<'_>) -> String {
 }
 
 /// One scan on its way to a checkpoint.
-struct Step {
+struct Step<'s> {
     checkpoint: Checkpoint,
-    rule: String,
-    signature: Option<String>,
+    /// The table row the scan matched (`None`: undocumented scan type).
+    rule: Option<&'static codes::Rule>,
+    /// A delivery scan after the parcel turned back (read as its return).
+    after_return: bool,
+    /// `DeliverySignature`, trimmed, when not blank.
+    signature: Option<&'s str>,
 }
 
-fn to_step(pin: &str, scan: &RawScan<'_>, index: usize) -> Result<Step, CarrierError> {
+impl Step<'_> {
+    /// The `status_rule` of this step; only the newest step's is kept, so it
+    /// is written for that one alone instead of once per scan.
+    fn rule_name(&self) -> String {
+        let mut rule = match self.rule {
+            Some(r) if r.any_of.is_empty() => format!("purolator:scantype={}", r.scan_type),
+            Some(r) => format!("purolator:scantype={}+text={}", r.scan_type, r.name),
+            None => format!("purolator:scantype={}:unmapped", self.checkpoint.code),
+        };
+        if self.after_return {
+            rule.push_str("+after-return");
+        }
+        rule
+    }
+}
+
+/// The last few (scan type, description) → rule lookups of one PIN: a journey
+/// repeats its descriptions ("Arrived at sort facility" at every hub), and the
+/// lookup is pure, so a repeat is answered by comparing two short strings.
+#[derive(Default)]
+struct Lookups<'s> {
+    seen: Vec<(&'s str, &'s str, Option<&'static codes::Rule>)>,
+}
+
+impl<'s> Lookups<'s> {
+    /// Distinct lookups kept; a journey has few distinct descriptions.
+    const KEEP: usize = 16;
+
+    fn get(&mut self, scan_type: &'s str, description: &'s str) -> Option<&'static codes::Rule> {
+        if let Some((.., rule)) = self
+            .seen
+            .iter()
+            .find(|(st, d, _)| *st == scan_type && *d == description)
+        {
+            return *rule;
+        }
+        let rule = codes::lookup(scan_type, description);
+        if self.seen.len() < Self::KEEP {
+            self.seen.push((scan_type, description, rule));
+        }
+        rule
+    }
+}
+
+fn to_step<'s>(
+    pin: &str,
+    scan: &'s RawScan<'_>,
+    index: usize,
+    lookups: &mut Lookups<'s>,
+) -> Result<Step<'s>, CarrierError> {
     let bad = |what: &str, value: &str| {
         CarrierError::malformed(format!(
             "purolator: PIN {pin} scan {} ({}): {what} {value:?}",
@@ -135,29 +191,21 @@ fn to_step(pin: &str, scan: &RawScan<'_>, index: usize) -> Result<Step, CarrierE
         scan_date(&scan.date).ok_or_else(|| bad("ScanDate is not YYYY-MM-DD:", &scan.date))?;
     let time = scan_time(&scan.time).ok_or_else(|| bad("ScanTime is not HHMMSS:", &scan.time))?;
     let st = scan_type(scan);
-    let (status, detail, rule) = match codes::lookup(&st, &scan.description) {
-        Some(r) if r.any_of.is_empty() => (
-            r.status,
-            r.detail,
-            format!("purolator:scantype={}", r.scan_type),
-        ),
-        Some(r) => (
-            r.status,
-            r.detail,
-            format!("purolator:scantype={}+text={}", r.scan_type, r.name),
-        ),
-        None => (
-            Status::Unknown,
-            None,
-            format!("purolator:scantype={st}:unmapped"),
-        ),
+    // The scan type as looked up: `ScanType` when given (`st` is its trimmed
+    // copy), else the `'static` name from the `xsi:type`.
+    let st_key: &'s str = match scan.scan_type.trim() {
+        "" => codes::scan_type_from_xsi(scan.xsi_type.trim()).unwrap_or(""),
+        given => given,
     };
+    let rule = lookups.get(st_key, &scan.description);
+    let (status, detail) = rule.map_or((Status::Unknown, None), |r| (r.status, r.detail));
     let desc = scan.description.trim();
     let description = match clean(&scan.comment) {
         Some(c) if !desc.is_empty() => format!("{desc} ({c})"),
         Some(c) => c,
         None => desc.to_string(),
     };
+    let signature = Some(scan.signature.trim()).filter(|s| !s.is_empty());
     Ok(Step {
         checkpoint: Checkpoint {
             occurred_at: Timestamp::naive(date, time),
@@ -168,7 +216,8 @@ fn to_step(pin: &str, scan: &RawScan<'_>, index: usize) -> Result<Step, CarrierE
             location: depot_location(&scan.depot),
         },
         rule,
-        signature: clean(&scan.signature),
+        after_return: false,
+        signature,
     })
 }
 
@@ -304,12 +353,13 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
             pin_not_found(&info.errors)
         });
     }
+    let mut lookups = Lookups::default();
     let mut steps = info
         .scans
         .iter()
         .enumerate()
         .rev()
-        .map(|(i, s)| to_step(pin, s, i))
+        .map(|(i, s)| to_step(pin, s, i, &mut lookups))
         .collect::<Result<Vec<_>, _>>()?;
 
     // A delivery scan after the parcel turned back is its return to the shipper.
@@ -319,7 +369,7 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         if returning && cp.status == Status::Delivered {
             cp.status = Status::Returned;
             cp.status_detail = None;
-            step.rule.push_str("+after-return");
+            step.after_return = true;
         }
         if cp.status == Status::Returning {
             returning = true;
@@ -337,7 +387,7 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
             .iter()
             .rev()
             .take_while(|s| s.checkpoint.status == status)
-            .find_map(|s| s.signature.clone())
+            .find_map(|s| s.signature.map(str::to_string))
     } else {
         None
     };
@@ -350,7 +400,7 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
     Ok(Snapshot {
         status,
         status_detail: newest.and_then(|s| s.checkpoint.status_detail.clone()),
-        status_rule: newest.map_or_else(|| "purolator:no-scans".into(), |s| s.rule.clone()),
+        status_rule: newest.map_or_else(|| "purolator:no-scans".into(), Step::rule_name),
         carrier_status_code: newest.map(|s| s.checkpoint.code.clone()),
         carrier_status_text: newest.and_then(|s| clean(&s.checkpoint.description)),
         estimated_delivery,
