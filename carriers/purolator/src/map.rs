@@ -84,7 +84,9 @@ pub fn depot_location(name: &str) -> Option<Address> {
     }
     // The two letters after the last comma, upper-cased on the stack: one
     // `String` for the region instead of an upper-cased copy and a `QC` one.
-    let (city, code) = match name.rsplit_once(',') {
+    let comma = name.as_bytes().iter().rposition(|&b| b == b',');
+    let split = comma.and_then(|i| Some((name.get(..i)?, name.get(i + 1..)?)));
+    let (city, code) = match split {
         Some((c, r)) => match r.trim().as_bytes() {
             &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
                 (c, Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
@@ -119,9 +121,10 @@ fn scan_type(scan: &RawScan<'_>) -> String {
     }
 }
 
-/// One scan on its way to a checkpoint.
+/// What a scan's checkpoint does not keep, for the snapshot. Kept beside the
+/// checkpoints (not around them) so that they move into the snapshot as they
+/// are, without a second `Vec`.
 struct Step<'s> {
-    checkpoint: Checkpoint,
     /// The table row the scan matched (`None`: undocumented scan type).
     rule: Option<&'static codes::Rule>,
     /// A delivery scan after the parcel turned back (read as its return).
@@ -133,11 +136,11 @@ struct Step<'s> {
 impl Step<'_> {
     /// The `status_rule` of this step; only the newest step's is kept, so it
     /// is written for that one alone instead of once per scan.
-    fn rule_name(&self) -> String {
+    fn rule_name(&self, checkpoint: &Checkpoint) -> String {
         let mut rule = match self.rule {
             Some(r) if r.any_of.is_empty() => format!("purolator:scantype={}", r.scan_type),
             Some(r) => format!("purolator:scantype={}+text={}", r.scan_type, r.name),
-            None => format!("purolator:scantype={}:unmapped", self.checkpoint.code),
+            None => format!("purolator:scantype={}:unmapped", checkpoint.code),
         };
         if self.after_return {
             rule.push_str("+after-return");
@@ -179,7 +182,7 @@ fn to_step<'s>(
     scan: &'s RawScan<'_>,
     index: usize,
     lookups: &mut Lookups<'s>,
-) -> Result<Step<'s>, CarrierError> {
+) -> Result<(Checkpoint, Step<'s>), CarrierError> {
     let bad = |what: &str, value: &str| {
         CarrierError::malformed(format!(
             "purolator: PIN {pin} scan {} ({}): {what} {value:?}",
@@ -206,19 +209,20 @@ fn to_step<'s>(
         None => desc.to_string(),
     };
     let signature = Some(scan.signature.trim()).filter(|s| !s.is_empty());
-    Ok(Step {
-        checkpoint: Checkpoint {
-            occurred_at: Timestamp::naive(date, time),
-            status,
-            status_detail: detail.map(str::to_string),
-            code: st,
-            description,
-            location: depot_location(&scan.depot),
-        },
+    let checkpoint = Checkpoint {
+        occurred_at: Timestamp::naive(date, time),
+        status,
+        status_detail: detail.map(str::to_string),
+        code: st,
+        description,
+        location: depot_location(&scan.depot),
+    };
+    let step = Step {
         rule,
         after_return: false,
         signature,
-    })
+    };
+    Ok((checkpoint, step))
 }
 
 /// `code description` of errors, for messages.
@@ -354,18 +358,17 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         });
     }
     let mut lookups = Lookups::default();
-    let mut steps = info
-        .scans
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, s)| to_step(pin, s, i, &mut lookups))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut checkpoints = Vec::with_capacity(info.scans.len());
+    let mut steps = Vec::with_capacity(info.scans.len());
+    for (i, scan) in info.scans.iter().enumerate().rev() {
+        let (checkpoint, step) = to_step(pin, scan, i, &mut lookups)?;
+        checkpoints.push(checkpoint);
+        steps.push(step);
+    }
 
     // A delivery scan after the parcel turned back is its return to the shipper.
     let mut returning = false;
-    for step in &mut steps {
-        let cp = &mut step.checkpoint;
+    for (cp, step) in checkpoints.iter_mut().zip(&mut steps) {
         if returning && cp.status == Status::Delivered {
             cp.status = Status::Returned;
             cp.status_detail = None;
@@ -376,18 +379,19 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         }
     }
 
-    let newest = steps.last();
-    let status = newest.map_or(Status::Unknown, |s| s.checkpoint.status);
+    let newest = checkpoints.last();
+    let status = newest.map_or(Status::Unknown, |c| c.status);
     let handed_over = matches!(status, Status::Delivered | Status::Returned);
     let delivered_at = (status == Status::Delivered)
-        .then(|| newest.map(|s| s.checkpoint.occurred_at))
+        .then(|| newest.map(|c| c.occurred_at))
         .flatten();
     let signed_by = if handed_over {
-        steps
+        checkpoints
             .iter()
+            .zip(&steps)
             .rev()
-            .take_while(|s| s.checkpoint.status == status)
-            .find_map(|s| s.signature.map(str::to_string))
+            .take_while(|(c, _)| c.status == status)
+            .find_map(|(_, s)| s.signature.map(str::to_string))
     } else {
         None
     };
@@ -396,13 +400,17 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         .iter()
         .find_map(|s| committed_date(&s.committed_date))
         .map(|date| Eta::Date { date });
+    let status_rule = match (newest, steps.last()) {
+        (Some(c), Some(s)) => s.rule_name(c),
+        _ => "purolator:no-scans".into(),
+    };
 
     Ok(Snapshot {
         status,
-        status_detail: newest.and_then(|s| s.checkpoint.status_detail.clone()),
-        status_rule: newest.map_or_else(|| "purolator:no-scans".into(), Step::rule_name),
-        carrier_status_code: newest.map(|s| s.checkpoint.code.clone()),
-        carrier_status_text: newest.and_then(|s| clean(&s.checkpoint.description)),
+        status_detail: newest.and_then(|c| c.status_detail.clone()),
+        status_rule,
+        carrier_status_code: newest.map(|c| c.code.clone()),
+        carrier_status_text: newest.and_then(|c| clean(&c.description)),
         estimated_delivery,
         original_estimated_delivery: None,
         delivered_at,
@@ -410,8 +418,8 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         service: None,
         origin: None,
         destination: None,
-        updated_at: newest.map(|s| s.checkpoint.occurred_at),
-        checkpoints: steps.into_iter().map(|s| s.checkpoint).collect(),
+        updated_at: newest.map(|c| c.occurred_at),
+        checkpoints,
         fetched_at: None,
         shipment: None,
     })

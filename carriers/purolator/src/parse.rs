@@ -167,9 +167,9 @@ struct PlainBody<'a> {
 
 impl<'a> PlainBody<'a> {
     fn new(body: &'a [u8]) -> PlainBody<'a> {
-        let text = std::str::from_utf8(body)
-            .ok()
-            .filter(|s| !s.as_bytes().contains(&b'\r'));
+        // A fold without early exit, so the `\r` test is vectorized.
+        let has_cr = |s: &str| s.bytes().fold(false, |cr, b| cr | (b == b'\r'));
+        let text = std::str::from_utf8(body).ok().filter(|s| !has_cr(s));
         PlainBody { body, text }
     }
 
@@ -179,6 +179,16 @@ impl<'a> PlainBody<'a> {
         let text = self.text?;
         let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
         text.get(off..off.checked_add(raw.len())?)
+    }
+}
+
+/// `QName::local_name`: the part after the first `:`. A plain byte loop, as
+/// element names are a few bytes long and the `memchr` call `QName` makes
+/// costs more than the search on them (it ran for every element).
+fn local_name(qname: &[u8]) -> &[u8] {
+    match qname.iter().position(|&b| b == b':') {
+        Some(i) => qname.get(i + 1..).unwrap_or_default(),
+        None => qname,
     }
 }
 
@@ -221,7 +231,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], Strin
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                let name = path.push(e.local_name().as_ref())?;
+                let name = path.push(local_name(e.name().as_ref()))?;
                 if root.is_none() {
                     root = Some(name);
                 }
@@ -229,7 +239,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], Strin
                 text = None;
             }
             Event::Empty(e) => {
-                let name = path.push(e.local_name().as_ref())?;
+                let name = path.push(local_name(e.name().as_ref()))?;
                 v.start(path.path(), &e)?;
                 v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
@@ -284,6 +294,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], Strin
     }
 }
 
+#[inline]
 fn check_root(path: &Path<'_>) -> Result<(), String> {
     match path {
         [root] if *root != b"Envelope" => Err(format!(
@@ -300,8 +311,87 @@ enum ErrorTarget {
     Pin,
 }
 
-#[derive(Default)]
+/// The element names the answer reader acts on. Each element's name is
+/// classified once, when it opens, and kept on a stack: the callbacks then
+/// compare small integers along the path instead of names at every open and
+/// close (an answer has hundreds of elements, few of which are read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Other,
+    Envelope,
+    Body,
+    TrackPackagesByPinResponse,
+    Fault,
+    TrackingInformationList,
+    TrackingInformation,
+    Scans,
+    Scan,
+    ResponseInformation,
+    Errors,
+    Error,
+    Pin,
+    Value,
+    ScanType,
+    ScanDate,
+    ScanTime,
+    Description,
+    Comment,
+    SummaryScanIndicator,
+    Depot,
+    Name,
+    ScanDetails,
+    DeliverySignature,
+    /// `CommitedDeliveryDate` (Purolator's spelling) or `CommittedDeliveryDate`.
+    CommittedDeliveryDate,
+    Code,
+    AdditionalInformation,
+    FaultCode,
+    FaultString,
+}
+
+impl Tag {
+    /// The tag of a local name (exact, case-sensitive, as the names were
+    /// compared before).
+    fn of(name: &[u8]) -> Tag {
+        match name {
+            b"Envelope" => Tag::Envelope,
+            b"Body" => Tag::Body,
+            b"TrackPackagesByPinResponse" => Tag::TrackPackagesByPinResponse,
+            b"Fault" => Tag::Fault,
+            b"TrackingInformationList" => Tag::TrackingInformationList,
+            b"TrackingInformation" => Tag::TrackingInformation,
+            b"Scans" => Tag::Scans,
+            b"Scan" => Tag::Scan,
+            b"ResponseInformation" => Tag::ResponseInformation,
+            b"Errors" => Tag::Errors,
+            b"Error" => Tag::Error,
+            b"PIN" => Tag::Pin,
+            b"Value" => Tag::Value,
+            b"ScanType" => Tag::ScanType,
+            b"ScanDate" => Tag::ScanDate,
+            b"ScanTime" => Tag::ScanTime,
+            b"Description" => Tag::Description,
+            b"Comment" => Tag::Comment,
+            b"SummaryScanIndicator" => Tag::SummaryScanIndicator,
+            b"Depot" => Tag::Depot,
+            b"Name" => Tag::Name,
+            b"ScanDetails" => Tag::ScanDetails,
+            b"DeliverySignature" => Tag::DeliverySignature,
+            b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => Tag::CommittedDeliveryDate,
+            b"Code" => Tag::Code,
+            b"AdditionalInformation" => Tag::AdditionalInformation,
+            b"faultcode" => Tag::FaultCode,
+            b"faultstring" => Tag::FaultString,
+            _ => Tag::Other,
+        }
+    }
+}
+
 struct ResponseVisitor<'a> {
+    body: &'a [u8],
+    /// The open elements' tags, outermost first (pushed in `start`, popped
+    /// in `end`, which the walker calls in pairs).
+    tags: Vec<Tag>,
     response: Option<RawResponse<'a>>,
     fault: Option<RawFault<'a>>,
     other_body: Option<String>,
@@ -309,6 +399,23 @@ struct ResponseVisitor<'a> {
 }
 
 impl<'a> ResponseVisitor<'a> {
+    fn new(body: &'a [u8]) -> ResponseVisitor<'a> {
+        ResponseVisitor {
+            body,
+            tags: Vec::with_capacity(12),
+            response: None,
+            fault: None,
+            other_body: None,
+            target: None,
+        }
+    }
+
+    /// The tag `back` elements above the innermost open one (0: itself).
+    fn up(&self, back: usize) -> Option<Tag> {
+        let i = self.tags.len().checked_sub(back + 1)?;
+        self.tags.get(i).copied()
+    }
+
     fn scan(&mut self) -> Option<&mut RawScan<'a>> {
         self.response.as_mut()?.infos.last_mut()?.scans.last_mut()
     }
@@ -322,112 +429,134 @@ impl<'a> ResponseVisitor<'a> {
     }
 }
 
-fn xsi_type_attr(e: &BytesStart<'_>) -> Text<'static> {
+/// The `xsi:type` attribute's raw value, borrowed from `body` when it lies in it.
+fn xsi_type_attr<'a>(body: &'a [u8], e: &BytesStart<'_>) -> Text<'a> {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == b"type")
-        .map(|a| Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()))
+        .map(|a| match in_body(body, &a.value) {
+            Some(value) => String::from_utf8_lossy(value),
+            None => Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()),
+        })
         .unwrap_or_default()
 }
 
 impl<'a> Visitor<'a> for ResponseVisitor<'a> {
     fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
-        // Only a few element names open something; the rest skip the suffix
-        // comparisons below, which every branch starts with the last name of.
-        let opens = |last: &[u8]| match path.len() {
-            3 => matches!(last, b"TrackPackagesByPinResponse" | b"Fault" | b"Body"),
-            _ => false,
-        } || matches!(last, b"TrackingInformation" | b"Scan" | b"Error");
-        if !path.last().is_some_and(|last| opens(last)) {
-            return Ok(());
-        }
-        if path.len() == 3 && ends(path, &["Envelope", "Body", "TrackPackagesByPinResponse"]) {
-            self.response.get_or_insert_with(RawResponse::default);
-        } else if path.len() == 3 && ends(path, &["Envelope", "Body", "Fault"]) {
-            self.fault.get_or_insert_with(RawFault::default);
-        } else if path.len() == 3 && ends(path, &["Envelope", "Body"]) {
-            let name = path.last().map(|n| String::from_utf8_lossy(n).into_owned());
-            self.other_body = self.other_body.take().or(name);
-        } else if ends(path, &["TrackingInformationList", "TrackingInformation"]) {
-            if let Some(r) = self.response.as_mut() {
-                r.infos.push(RawInfo::default());
+        let tag = path.last().map_or(Tag::Other, |last| Tag::of(last));
+        self.tags.push(tag);
+        let depth3 = |v: &Self, parents: [Tag; 2]| {
+            v.tags.len() == 3 && v.tags.get(..2) == Some(&parents[..])
+        };
+        match tag {
+            Tag::TrackPackagesByPinResponse if depth3(self, [Tag::Envelope, Tag::Body]) => {
+                self.response.get_or_insert_with(RawResponse::default);
             }
-        } else if ends(path, &["TrackingInformation", "Scans", "Scan"]) {
-            if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
-                info.scans.push(RawScan {
-                    xsi_type: xsi_type_attr(e),
-                    ..RawScan::default()
-                });
+            Tag::Fault if depth3(self, [Tag::Envelope, Tag::Body]) => {
+                self.fault.get_or_insert_with(RawFault::default);
             }
-        } else if ends(path, &["ResponseInformation", "Errors", "Error"]) {
-            let per_pin = path.len() >= 4 && path[path.len() - 4] == b"TrackingInformation";
-            if let Some(r) = self.response.as_mut() {
-                if per_pin {
-                    if let Some(info) = r.infos.last_mut() {
-                        info.errors.push(RawError::default());
-                        self.target = Some(ErrorTarget::Pin);
-                    }
-                } else {
-                    r.errors.push(RawError::default());
-                    self.target = Some(ErrorTarget::Top);
+            // (Any root, then) `Envelope/Body` at depth 3, as matched before.
+            Tag::Body if self.tags.len() == 3 && self.up(1) == Some(Tag::Envelope) => {
+                let name = path.last().map(|n| String::from_utf8_lossy(n).into_owned());
+                self.other_body = self.other_body.take().or(name);
+            }
+            Tag::TrackingInformation if self.up(1) == Some(Tag::TrackingInformationList) => {
+                if let Some(r) = self.response.as_mut() {
+                    r.infos.push(RawInfo::default());
                 }
             }
+            Tag::Scan
+                if self.up(1) == Some(Tag::Scans)
+                    && self.up(2) == Some(Tag::TrackingInformation) =>
+            {
+                let xsi_type = xsi_type_attr(self.body, e);
+                if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
+                    // Room for a long journey at once: growing a Vec of these
+                    // 240-byte records 4 → 8 → 16 cost three copying reallocs.
+                    if info.scans.capacity() == 0 {
+                        info.scans.reserve(16);
+                    }
+                    info.scans.push(RawScan {
+                        xsi_type,
+                        ..RawScan::default()
+                    });
+                }
+            }
+            Tag::Error
+                if self.up(1) == Some(Tag::Errors)
+                    && self.up(2) == Some(Tag::ResponseInformation) =>
+            {
+                let per_pin = self.up(3) == Some(Tag::TrackingInformation);
+                if let Some(r) = self.response.as_mut() {
+                    if per_pin {
+                        if let Some(info) = r.infos.last_mut() {
+                            info.errors.push(RawError::default());
+                            self.target = Some(ErrorTarget::Pin);
+                        }
+                    } else {
+                        r.errors.push(RawError::default());
+                        self.target = Some(ErrorTarget::Top);
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
 
-    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
-        let Some(&last) = path.last() else { return };
-        let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-        match parent.copied() {
-            Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
+    fn end(&mut self, _path: &Path<'a>, text: Text<'a>) {
+        let (last, parent, grandparent) = (self.up(0), self.up(1), self.up(2));
+        self.tags.pop();
+        let (Some(last), Some(parent)) = (last, parent) else {
+            return;
+        };
+        match parent {
+            Tag::Pin if last == Tag::Value && grandparent == Some(Tag::TrackingInformation) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
                     info.pin = text;
                 }
             }
-            Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
+            Tag::Scan if grandparent == Some(Tag::Scans) => {
                 let Some(scan) = self.scan() else { return };
                 let slot = match last {
-                    b"ScanType" => &mut scan.scan_type,
-                    b"ScanDate" => &mut scan.date,
-                    b"ScanTime" => &mut scan.time,
-                    b"Description" => &mut scan.description,
-                    b"Comment" => &mut scan.comment,
-                    b"SummaryScanIndicator" => &mut scan.summary,
+                    Tag::ScanType => &mut scan.scan_type,
+                    Tag::ScanDate => &mut scan.date,
+                    Tag::ScanTime => &mut scan.time,
+                    Tag::Description => &mut scan.description,
+                    Tag::Comment => &mut scan.comment,
+                    Tag::SummaryScanIndicator => &mut scan.summary,
                     _ => return,
                 };
                 *slot = text;
             }
-            Some(b"Depot") if ends(path, &["Scan", "Depot", "Name"]) => {
+            Tag::Depot if last == Tag::Name && grandparent == Some(Tag::Scan) => {
                 if let Some(scan) = self.scan() {
                     scan.depot = text;
                 }
             }
-            Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
+            Tag::ScanDetails if grandparent == Some(Tag::Scan) => {
                 let Some(scan) = self.scan() else { return };
                 match last {
-                    b"DeliverySignature" => scan.signature = text,
-                    b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
-                        scan.committed_date = text
-                    }
+                    Tag::DeliverySignature => scan.signature = text,
+                    Tag::CommittedDeliveryDate => scan.committed_date = text,
                     _ => {}
                 }
             }
-            Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
+            Tag::Error if grandparent == Some(Tag::Errors) => {
                 let Some(err) = self.error() else { return };
                 match last {
-                    b"Code" => err.code = text,
-                    b"Description" => err.description = text,
-                    b"AdditionalInformation" => err.additional = text,
+                    Tag::Code => err.code = text,
+                    Tag::Description => err.description = text,
+                    Tag::AdditionalInformation => err.additional = text,
                     _ => {}
                 }
             }
-            Some(b"Fault") => {
+            Tag::Fault => {
                 let Some(f) = self.fault.as_mut() else { return };
                 match last {
-                    b"faultcode" => f.code = text,
-                    b"faultstring" => f.string = text,
+                    Tag::FaultCode => f.code = text,
+                    Tag::FaultString => f.string = text,
                     _ => {}
                 }
             }
@@ -438,7 +567,7 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
 
 /// Parses an answer body (tracking response or SOAP fault).
 pub fn parse(body: &[u8]) -> Result<Document<'_>, String> {
-    let mut v = ResponseVisitor::default();
+    let mut v = ResponseVisitor::new(body);
     let root = walk(body, &mut v)?;
     if root != b"Envelope" {
         return Err(format!(
@@ -566,6 +695,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn local_name_agrees_with_qname(name in "[a:é]{0,6}") {
+            let q = quick_xml::name::QName(name.as_bytes());
+            let expected = q.local_name();
+            prop_assert_eq!(local_name(name.as_bytes()), expected.as_ref());
+        }
+
         #[test]
         fn borrowed_paths_match_copied_names(root in node()) {
             let (mut xml, mut expected) = (String::new(), Vec::new());
