@@ -348,7 +348,10 @@ pub fn fault_error(f: &RawFault, resp: &HttpResponse) -> FaultKind {
 /// time, whose zone it does not state).
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
-    if let Some(t) = english_display_time(s) {
+    if let Some(t) = english_display_time(s)
+        .or_else(|| german_display_time(s))
+        .or_else(|| naive_iso_time(s))
+    {
         return Some(t);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
@@ -439,8 +442,120 @@ fn english_display_time(s: &str) -> Option<Timestamp> {
     Some(Timestamp::naive(date, time))
 }
 
+/// Two ASCII digits as a number.
+fn two_digits(a: u8, b: u8) -> Option<u32> {
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+}
+
+/// Four ASCII digits as a number.
+fn four_digits(b: &[u8; 4]) -> Option<i32> {
+    let [a, b2, c, d] = *b;
+    i32::try_from(two_digits(a, b2)? * 100 + two_digits(c, d)?).ok()
+}
+
+/// The fast path for DPD's German display time, `DD.MM.YYYY, HH:MM[:SS]`
+/// (exactly these digits), read without format strings. Every format before
+/// `%d.%m.%Y, %H:%M:%S` / `%d.%m.%Y, %H:%M` fails on this shape (they need a
+/// `-`, `/` or `T` after the first number), and those two read the same time;
+/// `Some` only for a valid time without leap second, anything else goes
+/// through the formats.
+fn german_display_time(s: &str) -> Option<Timestamp> {
+    let (date, time) = match s.as_bytes() {
+        [
+            d1,
+            d2,
+            b'.',
+            m1,
+            m2,
+            b'.',
+            y @ ..,
+            b',',
+            b' ',
+            h1,
+            h2,
+            b':',
+            n1,
+            n2,
+        ] => (([*d1, *d2], [*m1, *m2], y), (*h1, *h2, *n1, *n2, None)),
+        [
+            d1,
+            d2,
+            b'.',
+            m1,
+            m2,
+            b'.',
+            y @ ..,
+            b',',
+            b' ',
+            h1,
+            h2,
+            b':',
+            n1,
+            n2,
+            b':',
+            s1,
+            s2,
+        ] => (
+            ([*d1, *d2], [*m1, *m2], y),
+            (*h1, *h2, *n1, *n2, Some((*s1, *s2))),
+        ),
+        _ => return None,
+    };
+    let ((d, m, y), (h1, h2, n1, n2, sec)) = (date, time);
+    let year = four_digits(<&[u8; 4]>::try_from(y).ok()?)?;
+    let date = NaiveDate::from_ymd_opt(year, two_digits(m[0], m[1])?, two_digits(d[0], d[1])?)?;
+    let second = match sec {
+        Some((a, b)) => two_digits(a, b).filter(|s| *s <= 59)?,
+        None => 0,
+    };
+    let time = NaiveTime::from_hms_opt(two_digits(h1, h2)?, two_digits(n1, n2)?, second)?;
+    Some(Timestamp::naive(date, time))
+}
+
+/// The fast path for a scan's naive `YYYY-MM-DDTHH:MM:SS` (exactly these
+/// digits, no fraction, no offset): RFC 3339 and the zoned formats fail on it
+/// (no offset), and the first naive format, `%Y-%m-%dT%H:%M:%S%.f`, reads the
+/// same time. `Some` only for a valid time without leap second.
+fn naive_iso_time(s: &str) -> Option<Timestamp> {
+    let [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        m1,
+        m2,
+        b'-',
+        d1,
+        d2,
+        b'T',
+        h1,
+        h2,
+        b':',
+        n1,
+        n2,
+        b':',
+        s1,
+        s2,
+    ] = *s.as_bytes()
+    else {
+        return None;
+    };
+    let year = four_digits(&[y1, y2, y3, y4])?;
+    let date = NaiveDate::from_ymd_opt(year, two_digits(m1, m2)?, two_digits(d1, d2)?)?;
+    let second = two_digits(s1, s2).filter(|s| *s <= 59)?;
+    let time = NaiveTime::from_hms_opt(two_digits(h1, h2)?, two_digits(n1, n2)?, second)?;
+    Some(Timestamp::naive(date, time))
+}
+
 fn parse_date(token: &str) -> Option<NaiveDate> {
     let t = token.trim_end_matches(['.', ',', ';']);
+    // Each format starts with a number, and a number needs a digit: a word
+    // without one (most of a Predict sentence) skips the three parses.
+    if !t.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     ["%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
@@ -449,6 +564,10 @@ fn parse_date(token: &str) -> Option<NaiveDate> {
 fn parse_hm(token: &str) -> Option<NaiveTime> {
     let t = token.trim_end_matches(['.', ',', ';', ')']);
     let t = t.trim_start_matches('(');
+    // `%H` needs a digit (see `parse_date`).
+    if !t.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     NaiveTime::parse_from_str(t, "%H:%M").ok()
 }
 
@@ -727,7 +846,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fixed_layout_times() {
+        for s in [
+            "05.03.2019, 19:30",
+            "31.12.2019, 23:59:59",
+            "29.02.2020, 00:00",
+            "2019-03-06T09:12:40",
+            "2020-02-29T23:59:59",
+        ] {
+            let fast = german_display_time(s)
+                .or_else(|| naive_iso_time(s))
+                .map(|t| format!("{t:?}"));
+            assert!(fast.is_some(), "{s}");
+            assert_eq!(fast, parse_time_ref(s).map(|t| format!("{t:?}")), "{s}");
+        }
+        for s in [
+            "29.02.2019, 19:30",
+            "05.03.2019, 24:00",
+            "05.03.2019, 19:30:60",
+            "5.03.2019, 19:30",
+            "05.03.2019 19:30",
+            "2019-03-06T09:12:60",
+            "2019-03-06T09:12:40Z",
+            "2019-03-06T09:12",
+        ] {
+            assert_eq!(
+                german_display_time(s).or_else(|| naive_iso_time(s)),
+                None,
+                "{s}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fixed_layout_times_agree_with_the_formats(
+            s in "[0-9]{2}\\.[0-9]{2}\\.[0-9]{4}, [0-9]{2}:[0-9]{2}(:[0-9]{2})?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}",
+        ) {
+            let fmt = |t: Option<Timestamp>| t.map(|t| format!("{t:?}"));
+            let fast = fmt(german_display_time(&s).or_else(|| naive_iso_time(&s)));
+            if fast.is_some() {
+                prop_assert_eq!(fast, fmt(parse_time_ref(&s)));
+            }
+            prop_assert_eq!(fmt(parse_time(&s)), fmt(parse_time_ref(&s)));
+        }
+
+        #[test]
+        fn predict_words_agree_with_the_formats(w in "[0-9a-zA-Z.:,;()/ \\-]{0,12}") {
+            prop_assert_eq!(
+                parse_date(&w),
+                ["%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"]
+                    .iter()
+                    .find_map(|f| NaiveDate::parse_from_str(w.trim_end_matches(['.', ',', ';']), f).ok())
+            );
+            let t = w.trim_end_matches(['.', ',', ';', ')']).trim_start_matches('(');
+            prop_assert_eq!(parse_hm(&w), NaiveTime::parse_from_str(t, "%H:%M").ok());
+        }
+
         #[test]
         fn english_display_time_agrees_with_the_formats(
             s in "[0-9]{1,3}/[0-9]{1,3}/[0-9]{3,5} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3} [AaPp][Mm]",
