@@ -10,55 +10,59 @@ use trackd_carrier_sdk::{
     Address, Checkpoint, Eta, HttpResponse, RetryAfter, Snapshot, Status, Timestamp,
 };
 
+/// Text of one field, borrowed from the body unless the XML split it
+/// (entity or character references, CDATA, line-end normalization).
+pub type Text<'a> = Cow<'a, str>;
+
 /// One `statusInfo` entry as DPD sent it.
 #[derive(Debug, Default, Clone)]
-pub struct RawStatus {
+pub struct RawStatus<'a> {
     /// `status`: the code (`Delivered`, `ON_THE_ROAD`...).
-    pub code: String,
+    pub code: Text<'a>,
     /// `label/content`: the short headline.
-    pub label: String,
+    pub label: Text<'a>,
     /// `description/content/content` lines.
-    pub description: Vec<String>,
+    pub description: Vec<Text<'a>>,
     /// `statusHasBeenReached`; `None` when absent.
     pub reached: Option<bool>,
     /// `isCurrentStatus`.
     pub current: bool,
     /// `location/content` (`Mechelen (BE)`).
-    pub location: String,
+    pub location: Text<'a>,
     /// `date/content`: display text, format depends on `messageLanguage`.
-    pub date: String,
+    pub date: Text<'a>,
     /// `errorItems` lines (delivery problems).
-    pub errors: Vec<String>,
+    pub errors: Vec<Text<'a>>,
 }
 
 /// One `scanInfo/scan` entry (detailed scans, when DPD sends them).
 #[derive(Debug, Default, Clone)]
-pub struct RawScan {
+pub struct RawScan<'a> {
     /// `date` (xs:dateTime, with or without offset).
-    pub date: String,
+    pub date: Text<'a>,
     /// `scanData/location` or `location`.
-    pub location: String,
+    pub location: Text<'a>,
     /// `scanType/code` (or `scanType/name` when no code).
-    pub code: String,
+    pub code: Text<'a>,
     /// `scanDescription` content lines.
-    pub description: Vec<String>,
+    pub description: Vec<Text<'a>>,
 }
 
 /// A `getTrackingDataResponse/trackingresult`.
 #[derive(Debug, Default, Clone)]
-pub struct RawResult {
+pub struct RawResult<'a> {
     /// `shipmentInfo` was present.
     pub has_shipment_info: bool,
     /// `shipmentInfo/status` (`SHIPMENT`).
-    pub shipment_status: String,
+    pub shipment_status: Text<'a>,
     /// `shipmentInfo/serviceDescription` content lines.
-    pub service: Vec<String>,
+    pub service: Vec<Text<'a>>,
     /// `shipmentInfo/predictInformation` label and content lines.
-    pub predict: Vec<String>,
+    pub predict: Vec<Text<'a>>,
     /// `statusInfo` entries in document order.
-    pub statuses: Vec<RawStatus>,
+    pub statuses: Vec<RawStatus<'a>>,
     /// `scanInfo/scan` entries in document order.
-    pub scans: Vec<RawScan>,
+    pub scans: Vec<RawScan<'a>>,
 }
 
 /// A SOAP fault with DPD's detail (`authenticationFault` or `faults`).
@@ -78,9 +82,9 @@ pub struct RawFault {
 
 /// A parsed DPD answer.
 #[derive(Debug, Clone)]
-pub enum Document {
+pub enum Document<'a> {
     /// A tracking result.
-    Track(RawResult),
+    Track(RawResult<'a>),
     /// A `getAuthResponse/return`.
     Login {
         /// `authToken`.
@@ -93,19 +97,30 @@ pub enum Document {
 }
 
 #[derive(Default)]
-struct Builder {
-    result: Option<RawResult>,
+struct Builder<'a> {
+    result: Option<RawResult<'a>>,
     fault: Option<RawFault>,
     login: Option<(String, String)>,
 }
 
-fn push_line(v: &mut Vec<String>, text: &str) {
-    if let Some(t) = clean(text) {
+/// `text` trimmed, still borrowed from the body when it was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+        Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+        Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+    }
+}
+
+/// Keeps `text`, trimmed, when it is not blank (as `clean` did).
+fn push_line<'a>(v: &mut Vec<Text<'a>>, text: Cow<'a, str>) {
+    let t = trimmed(text);
+    if !t.is_empty() {
         v.push(t);
     }
 }
 
-impl<'a> Sink<'a> for Builder {
+impl<'a> Sink<'a> for Builder<'a> {
     fn start(&mut self, path: &[&'a str]) {
         let Some(&last) = path.last() else { return };
         match last {
@@ -195,12 +210,11 @@ impl<'a> Sink<'a> for Builder {
             return;
         };
         let rel = xml::rel(path, i);
-        let t = text.as_ref();
         match rel {
-            ["shipmentInfo", "status"] => r.shipment_status = t.trim().to_string(),
+            ["shipmentInfo", "status"] => r.shipment_status = trimmed(text),
             ["shipmentInfo", "serviceDescription", "content"]
             | ["shipmentInfo", "serviceDescription", "content", "content"] => {
-                push_line(&mut r.service, t)
+                push_line(&mut r.service, text)
             }
             ["shipmentInfo", "predictInformation", "label" | "content"]
             | [
@@ -208,23 +222,23 @@ impl<'a> Sink<'a> for Builder {
                 "predictInformation",
                 "label" | "content",
                 "content",
-            ] => push_line(&mut r.predict, t),
+            ] => push_line(&mut r.predict, text),
             ["statusInfo", rest @ ..] => {
                 let Some(s) = r.statuses.last_mut() else {
                     return;
                 };
                 match rest {
-                    ["status"] => s.code = t.trim().to_string(),
-                    ["label"] | ["label", "content"] => s.label = t.trim().to_string(),
+                    ["status"] => s.code = trimmed(text),
+                    ["label"] | ["label", "content"] => s.label = trimmed(text),
                     ["description", "content"] | ["description", "content", "content"] => {
-                        push_line(&mut s.description, t)
+                        push_line(&mut s.description, text)
                     }
-                    ["statusHasBeenReached"] => s.reached = Some(t.trim() == "true"),
-                    ["isCurrentStatus"] => s.current = t.trim() == "true",
-                    ["location"] | ["location", "content"] => s.location = t.trim().to_string(),
-                    ["date"] | ["date", "content"] => s.date = t.trim().to_string(),
+                    ["statusHasBeenReached"] => s.reached = Some(text.trim() == "true"),
+                    ["isCurrentStatus"] => s.current = text.trim() == "true",
+                    ["location"] | ["location", "content"] => s.location = trimmed(text),
+                    ["date"] | ["date", "content"] => s.date = trimmed(text),
                     ["errorItems", "content"] | ["errorItems", "content", "content"] => {
-                        push_line(&mut s.errors, t)
+                        push_line(&mut s.errors, text)
                     }
                     _ => {}
                 }
@@ -232,17 +246,17 @@ impl<'a> Sink<'a> for Builder {
             ["scanInfo", "scan", rest @ ..] => {
                 let Some(s) = r.scans.last_mut() else { return };
                 match rest {
-                    ["date"] => s.date = t.trim().to_string(),
-                    ["location"] | ["scanData", "location"] => s.location = t.trim().to_string(),
+                    ["date"] => s.date = trimmed(text),
+                    ["location"] | ["scanData", "location"] => s.location = trimmed(text),
                     ["scanType", "code"] | ["scanData", "scanType", "code"] => {
-                        s.code = t.trim().to_string()
+                        s.code = trimmed(text)
                     }
                     ["scanType", "name"] | ["scanData", "scanType", "name"]
                         if s.code.is_empty() =>
                     {
-                        s.code = t.trim().to_string()
+                        s.code = trimmed(text)
                     }
-                    ["scanDescription", .., "content"] => push_line(&mut s.description, t),
+                    ["scanDescription", .., "content"] => push_line(&mut s.description, text),
                     _ => {}
                 }
             }
@@ -252,7 +266,7 @@ impl<'a> Sink<'a> for Builder {
 }
 
 /// Parses a DPD SOAP answer body.
-pub fn parse(body: &[u8]) -> Result<Document, CarrierError> {
+pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
     let mut b = Builder::default();
     let root = xml::walk(body, &mut b)?;
     if root != "Envelope" {
@@ -573,7 +587,7 @@ fn parse_hm(token: &str) -> Option<NaiveTime> {
 
 /// Reads DPD Predict text ("… on 08/19/2021 between 10:30 and 11:30"): a date
 /// and an optional hh:mm window, both local (naive).
-pub fn parse_predict(lines: &[String]) -> Option<Eta> {
+pub fn parse_predict(lines: &[Text<'_>]) -> Option<Eta> {
     let text = lines.join(" ");
     let mut date = None;
     let mut times = Vec::with_capacity(2);
@@ -639,7 +653,7 @@ fn status_checkpoint(s: &RawStatus) -> Result<Option<Checkpoint>, CarrierError> 
         ))
     })?;
     let description = if s.description.is_empty() {
-        clean(&s.label).unwrap_or_else(|| s.code.clone())
+        clean(&s.label).unwrap_or_else(|| s.code.to_string())
     } else {
         s.description.join(" ")
     };
@@ -647,7 +661,7 @@ fn status_checkpoint(s: &RawStatus) -> Result<Option<Checkpoint>, CarrierError> 
         occurred_at,
         status: codes::status_of(&s.code).unwrap_or(Status::Unknown),
         status_detail: (!s.errors.is_empty()).then(|| s.errors.join(" ")),
-        code: s.code.clone(),
+        code: s.code.to_string(),
         description,
         location: parse_location(&s.location),
     }))
@@ -705,7 +719,7 @@ pub fn snapshot(r: &RawResult) -> Result<Snapshot, CarrierError> {
             };
             snap.carrier_status_code = clean(&cur.code);
             snap.carrier_status_text =
-                clean(&cur.label).or_else(|| cur.description.first().cloned());
+                clean(&cur.label).or_else(|| cur.description.first().map(|d| d.to_string()));
             snap.status_detail = if cur.errors.is_empty() {
                 clean(cur.description.join(" "))
             } else {
