@@ -157,7 +157,11 @@ const RETURNED_DELIVERY_WORDS: &[&str] = &[
 ];
 
 /// Every row, first match wins within a scan type.
-pub static RULES: &[Rule] = &[
+pub static RULES: &[Rule] = TABLE;
+
+/// [`RULES`] as a constant, so the keyword filters below are computed from it
+/// at compile time.
+const TABLE: &[Rule] = &[
     // Delivery: the parcel was handed over (signature in ScanDetails).
     text(
         "Delivery",
@@ -279,57 +283,191 @@ pub fn normalize(description: &str) -> String {
 /// (a valid needle can only match at a character boundary).
 pub(crate) fn has(hay: &str, needle: &str) -> bool {
     let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = needle.split_first() else {
+    let Some(&first) = needle.first() else {
         return true;
     };
-    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
-        return false;
-    };
-    let last = rest.last().copied().unwrap_or(first);
-    // First and last byte both match before the (out-of-line) slice compare.
-    hay.iter().take(last_start + 1).enumerate().any(|(i, &b)| {
-        b == first
-            && hay.get(i + needle.len() - 1) == Some(&last)
-            && hay.get(i + 1..i + needle.len()) == Some(rest)
-    })
+    // Candidates by their first byte (`position` is an unrolled loop), then
+    // one slice compare each.
+    let mut from = 0;
+    while let Some(p) = hay
+        .get(from..)
+        .and_then(|h| h.iter().position(|&b| b == first))
+    {
+        let at = from + p;
+        if hay.get(at..at + needle.len()) == Some(needle) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
-/// One bit of a 64-bit set for the byte pair `a b` (a cheap hash).
-fn pair_bit(a: u8, b: u8) -> u64 {
-    1 << ((u32::from(a) | (u32::from(b) << 8)).wrapping_mul(0x9E37_79B1) >> 26)
+/// Index (0..256) of the byte pair `a b` in a [`PairSet`] (a cheap hash).
+const fn pair_index(a: u8, b: u8) -> u8 {
+    ((a as u32 | (b as u32) << 8).wrapping_mul(0x9E37_79B1) >> 24) as u8
 }
 
-/// The set of byte pairs occurring in `hay`: a needle can only occur in `hay`
-/// if its first and last byte pairs are in it, which rejects most of the
-/// dozens of keywords a description is checked against without searching.
-fn pairs(hay: &str) -> u64 {
-    hay.as_bytes()
-        .windows(2)
-        .fold(0, |set, w| set | pair_bit(w[0], w[1]))
+/// The set of byte pairs occurring in a text, as 256 bits: a needle can only
+/// occur in the text if its first and last byte pairs are in it, which
+/// rejects most of the dozens of keywords a description is checked against
+/// without searching (a 64-bit set let a third of them through).
+#[derive(Debug, Clone, Copy, Default)]
+struct PairSet([u64; 4]);
+
+impl PairSet {
+    fn insert(&mut self, a: u8, b: u8) {
+        let i = pair_index(a, b);
+        if let Some(word) = self.0.get_mut(usize::from(i >> 6)) {
+            *word |= 1 << (i & 63);
+        }
+    }
+
+    fn contains(&self, i: u8) -> bool {
+        self.0
+            .get(usize::from(i >> 6))
+            .is_some_and(|w| (w >> (i & 63)) & 1 == 1)
+    }
+}
+
+/// The set of byte pairs occurring in `hay`.
+fn pairs(hay: &str) -> PairSet {
+    pair_set(hay.as_bytes())
+}
+
+fn pair_set(hay: &[u8]) -> PairSet {
+    let mut set = PairSet::default();
+    for w in hay.windows(2) {
+        if let [a, b] = *w {
+            set.insert(a, b);
+        }
+    }
+    set
+}
+
+/// The [`PairSet`] indices of a keyword's first and last byte pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyPairs {
+    first: u8,
+    last: u8,
+}
+
+impl KeyPairs {
+    /// `None` for a needle shorter than two bytes (no pair to test).
+    const fn of(needle: &[u8]) -> Option<KeyPairs> {
+        match (needle, needle) {
+            ([a, b, ..], [.., y, z]) => Some(KeyPairs {
+                first: pair_index(*a, *b),
+                last: pair_index(*y, *z),
+            }),
+            _ => None,
+        }
+    }
+
+    /// False when `needle` (of these pairs) cannot occur in the text of `set`.
+    fn may_occur(self, set: &PairSet) -> bool {
+        set.contains(self.first) && set.contains(self.last)
+    }
 }
 
 /// `has(hay, needle)`, where `set` is `pairs(hay)`.
-fn has_filtered(hay: &str, set: u64, needle: &str) -> bool {
-    if let [a, b, .., y, z] = needle.as_bytes() {
-        let need = pair_bit(*a, *b) | pair_bit(*y, *z);
-        if set & need != need {
-            return false;
-        }
-    }
-    has(hay, needle)
+#[cfg(test)]
+fn has_filtered(hay: &str, set: PairSet, needle: &str) -> bool {
+    KeyPairs::of(needle.as_bytes()).is_none_or(|k| k.may_occur(&set)) && has(hay, needle)
 }
 
-/// The rows of one scan type (case-insensitive): a slice, since each scan
-/// type's rows are contiguous in [`RULES`] (checked by a test), so the rest
-/// of the table is not compared.
-fn rows_of(scan_type: &str) -> Option<&'static [Rule]> {
-    let start = RULES
+/// Most keywords of one row (checked when [`FILTERS`] is built).
+const MAX_WORDS: usize = 10;
+
+/// The [`KeyPairs`] of every row's keywords, in [`TABLE`] order, computed at
+/// compile time so that a lookup tests two bits per keyword and searches only
+/// for the keywords that pass.
+static FILTERS: [[KeyPairs; MAX_WORDS]; TABLE.len()] = key_pairs();
+
+const fn key_pairs() -> [[KeyPairs; MAX_WORDS]; TABLE.len()] {
+    let none = KeyPairs { first: 0, last: 0 };
+    let mut out = [[none; MAX_WORDS]; TABLE.len()];
+    let mut r = 0;
+    while r < TABLE.len() {
+        let words = TABLE[r].any_of;
+        assert!(
+            words.len() <= MAX_WORDS,
+            "a row has more than MAX_WORDS keywords"
+        );
+        let mut w = 0;
+        while w < words.len() {
+            match KeyPairs::of(words[w].as_bytes()) {
+                Some(k) => out[r][w] = k,
+                None => panic!("a keyword is shorter than two bytes"),
+            }
+            w += 1;
+        }
+        r += 1;
+    }
+    out
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `(start, end)` in [`TABLE`] of each [`SCAN_TYPES`] entry's rows, computed
+/// at compile time (rows of a scan type are contiguous, checked here).
+const ROW_RANGES: [(usize, usize); SCAN_TYPES.len()] = row_ranges();
+
+const fn row_ranges() -> [(usize, usize); SCAN_TYPES.len()] {
+    let mut out = [(0, 0); SCAN_TYPES.len()];
+    let mut t = 0;
+    while t < SCAN_TYPES.len() {
+        let mut start = 0;
+        while start < TABLE.len() && !same(TABLE[start].scan_type, SCAN_TYPES[t]) {
+            start += 1;
+        }
+        assert!(start < TABLE.len(), "a scan type has no row");
+        let mut end = start;
+        while end < TABLE.len() && same(TABLE[end].scan_type, SCAN_TYPES[t]) {
+            end += 1;
+        }
+        let mut rest = end;
+        while rest < TABLE.len() {
+            assert!(
+                !same(TABLE[rest].scan_type, SCAN_TYPES[t]),
+                "a scan type's rows are not contiguous"
+            );
+            rest += 1;
+        }
+        out[t] = (start, end);
+        t += 1;
+    }
+    out
+}
+
+/// The `(start, end)` rows of one scan type (case-insensitive) in [`RULES`].
+/// Every row's scan type is one of [`SCAN_TYPES`] (checked by a test), which
+/// differ case-insensitively, so this is the block of the first row whose
+/// scan type matches, without comparing the table's rows.
+fn row_range(scan_type: &str) -> Option<(usize, usize)> {
+    let t = SCAN_TYPES
         .iter()
-        .position(|r| r.scan_type.eq_ignore_ascii_case(scan_type))?;
-    let rest = RULES.get(start..)?;
-    let first = rest.first()?.scan_type;
-    let len = rest.iter().take_while(|r| r.scan_type == first).count();
-    rest.get(..len)
+        .position(|t| t.eq_ignore_ascii_case(scan_type))?;
+    ROW_RANGES.get(t).copied()
+}
+
+/// The rows of one scan type (case-insensitive), as a slice of [`RULES`].
+#[cfg(test)]
+fn rows_of(scan_type: &str) -> Option<&'static [Rule]> {
+    let (start, end) = row_range(scan_type)?;
+    RULES.get(start..end)
 }
 
 /// Longest description normalized on the stack; longer ones allocate.
@@ -338,45 +476,78 @@ const STACK_TEXT: usize = 160;
 /// [`normalize`] of an ASCII description written into `buf` instead of a new
 /// `String` (every scan is looked up, and the allocation cost more than the
 /// keyword search); `None` when it is not ASCII or does not fit.
+#[cfg(test)]
 fn normalize_ascii<'b>(description: &str, buf: &'b mut [u8; STACK_TEXT]) -> Option<&'b str> {
+    normalize_ascii_pairs(description, buf).map(|(text, _)| text)
+}
+
+/// [`normalize_ascii`] and the [`PairSet`] of its result, built in the same
+/// single pass over the bytes (one loop instead of a split iterator, a copy
+/// and a lower-casing per word, then a second pass for the pairs).
+fn normalize_ascii_pairs<'b>(
+    description: &str,
+    buf: &'b mut [u8; STACK_TEXT],
+) -> Option<(&'b str, PairSet)> {
     if !description.is_ascii() {
         return None;
     }
+    let mut set = PairSet::default();
     let mut n = 0;
-    // The ASCII whitespace of `char::is_whitespace`, as in `normalize`.
-    let words = description
-        .as_bytes()
-        .split(|b| matches!(b, b'\t'..=b'\r' | b' '))
-        .filter(|w| !w.is_empty());
-    for word in words {
-        if n > 0 {
-            *buf.get_mut(n)? = b' ';
-            n += 1;
+    // The last byte written (`None` before the first word) and whether
+    // whitespace came since.
+    let mut prev: Option<u8> = None;
+    let mut gap = false;
+    for &b in description.as_bytes() {
+        // The ASCII whitespace of `char::is_whitespace`, as in `normalize`.
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            gap = true;
+            continue;
         }
-        let dst = buf.get_mut(n..n + word.len())?;
-        dst.copy_from_slice(word);
-        dst.make_ascii_lowercase();
-        n += word.len();
+        let c = b.to_ascii_lowercase();
+        if let Some(p) = prev {
+            let p = if gap {
+                *buf.get_mut(n)? = b' ';
+                n += 1;
+                set.insert(p, b' ');
+                b' '
+            } else {
+                p
+            };
+            set.insert(p, c);
+        }
+        *buf.get_mut(n)? = c;
+        n += 1;
+        prev = Some(c);
+        gap = false;
     }
-    std::str::from_utf8(buf.get(..n)?).ok()
+    Some((std::str::from_utf8(buf.get(..n)?).ok()?, set))
 }
 
 /// The rule for a scan, or `None` when the scan type is not documented.
 pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
     // Undocumented scan type: no row, and no need to normalize the text.
-    let rows = rows_of(scan_type.trim())?;
+    let (start, end) = row_range(crate::map::trim(scan_type))?;
+    let rows = RULES.get(start..end)?;
+    let filters = FILTERS.get(start..end)?;
     let mut buf = [0; STACK_TEXT];
     let owned;
-    let text = match normalize_ascii(description, &mut buf) {
+    let (text, set) = match normalize_ascii_pairs(description, &mut buf) {
         Some(t) => t,
         None => {
             owned = normalize(description);
-            owned.as_str()
+            (owned.as_str(), pairs(&owned))
         }
     };
-    let set = pairs(text);
     rows.iter()
-        .find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has_filtered(text, set, w)))
+        .zip(filters)
+        .find(|(r, keys)| {
+            r.any_of.is_empty()
+                || r.any_of
+                    .iter()
+                    .zip(keys.iter())
+                    .any(|(w, k)| k.may_occur(&set) && has(text, w))
+        })
+        .map(|(r, _)| r)
 }
 
 /// `ScanType` from an `xsi:type` such as `DeliveryScan` (used only when the

@@ -3,7 +3,6 @@
 use crate::codes;
 use crate::parse::{RawError, RawFault, RawInfo, RawScan};
 use chrono::{NaiveDate, NaiveTime};
-use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, Snapshot, Status, Timestamp,
 };
@@ -11,9 +10,31 @@ use trackd_carrier_sdk::{
 /// Canadian province and territory codes (plus `PQ`, the legacy Quebec code
 /// Purolator still prints in depot names), so a depot suffix implies `CA` only
 /// when it is Canadian.
-const PROVINCES: &[&str] = &[
-    "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "PQ", "QC", "SK", "YT",
+const PROVINCES: &[[u8; 2]] = &[
+    *b"AB", *b"BC", *b"MB", *b"NB", *b"NL", *b"NS", *b"NT", *b"NU", *b"ON", *b"PE", *b"PQ", *b"QC",
+    *b"SK", *b"YT",
 ];
+
+/// `str::trim`, answered without decoding when both ends are ASCII and not
+/// whitespace (every text of a real answer): nothing can be trimmed then, and
+/// `str::trim` costs a UTF-8 decode and a Unicode table test per end. A map
+/// of one answer trims a dozen texts per scan.
+pub(crate) fn trim(s: &str) -> &str {
+    // ASCII and not `char::is_whitespace` (tab to CR, which includes VT
+    // unlike `u8::is_ascii_whitespace`, and space).
+    let solid = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if solid(a) && solid(z) => s,
+        _ => s.trim(),
+    }
+}
+
+/// `trackd_carrier_sdk::model::clean` (trimmed, `None` when blank) with the
+/// [`trim`] fast path.
+fn clean(s: impl AsRef<str>) -> Option<String> {
+    let t = trim(s.as_ref());
+    (!t.is_empty()).then(|| t.to_string())
+}
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() {
@@ -26,7 +47,7 @@ fn digits(b: &[u8]) -> Option<u32> {
 
 /// `ScanDate`: `YYYY-MM-DD` (also `YYYYMMDD`), a local calendar date.
 pub fn scan_date(s: &str) -> Option<NaiveDate> {
-    let b = s.trim().as_bytes();
+    let b = trim(s).as_bytes();
     let (y, m, d) = match b.len() {
         10 if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') => {
             (b.get(..4)?, b.get(5..7)?, b.get(8..10)?)
@@ -40,7 +61,7 @@ pub fn scan_date(s: &str) -> Option<NaiveDate> {
 /// `ScanTime`: `HHMMSS` (Purolator's documented form), tolerating a dropped
 /// leading zero (`83704`), `HHMM`, and `HH:MM[:SS]`.
 pub fn scan_time(s: &str) -> Option<NaiveTime> {
-    let t = s.trim();
+    let t = trim(s);
     let b = t.as_bytes();
     // (hour, minute, second) digit runs; no copy into a padded buffer.
     let (h, m, sec): (&[u8], &[u8], &[u8]) = if t.contains(':') {
@@ -70,14 +91,14 @@ pub fn scan_time(s: &str) -> Option<NaiveTime> {
 /// `CommitedDeliveryDate`: the first 10 characters as `YYYY-MM-DD` (the
 /// element is a plain string in the XSD; other shapes are ignored, not fatal).
 fn committed_date(s: &str) -> Option<NaiveDate> {
-    let t = s.trim();
+    let t = trim(s);
     t.get(..10).and_then(scan_date).or_else(|| scan_date(t))
 }
 
 /// A depot name as a place: `"TORONTO, ON"` → city + region (+ `CA` for a
 /// Canadian province; `PQ` is normalized to `QC`); anything else is the city.
 pub fn depot_location(name: &str) -> Option<Address> {
-    let name = name.trim();
+    let name = trim(name);
     // Electronic events (label created...) carry the company name, not a place.
     if name.eq_ignore_ascii_case("purolator") {
         return None;
@@ -87,7 +108,7 @@ pub fn depot_location(name: &str) -> Option<Address> {
     let comma = name.as_bytes().iter().rposition(|&b| b == b',');
     let split = comma.and_then(|i| Some((name.get(..i)?, name.get(i + 1..)?)));
     let (city, code) = match split {
-        Some((c, r)) => match r.trim().as_bytes() {
+        Some((c, r)) => match trim(r).as_bytes() {
             &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
                 (c, Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
             }
@@ -95,11 +116,14 @@ pub fn depot_location(name: &str) -> Option<Address> {
         },
         None => (name, None),
     };
-    let code = code.as_ref().and_then(|c| std::str::from_utf8(c).ok());
+    // Two-byte arrays compare as integers, without `str` comparisons.
     let country = code
-        .filter(|r| PROVINCES.contains(r))
+        .filter(|c| PROVINCES.contains(c))
         .map(|_| "CA".to_string());
-    let region = code.map(|r| if r == "PQ" { "QC" } else { r }.to_string());
+    let region = code.map(|c| match c {
+        [b'P', b'Q'] => "QC".to_string(),
+        [a, b] => String::from_iter([char::from(a), char::from(b)]),
+    });
     Address {
         city: clean(city),
         region,
@@ -111,9 +135,9 @@ pub fn depot_location(name: &str) -> Option<Address> {
 
 /// The scan type a scan declares (`ScanType`, else from its `xsi:type`).
 fn scan_type(scan: &RawScan<'_>) -> String {
-    let st = scan.scan_type.trim();
+    let st = trim(&scan.scan_type);
     if st.is_empty() {
-        codes::scan_type_from_xsi(scan.xsi_type.trim())
+        codes::scan_type_from_xsi(trim(&scan.xsi_type))
             .unwrap_or("")
             .to_string()
     } else {
@@ -187,7 +211,7 @@ fn to_step<'s>(
         CarrierError::malformed(format!(
             "purolator: PIN {pin} scan {} ({}): {what} {value:?}",
             index + 1,
-            scan.scan_type.trim()
+            trim(&scan.scan_type)
         ))
     };
     let date =
@@ -196,19 +220,19 @@ fn to_step<'s>(
     let st = scan_type(scan);
     // The scan type as looked up: `ScanType` when given (`st` is its trimmed
     // copy), else the `'static` name from the `xsi:type`.
-    let st_key: &'s str = match scan.scan_type.trim() {
-        "" => codes::scan_type_from_xsi(scan.xsi_type.trim()).unwrap_or(""),
+    let st_key: &'s str = match trim(&scan.scan_type) {
+        "" => codes::scan_type_from_xsi(trim(&scan.xsi_type)).unwrap_or(""),
         given => given,
     };
     let rule = lookups.get(st_key, &scan.description);
     let (status, detail) = rule.map_or((Status::Unknown, None), |r| (r.status, r.detail));
-    let desc = scan.description.trim();
+    let desc = trim(&scan.description);
     let description = match clean(&scan.comment) {
         Some(c) if !desc.is_empty() => format!("{desc} ({c})"),
         Some(c) => c,
         None => desc.to_string(),
     };
-    let signature = Some(scan.signature.trim()).filter(|s| !s.is_empty());
+    let signature = Some(trim(&scan.signature)).filter(|s| !s.is_empty());
     let checkpoint = Checkpoint {
         occurred_at: Timestamp::naive(date, time),
         status,
@@ -346,7 +370,7 @@ pub fn fault(f: &RawFault<'_>, resp: &HttpResponse) -> CarrierError {
 /// snapshot is not passed through `Snapshot::finish`, whose naive-time heuristic
 /// would re-reverse such a journey.
 pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
-    let pin = info.pin.trim();
+    let pin = trim(&info.pin);
     if info.scans.is_empty() {
         return Err(if info.errors.is_empty() {
             CarrierError::NotFound {
@@ -459,6 +483,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn trim_agrees_with_str_trim(s in "[ a\t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{3000}é]{0,5}") {
+            prop_assert_eq!(trim(&s), s.trim());
+            prop_assert_eq!(clean(&s), trackd_carrier_sdk::model::clean(&s));
+        }
+
         #[test]
         fn scan_time_agrees_with_reference(s in "[ 0-9:aé]{0,9}") {
             prop_assert_eq!(scan_time(&s), scan_time_reference(&s));

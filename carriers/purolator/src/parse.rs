@@ -182,14 +182,40 @@ impl<'a> PlainBody<'a> {
     }
 }
 
-/// `QName::local_name`: the part after the first `:`. A plain byte loop, as
-/// element names are a few bytes long and the `memchr` call `QName` makes
-/// costs more than the search on them (it ran for every element).
+/// `QName::local_name`: the part after the first `:`, found by [`colon`]
+/// (element names are a few bytes long, and the `memchr` call `QName` makes
+/// costs more than the search on them; it runs for every element).
 fn local_name(qname: &[u8]) -> &[u8] {
-    match qname.iter().position(|&b| b == b':') {
+    match colon(qname) {
         Some(i) => qname.get(i + 1..).unwrap_or_default(),
         None => qname,
     }
+}
+
+/// The position of the first `:` in `name`, eight bytes at a time: in
+/// `x = word ^ "::::::::"` a `:` byte is zero, and `(x - 0x01…) & !x & 0x80…`
+/// flags zero bytes; only bytes above the first zero can be falsely flagged
+/// (by its borrow), so the lowest flag (little-endian: the first byte) is
+/// exact. Shorter tails are searched byte by byte.
+fn colon(name: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = name.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let x = word ^ (ONES * u64::from(b':'));
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b':')
+        .map(|i| at + i)
 }
 
 /// The open elements' local names, borrowed from the body.
@@ -429,14 +455,46 @@ impl<'a> ResponseVisitor<'a> {
     }
 }
 
+/// The attributes of a start tag when they are none (`Some(None)`) or a
+/// single `name="value"` with a plain name (`Some(Some((name, value)))`);
+/// `None` for any other shape, which goes to quick-xml's attribute iterator.
+/// For these two shapes that iterator yields exactly this (one key cannot be
+/// a duplicate), and skipping it saves its setup and byte-by-byte state
+/// machine on every scan of an answer.
+fn single_attribute(raw: &[u8]) -> Option<Option<(&[u8], &[u8])>> {
+    // quick-xml's whitespace between attributes.
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let Some(start) = raw.iter().position(|b| !ws(b)) else {
+        return Some(None);
+    };
+    let rest = raw.get(start..)?;
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-');
+    let (key, rest) = rest.split_at_checked(rest.iter().position(|b| !plain(b))?)?;
+    if key.is_empty() {
+        return None;
+    }
+    let rest = rest.strip_prefix(b"=\"")?;
+    let (value, tail) = rest.split_at_checked(rest.iter().position(|&b| b == b'"')?)?;
+    let tail = tail.get(1..)?;
+    tail.iter().all(ws).then_some(Some((key, value)))
+}
+
 /// The `xsi:type` attribute's raw value, borrowed from `body` when it lies in it.
 fn xsi_type_attr<'a>(body: &'a [u8], e: &BytesStart<'_>) -> Text<'a> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == b"type")
-        .map(|a| match in_body(body, &a.value) {
+    let found = match single_attribute(e.attributes_raw()) {
+        Some(one) => one
+            .filter(|(key, _)| local_name(key) == b"type")
+            .map(|(_, value)| Cow::Borrowed(value)),
+        None => e
+            .attributes()
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == b"type")
+            .map(|a| a.value),
+    };
+    found
+        .map(|value| match in_body(body, &value) {
             Some(value) => String::from_utf8_lossy(value),
-            None => Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()),
+            None => Cow::Owned(String::from_utf8_lossy(&value).into_owned()),
         })
         .unwrap_or_default()
 }
@@ -696,6 +754,36 @@ mod tests {
 
     proptest! {
         #[test]
+        fn colon_agrees_with_position(name in "[a:é\u{3a}\u{ba}\u{13a}]{0,20}") {
+            let b = name.as_bytes();
+            prop_assert_eq!(colon(b), b.iter().position(|&c| c == b':'));
+        }
+
+        #[test]
+        fn single_attribute_agrees_with_quick_xml(
+            raw in "[ \t]{0,2}([a-z:]{1,3}[ =]{0,2}[\"']?[a-z<>&]{0,3}[\"']?[ \t/]{0,2}){0,2}",
+        ) {
+            let xml = format!("<Scan{raw}>");
+            let mut reader = Reader::from_reader(xml.as_bytes());
+            let Ok(Event::Start(e)) = reader.read_event() else {
+                return Ok(());
+            };
+            if let Some(fast) = single_attribute(e.attributes_raw()) {
+                let all: Vec<_> = e.attributes().collect();
+                let want: Vec<_> = fast
+                    .into_iter()
+                    .map(|(k, v)| {
+                        Ok(quick_xml::events::attributes::Attribute {
+                            key: quick_xml::name::QName(k),
+                            value: Cow::Borrowed(v),
+                        })
+                    })
+                    .collect();
+                prop_assert_eq!(all, want);
+            }
+        }
+
+        #[test]
         fn local_name_agrees_with_qname(name in "[a:é]{0,6}") {
             let q = quick_xml::name::QName(name.as_bytes());
             let expected = q.local_name();
@@ -714,6 +802,18 @@ mod tests {
             prop_assert_eq!(String::from_utf8_lossy(name).into_owned(), root_name);
             prop_assert_eq!(v.0, expected);
         }
+    }
+
+    #[test]
+    fn single_attributes_take_the_fast_path() {
+        assert_eq!(single_attribute(b""), Some(None));
+        assert_eq!(single_attribute(b" \n"), Some(None));
+        let one: Option<Option<(&[u8], &[u8])>> = Some(Some((b"i:type", b"DeliveryScan")));
+        assert_eq!(single_attribute(b" i:type=\"DeliveryScan\""), one);
+        assert_eq!(single_attribute(b" i:type=\"DeliveryScan\" "), one);
+        assert_eq!(single_attribute(b" a=\"1\" b=\"2\""), None);
+        assert_eq!(single_attribute(b" a='1'"), None);
+        assert_eq!(single_attribute(b" a =\"1\""), None);
     }
 
     #[test]
