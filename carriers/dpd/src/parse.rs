@@ -10,55 +10,59 @@ use trackd_carrier_sdk::{
     Address, Checkpoint, Eta, HttpResponse, RetryAfter, Snapshot, Status, Timestamp,
 };
 
+/// Text of one field, borrowed from the body unless the XML split it
+/// (entity or character references, CDATA, line-end normalization).
+pub type Text<'a> = Cow<'a, str>;
+
 /// One `statusInfo` entry as DPD sent it.
 #[derive(Debug, Default, Clone)]
-pub struct RawStatus {
+pub struct RawStatus<'a> {
     /// `status`: the code (`Delivered`, `ON_THE_ROAD`...).
-    pub code: String,
+    pub code: Text<'a>,
     /// `label/content`: the short headline.
-    pub label: String,
+    pub label: Text<'a>,
     /// `description/content/content` lines.
-    pub description: Vec<String>,
+    pub description: Vec<Text<'a>>,
     /// `statusHasBeenReached`; `None` when absent.
     pub reached: Option<bool>,
     /// `isCurrentStatus`.
     pub current: bool,
     /// `location/content` (`Mechelen (BE)`).
-    pub location: String,
+    pub location: Text<'a>,
     /// `date/content`: display text, format depends on `messageLanguage`.
-    pub date: String,
+    pub date: Text<'a>,
     /// `errorItems` lines (delivery problems).
-    pub errors: Vec<String>,
+    pub errors: Vec<Text<'a>>,
 }
 
 /// One `scanInfo/scan` entry (detailed scans, when DPD sends them).
 #[derive(Debug, Default, Clone)]
-pub struct RawScan {
+pub struct RawScan<'a> {
     /// `date` (xs:dateTime, with or without offset).
-    pub date: String,
+    pub date: Text<'a>,
     /// `scanData/location` or `location`.
-    pub location: String,
+    pub location: Text<'a>,
     /// `scanType/code` (or `scanType/name` when no code).
-    pub code: String,
+    pub code: Text<'a>,
     /// `scanDescription` content lines.
-    pub description: Vec<String>,
+    pub description: Vec<Text<'a>>,
 }
 
 /// A `getTrackingDataResponse/trackingresult`.
 #[derive(Debug, Default, Clone)]
-pub struct RawResult {
+pub struct RawResult<'a> {
     /// `shipmentInfo` was present.
     pub has_shipment_info: bool,
     /// `shipmentInfo/status` (`SHIPMENT`).
-    pub shipment_status: String,
+    pub shipment_status: Text<'a>,
     /// `shipmentInfo/serviceDescription` content lines.
-    pub service: Vec<String>,
+    pub service: Vec<Text<'a>>,
     /// `shipmentInfo/predictInformation` label and content lines.
-    pub predict: Vec<String>,
+    pub predict: Vec<Text<'a>>,
     /// `statusInfo` entries in document order.
-    pub statuses: Vec<RawStatus>,
+    pub statuses: Vec<RawStatus<'a>>,
     /// `scanInfo/scan` entries in document order.
-    pub scans: Vec<RawScan>,
+    pub scans: Vec<RawScan<'a>>,
 }
 
 /// A SOAP fault with DPD's detail (`authenticationFault` or `faults`).
@@ -78,9 +82,9 @@ pub struct RawFault {
 
 /// A parsed DPD answer.
 #[derive(Debug, Clone)]
-pub enum Document {
+pub enum Document<'a> {
     /// A tracking result.
-    Track(RawResult),
+    Track(RawResult<'a>),
     /// A `getAuthResponse/return`.
     Login {
         /// `authToken`.
@@ -93,19 +97,30 @@ pub enum Document {
 }
 
 #[derive(Default)]
-struct Builder {
-    result: Option<RawResult>,
+struct Builder<'a> {
+    result: Option<RawResult<'a>>,
     fault: Option<RawFault>,
     login: Option<(String, String)>,
 }
 
-fn push_line(v: &mut Vec<String>, text: &str) {
-    if let Some(t) = clean(text) {
+/// `text` trimmed, still borrowed from the body when it was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+        Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+        Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+    }
+}
+
+/// Keeps `text`, trimmed, when it is not blank (as `clean` did).
+fn push_line<'a>(v: &mut Vec<Text<'a>>, text: Cow<'a, str>) {
+    let t = trimmed(text);
+    if !t.is_empty() {
         v.push(t);
     }
 }
 
-impl<'a> Sink<'a> for Builder {
+impl<'a> Sink<'a> for Builder<'a> {
     fn start(&mut self, path: &[&'a str]) {
         let Some(&last) = path.last() else { return };
         match last {
@@ -195,12 +210,11 @@ impl<'a> Sink<'a> for Builder {
             return;
         };
         let rel = xml::rel(path, i);
-        let t = text.as_ref();
         match rel {
-            ["shipmentInfo", "status"] => r.shipment_status = t.trim().to_string(),
+            ["shipmentInfo", "status"] => r.shipment_status = trimmed(text),
             ["shipmentInfo", "serviceDescription", "content"]
             | ["shipmentInfo", "serviceDescription", "content", "content"] => {
-                push_line(&mut r.service, t)
+                push_line(&mut r.service, text)
             }
             ["shipmentInfo", "predictInformation", "label" | "content"]
             | [
@@ -208,23 +222,23 @@ impl<'a> Sink<'a> for Builder {
                 "predictInformation",
                 "label" | "content",
                 "content",
-            ] => push_line(&mut r.predict, t),
+            ] => push_line(&mut r.predict, text),
             ["statusInfo", rest @ ..] => {
                 let Some(s) = r.statuses.last_mut() else {
                     return;
                 };
                 match rest {
-                    ["status"] => s.code = t.trim().to_string(),
-                    ["label"] | ["label", "content"] => s.label = t.trim().to_string(),
+                    ["status"] => s.code = trimmed(text),
+                    ["label"] | ["label", "content"] => s.label = trimmed(text),
                     ["description", "content"] | ["description", "content", "content"] => {
-                        push_line(&mut s.description, t)
+                        push_line(&mut s.description, text)
                     }
-                    ["statusHasBeenReached"] => s.reached = Some(t.trim() == "true"),
-                    ["isCurrentStatus"] => s.current = t.trim() == "true",
-                    ["location"] | ["location", "content"] => s.location = t.trim().to_string(),
-                    ["date"] | ["date", "content"] => s.date = t.trim().to_string(),
+                    ["statusHasBeenReached"] => s.reached = Some(text.trim() == "true"),
+                    ["isCurrentStatus"] => s.current = text.trim() == "true",
+                    ["location"] | ["location", "content"] => s.location = trimmed(text),
+                    ["date"] | ["date", "content"] => s.date = trimmed(text),
                     ["errorItems", "content"] | ["errorItems", "content", "content"] => {
-                        push_line(&mut s.errors, t)
+                        push_line(&mut s.errors, text)
                     }
                     _ => {}
                 }
@@ -232,17 +246,17 @@ impl<'a> Sink<'a> for Builder {
             ["scanInfo", "scan", rest @ ..] => {
                 let Some(s) = r.scans.last_mut() else { return };
                 match rest {
-                    ["date"] => s.date = t.trim().to_string(),
-                    ["location"] | ["scanData", "location"] => s.location = t.trim().to_string(),
+                    ["date"] => s.date = trimmed(text),
+                    ["location"] | ["scanData", "location"] => s.location = trimmed(text),
                     ["scanType", "code"] | ["scanData", "scanType", "code"] => {
-                        s.code = t.trim().to_string()
+                        s.code = trimmed(text)
                     }
                     ["scanType", "name"] | ["scanData", "scanType", "name"]
                         if s.code.is_empty() =>
                     {
-                        s.code = t.trim().to_string()
+                        s.code = trimmed(text)
                     }
-                    ["scanDescription", .., "content"] => push_line(&mut s.description, t),
+                    ["scanDescription", .., "content"] => push_line(&mut s.description, text),
                     _ => {}
                 }
             }
@@ -252,7 +266,7 @@ impl<'a> Sink<'a> for Builder {
 }
 
 /// Parses a DPD SOAP answer body.
-pub fn parse(body: &[u8]) -> Result<Document, CarrierError> {
+pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
     let mut b = Builder::default();
     let root = xml::walk(body, &mut b)?;
     if root != "Envelope" {
@@ -348,7 +362,10 @@ pub fn fault_error(f: &RawFault, resp: &HttpResponse) -> FaultKind {
 /// time, whose zone it does not state).
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
-    if let Some(t) = english_display_time(s) {
+    if let Some(t) = english_display_time(s)
+        .or_else(|| german_display_time(s))
+        .or_else(|| naive_iso_time(s))
+    {
         return Some(t);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
@@ -439,8 +456,120 @@ fn english_display_time(s: &str) -> Option<Timestamp> {
     Some(Timestamp::naive(date, time))
 }
 
+/// Two ASCII digits as a number.
+fn two_digits(a: u8, b: u8) -> Option<u32> {
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+}
+
+/// Four ASCII digits as a number.
+fn four_digits(b: &[u8; 4]) -> Option<i32> {
+    let [a, b2, c, d] = *b;
+    i32::try_from(two_digits(a, b2)? * 100 + two_digits(c, d)?).ok()
+}
+
+/// The fast path for DPD's German display time, `DD.MM.YYYY, HH:MM[:SS]`
+/// (exactly these digits), read without format strings. Every format before
+/// `%d.%m.%Y, %H:%M:%S` / `%d.%m.%Y, %H:%M` fails on this shape (they need a
+/// `-`, `/` or `T` after the first number), and those two read the same time;
+/// `Some` only for a valid time without leap second, anything else goes
+/// through the formats.
+fn german_display_time(s: &str) -> Option<Timestamp> {
+    let (date, time) = match s.as_bytes() {
+        [
+            d1,
+            d2,
+            b'.',
+            m1,
+            m2,
+            b'.',
+            y @ ..,
+            b',',
+            b' ',
+            h1,
+            h2,
+            b':',
+            n1,
+            n2,
+        ] => (([*d1, *d2], [*m1, *m2], y), (*h1, *h2, *n1, *n2, None)),
+        [
+            d1,
+            d2,
+            b'.',
+            m1,
+            m2,
+            b'.',
+            y @ ..,
+            b',',
+            b' ',
+            h1,
+            h2,
+            b':',
+            n1,
+            n2,
+            b':',
+            s1,
+            s2,
+        ] => (
+            ([*d1, *d2], [*m1, *m2], y),
+            (*h1, *h2, *n1, *n2, Some((*s1, *s2))),
+        ),
+        _ => return None,
+    };
+    let ((d, m, y), (h1, h2, n1, n2, sec)) = (date, time);
+    let year = four_digits(<&[u8; 4]>::try_from(y).ok()?)?;
+    let date = NaiveDate::from_ymd_opt(year, two_digits(m[0], m[1])?, two_digits(d[0], d[1])?)?;
+    let second = match sec {
+        Some((a, b)) => two_digits(a, b).filter(|s| *s <= 59)?,
+        None => 0,
+    };
+    let time = NaiveTime::from_hms_opt(two_digits(h1, h2)?, two_digits(n1, n2)?, second)?;
+    Some(Timestamp::naive(date, time))
+}
+
+/// The fast path for a scan's naive `YYYY-MM-DDTHH:MM:SS` (exactly these
+/// digits, no fraction, no offset): RFC 3339 and the zoned formats fail on it
+/// (no offset), and the first naive format, `%Y-%m-%dT%H:%M:%S%.f`, reads the
+/// same time. `Some` only for a valid time without leap second.
+fn naive_iso_time(s: &str) -> Option<Timestamp> {
+    let [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        m1,
+        m2,
+        b'-',
+        d1,
+        d2,
+        b'T',
+        h1,
+        h2,
+        b':',
+        n1,
+        n2,
+        b':',
+        s1,
+        s2,
+    ] = *s.as_bytes()
+    else {
+        return None;
+    };
+    let year = four_digits(&[y1, y2, y3, y4])?;
+    let date = NaiveDate::from_ymd_opt(year, two_digits(m1, m2)?, two_digits(d1, d2)?)?;
+    let second = two_digits(s1, s2).filter(|s| *s <= 59)?;
+    let time = NaiveTime::from_hms_opt(two_digits(h1, h2)?, two_digits(n1, n2)?, second)?;
+    Some(Timestamp::naive(date, time))
+}
+
 fn parse_date(token: &str) -> Option<NaiveDate> {
     let t = token.trim_end_matches(['.', ',', ';']);
+    // Each format starts with a number, and a number needs a digit: a word
+    // without one (most of a Predict sentence) skips the three parses.
+    if !t.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     ["%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
@@ -449,12 +578,16 @@ fn parse_date(token: &str) -> Option<NaiveDate> {
 fn parse_hm(token: &str) -> Option<NaiveTime> {
     let t = token.trim_end_matches(['.', ',', ';', ')']);
     let t = t.trim_start_matches('(');
+    // `%H` needs a digit (see `parse_date`).
+    if !t.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     NaiveTime::parse_from_str(t, "%H:%M").ok()
 }
 
 /// Reads DPD Predict text ("… on 08/19/2021 between 10:30 and 11:30"): a date
 /// and an optional hh:mm window, both local (naive).
-pub fn parse_predict(lines: &[String]) -> Option<Eta> {
+pub fn parse_predict(lines: &[Text<'_>]) -> Option<Eta> {
     let text = lines.join(" ");
     let mut date = None;
     let mut times = Vec::with_capacity(2);
@@ -520,7 +653,7 @@ fn status_checkpoint(s: &RawStatus) -> Result<Option<Checkpoint>, CarrierError> 
         ))
     })?;
     let description = if s.description.is_empty() {
-        clean(&s.label).unwrap_or_else(|| s.code.clone())
+        clean(&s.label).unwrap_or_else(|| s.code.to_string())
     } else {
         s.description.join(" ")
     };
@@ -528,7 +661,7 @@ fn status_checkpoint(s: &RawStatus) -> Result<Option<Checkpoint>, CarrierError> 
         occurred_at,
         status: codes::status_of(&s.code).unwrap_or(Status::Unknown),
         status_detail: (!s.errors.is_empty()).then(|| s.errors.join(" ")),
-        code: s.code.clone(),
+        code: s.code.to_string(),
         description,
         location: parse_location(&s.location),
     }))
@@ -586,7 +719,7 @@ pub fn snapshot(r: &RawResult) -> Result<Snapshot, CarrierError> {
             };
             snap.carrier_status_code = clean(&cur.code);
             snap.carrier_status_text =
-                clean(&cur.label).or_else(|| cur.description.first().cloned());
+                clean(&cur.label).or_else(|| cur.description.first().map(|d| d.to_string()));
             snap.status_detail = if cur.errors.is_empty() {
                 clean(cur.description.join(" "))
             } else {
@@ -727,7 +860,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fixed_layout_times() {
+        for s in [
+            "05.03.2019, 19:30",
+            "31.12.2019, 23:59:59",
+            "29.02.2020, 00:00",
+            "2019-03-06T09:12:40",
+            "2020-02-29T23:59:59",
+        ] {
+            let fast = german_display_time(s)
+                .or_else(|| naive_iso_time(s))
+                .map(|t| format!("{t:?}"));
+            assert!(fast.is_some(), "{s}");
+            assert_eq!(fast, parse_time_ref(s).map(|t| format!("{t:?}")), "{s}");
+        }
+        for s in [
+            "29.02.2019, 19:30",
+            "05.03.2019, 24:00",
+            "05.03.2019, 19:30:60",
+            "5.03.2019, 19:30",
+            "05.03.2019 19:30",
+            "2019-03-06T09:12:60",
+            "2019-03-06T09:12:40Z",
+            "2019-03-06T09:12",
+        ] {
+            assert_eq!(
+                german_display_time(s).or_else(|| naive_iso_time(s)),
+                None,
+                "{s}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fixed_layout_times_agree_with_the_formats(
+            s in "[0-9]{2}\\.[0-9]{2}\\.[0-9]{4}, [0-9]{2}:[0-9]{2}(:[0-9]{2})?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}",
+        ) {
+            let fmt = |t: Option<Timestamp>| t.map(|t| format!("{t:?}"));
+            let fast = fmt(german_display_time(&s).or_else(|| naive_iso_time(&s)));
+            if fast.is_some() {
+                prop_assert_eq!(fast, fmt(parse_time_ref(&s)));
+            }
+            prop_assert_eq!(fmt(parse_time(&s)), fmt(parse_time_ref(&s)));
+        }
+
+        #[test]
+        fn predict_words_agree_with_the_formats(w in "[0-9a-zA-Z.:,;()/ \\-]{0,12}") {
+            prop_assert_eq!(
+                parse_date(&w),
+                ["%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"]
+                    .iter()
+                    .find_map(|f| NaiveDate::parse_from_str(w.trim_end_matches(['.', ',', ';']), f).ok())
+            );
+            let t = w.trim_end_matches(['.', ',', ';', ')']).trim_start_matches('(');
+            prop_assert_eq!(parse_hm(&w), NaiveTime::parse_from_str(t, "%H:%M").ok());
+        }
+
         #[test]
         fn english_display_time_agrees_with_the_formats(
             s in "[0-9]{1,3}/[0-9]{1,3}/[0-9]{3,5} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3} [AaPp][Mm]",

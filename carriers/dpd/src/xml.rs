@@ -51,6 +51,48 @@ fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
+/// `QName::local_name`: the part after the first `:`. A plain byte loop, as
+/// element names are a few bytes long and the `memchr` call `QName` makes
+/// costs more than the search on them (it ran for every element).
+fn local_name(qname: &[u8]) -> &[u8] {
+    match qname.iter().position(|&b| b == b':') {
+        Some(i) => qname.get(i + 1..).unwrap_or_default(),
+        None => qname,
+    }
+}
+
+/// The body validated once as UTF-8 (`None` if it is not), and whether it
+/// holds no `\r`. Names and texts are then slices of it: a name needs no
+/// UTF-8 check of its own, and a text event's `xml10_content` is exactly its
+/// bytes when there is no line end to normalize, so neither is decoded one
+/// by one.
+struct Plain<'a> {
+    body: &'a [u8],
+    utf8: Option<&'a str>,
+    no_cr: bool,
+}
+
+impl<'a> Plain<'a> {
+    fn new(body: &'a [u8]) -> Plain<'a> {
+        let utf8 = std::str::from_utf8(body).ok();
+        // A fold without early exit, so the `\r` test is vectorized.
+        let no_cr = utf8.is_some() && !body.iter().fold(false, |cr, &b| cr | (b == b'\r'));
+        Plain { body, utf8, no_cr }
+    }
+
+    /// `raw` (bytes of an event of this body) as a slice of the UTF-8 body.
+    fn str(&self, raw: &[u8]) -> Option<&'a str> {
+        let utf8 = self.utf8?;
+        let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
+        utf8.get(off..off.checked_add(raw.len())?)
+    }
+
+    /// A text event's content when it needs no decoding (see the type).
+    fn text(&self, raw: &[u8]) -> Option<&'a str> {
+        if self.no_cr { self.str(raw) } else { None }
+    }
+}
+
 /// The open elements' local names, borrowed from the body.
 struct Path<'a> {
     body: &'a [u8],
@@ -59,11 +101,16 @@ struct Path<'a> {
 
 impl<'a> Path<'a> {
     /// Opens `name`; returns it as borrowed from the body.
-    fn push(&mut self, name: &[u8]) -> Result<&'a str, CarrierError> {
-        let bytes = in_body(self.body, name)
-            .ok_or_else(|| malformed("element name outside the document buffer"))?;
-        // A name that is not UTF-8 matches no element DPD documents.
-        let name = std::str::from_utf8(bytes).unwrap_or("\u{FFFD}");
+    fn push(&mut self, plain: &Plain<'a>, name: &[u8]) -> Result<&'a str, CarrierError> {
+        let name = match plain.str(name) {
+            Some(name) => name,
+            None => {
+                let bytes = in_body(self.body, name)
+                    .ok_or_else(|| malformed("element name outside the document buffer"))?;
+                // A name that is not UTF-8 matches no element DPD documents.
+                std::str::from_utf8(bytes).unwrap_or("\u{FFFD}")
+            }
+        };
         self.names.push(name);
         Ok(name)
     }
@@ -78,6 +125,14 @@ impl<'a> Path<'a> {
     }
 }
 
+/// `bytes.iter().all(u8::is_ascii_whitespace)` as a fold without early exit,
+/// which is vectorized: indentation runs are long (half of an indented answer).
+fn all_ascii_whitespace(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |all, &b| {
+        all & matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
+    })
+}
+
 fn root_name(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
 }
@@ -85,6 +140,7 @@ fn root_name(name: &[u8]) -> String {
 /// Walks `body` once; returns the root element's local name.
 pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, CarrierError> {
     let mut reader = Reader::from_reader(body);
+    let plain = Plain::new(body);
     let mut path = Path {
         body,
         names: Vec::with_capacity(16),
@@ -113,9 +169,10 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
-                path.push(e.local_name().as_ref())?;
+                let name = local_name(e.name().into_inner());
+                path.push(&plain, name)?;
                 if root.is_none() {
-                    root = Some(root_name(e.local_name().as_ref()));
+                    root = Some(root_name(name));
                 }
                 has_child.push(false);
                 sink.start(path.get());
@@ -128,11 +185,12 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 if let Some(parent) = has_child.last_mut() {
                     *parent = true;
                 }
-                path.push(e.local_name().as_ref())?;
+                let name = local_name(e.name().into_inner());
+                path.push(&plain, name)?;
                 sink.start(path.get());
                 sink.leaf(path.get(), Cow::Borrowed(""));
                 if root.is_none() {
-                    root = Some(root_name(e.local_name().as_ref()));
+                    root = Some(root_name(name));
                     closed = true;
                 }
                 path.pop();
@@ -141,11 +199,14 @@ pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, Carr
                 // After a child element the open element is no leaf, so its
                 // text is dropped at its end: indentation there (ASCII
                 // whitespace, which cannot fail to decode) is not decoded.
-                if has_child.last() == Some(&true) && t.iter().all(u8::is_ascii_whitespace) {
+                if has_child.last() == Some(&true) && all_ascii_whitespace(&t) {
                     continue;
                 }
                 if !path.is_empty() {
-                    let piece = t.xml10_content().map_err(|e| xml_err(&reader, &e))?;
+                    let piece = match plain.text(&t) {
+                        Some(s) => Cow::Borrowed(s),
+                        None => t.xml10_content().map_err(|e| xml_err(&reader, &e))?,
+                    };
                     append(&mut text, piece);
                 } else if !t.iter().all(u8::is_ascii_whitespace) {
                     return Err(malformed("text outside the root element"));
@@ -296,6 +357,29 @@ mod tests {
             };
             prop_assert_eq!(name, root_name);
             prop_assert_eq!(l.items, expected);
+        }
+    }
+
+    #[test]
+    fn texts_and_names_outside_the_plain_fast_path() {
+        // A `\r` anywhere: texts are decoded (line ends normalized).
+        let (_, l) = leaves(b"<r><a>x\r\ny\rz</a><b>\xc3\xa9</b></r>").unwrap();
+        assert_eq!(l.get("a"), Some("x\ny\nz"));
+        assert_eq!(l.get("b"), Some("\u{e9}"));
+        // Not UTF-8: a bad name matches nothing, a bad text is an error.
+        let (_, l) = leaves(b"<r><\xff>1</\xff><c>2</c></r>").unwrap();
+        assert_eq!(l.get("r/\u{FFFD}"), Some("1"));
+        assert_eq!(l.get("c"), Some("2"));
+        assert!(matches!(
+            leaves(b"<r><a>\xff</a></r>"),
+            Err(CarrierError::Malformed { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn whitespace_fold_agrees_with_all(b in prop::collection::vec(prop::sample::select(&b" \t\n\x0B\x0C\rax\xa0"[..]), 0..40)) {
+            prop_assert_eq!(all_ascii_whitespace(&b), b.iter().all(u8::is_ascii_whitespace));
         }
     }
 

@@ -157,7 +157,11 @@ const RETURNED_DELIVERY_WORDS: &[&str] = &[
 ];
 
 /// Every row, first match wins within a scan type.
-pub static RULES: &[Rule] = &[
+pub static RULES: &[Rule] = TABLE;
+
+/// [`RULES`] as a constant, so the keyword filters below are computed from it
+/// at compile time.
+const TABLE: &[Rule] = &[
     // Delivery: the parcel was handed over (signature in ScanDetails).
     text(
         "Delivery",
@@ -273,64 +277,326 @@ pub fn normalize(description: &str) -> String {
     out
 }
 
+/// [`has_bytes`] on `str`s (the form the tests compare with `str::contains`).
+#[cfg(test)]
+fn has(hay: &str, needle: &str) -> bool {
+    has_bytes(hay.as_bytes(), needle.as_bytes())
+}
+
 /// Substring test for short descriptions checked against dozens of keywords:
 /// `str::contains` sets up a Two-Way searcher per keyword, which costs more
 /// than the search itself on a 20-byte text. Byte matching is exact for UTF-8
-/// (a valid needle can only match at a character boundary).
-pub(crate) fn has(hay: &str, needle: &str) -> bool {
-    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = needle.split_first() else {
+/// (a valid needle can only match at a character boundary); lookups search
+/// their normalized ASCII copy as bytes, which needs no UTF-8 check.
+fn has_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
         return true;
     };
-    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
-        return false;
-    };
-    let last = rest.last().copied().unwrap_or(first);
-    // First and last byte both match before the (out-of-line) slice compare.
-    hay.iter().take(last_start + 1).enumerate().any(|(i, &b)| {
-        b == first
-            && hay.get(i + needle.len() - 1) == Some(&last)
-            && hay.get(i + 1..i + needle.len()) == Some(rest)
-    })
+    // Candidates by their first byte, then one slice compare each.
+    let mut from = 0;
+    while let Some(p) = hay
+        .get(from..)
+        .and_then(|h| h.iter().position(|&b| b == first))
+    {
+        let at = from + p;
+        if hay.get(at..at + needle.len()) == Some(needle) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
-/// One bit of a 64-bit set for the byte pair `a b` (a cheap hash).
-fn pair_bit(a: u8, b: u8) -> u64 {
-    1 << ((u32::from(a) | (u32::from(b) << 8)).wrapping_mul(0x9E37_79B1) >> 26)
+/// Index (0..256) of the byte pair `a b` in a [`PairSet`] (a cheap hash).
+const fn pair_index(a: u8, b: u8) -> u8 {
+    ((a as u32 | (b as u32) << 8).wrapping_mul(0x9E37_79B1) >> 24) as u8
 }
 
-/// The set of byte pairs occurring in `hay`: a needle can only occur in `hay`
-/// if its first and last byte pairs are in it, which rejects most of the
-/// dozens of keywords a description is checked against without searching.
-fn pairs(hay: &str) -> u64 {
-    hay.as_bytes()
-        .windows(2)
-        .fold(0, |set, w| set | pair_bit(w[0], w[1]))
+/// The set of byte pairs occurring in a text, as 256 bits: a needle can only
+/// occur in the text if its first and last byte pairs are in it, which
+/// rejects most of the dozens of keywords a description is checked against
+/// without searching (a 64-bit set let a third of them through).
+#[derive(Debug, Clone, Copy, Default)]
+struct PairSet([u64; 4]);
+
+impl PairSet {
+    fn insert(&mut self, a: u8, b: u8) {
+        let i = pair_index(a, b);
+        if let Some(word) = self.0.get_mut(usize::from(i >> 6)) {
+            *word |= 1 << (i & 63);
+        }
+    }
+
+    fn contains(&self, i: u8) -> bool {
+        self.0
+            .get(usize::from(i >> 6))
+            .is_some_and(|w| (w >> (i & 63)) & 1 == 1)
+    }
+}
+
+/// The set of byte pairs occurring in `hay`.
+fn pairs(hay: &str) -> PairSet {
+    pair_set(hay.as_bytes())
+}
+
+fn pair_set(hay: &[u8]) -> PairSet {
+    let mut set = PairSet::default();
+    for w in hay.windows(2) {
+        if let [a, b] = *w {
+            set.insert(a, b);
+        }
+    }
+    set
+}
+
+/// The [`PairSet`] indices of a keyword's first, middle and last byte pairs
+/// (three, so that a keyword passes the filter without occurring in about
+/// one lookup in twenty instead of one in two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyPairs {
+    first: u8,
+    middle: u8,
+    last: u8,
+}
+
+impl KeyPairs {
+    /// `None` for a needle shorter than two bytes (no pair to test).
+    const fn of(needle: &[u8]) -> Option<KeyPairs> {
+        let Some((_, mid)) = needle.split_at_checked(needle.len().saturating_sub(1) / 2) else {
+            return None;
+        };
+        match (needle, mid, needle) {
+            ([a, b, ..], [m, n, ..], [.., y, z]) => Some(KeyPairs {
+                first: pair_index(*a, *b),
+                middle: pair_index(*m, *n),
+                last: pair_index(*y, *z),
+            }),
+            _ => None,
+        }
+    }
+
+    /// False when `needle` (of these pairs) cannot occur in the text of `set`.
+    fn may_occur(self, set: &PairSet) -> bool {
+        set.contains(self.first) && set.contains(self.last) && set.contains(self.middle)
+    }
 }
 
 /// `has(hay, needle)`, where `set` is `pairs(hay)`.
-fn has_filtered(hay: &str, set: u64, needle: &str) -> bool {
-    if let [a, b, .., y, z] = needle.as_bytes() {
-        let need = pair_bit(*a, *b) | pair_bit(*y, *z);
-        if set & need != need {
+#[cfg(test)]
+fn has_filtered(hay: &str, set: PairSet, needle: &str) -> bool {
+    KeyPairs::of(needle.as_bytes()).is_none_or(|k| k.may_occur(&set)) && has(hay, needle)
+}
+
+/// Most keywords of one row (checked when [`FILTERS`] is built).
+const MAX_WORDS: usize = 10;
+
+/// The [`KeyPairs`] of every row's keywords, in [`TABLE`] order, computed at
+/// compile time so that a lookup tests two bits per keyword and searches only
+/// for the keywords that pass.
+static FILTERS: [[KeyPairs; MAX_WORDS]; TABLE.len()] = key_pairs();
+
+const fn key_pairs() -> [[KeyPairs; MAX_WORDS]; TABLE.len()] {
+    let none = KeyPairs {
+        first: 0,
+        middle: 0,
+        last: 0,
+    };
+    let mut out = [[none; MAX_WORDS]; TABLE.len()];
+    let mut r = 0;
+    while r < TABLE.len() {
+        let words = TABLE[r].any_of;
+        assert!(
+            words.len() <= MAX_WORDS,
+            "a row has more than MAX_WORDS keywords"
+        );
+        let mut w = 0;
+        while w < words.len() {
+            match KeyPairs::of(words[w].as_bytes()) {
+                Some(k) => out[r][w] = k,
+                None => panic!("a keyword is shorter than two bytes"),
+            }
+            w += 1;
+        }
+        r += 1;
+    }
+    out
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
             return false;
         }
+        i += 1;
     }
-    has(hay, needle)
+    true
+}
+
+/// `(start, end)` in [`TABLE`] of each [`SCAN_TYPES`] entry's rows, computed
+/// at compile time (rows of a scan type are contiguous, checked here).
+const ROW_RANGES: [(usize, usize); SCAN_TYPES.len()] = row_ranges();
+
+const fn row_ranges() -> [(usize, usize); SCAN_TYPES.len()] {
+    let mut out = [(0, 0); SCAN_TYPES.len()];
+    let mut t = 0;
+    while t < SCAN_TYPES.len() {
+        let mut start = 0;
+        while start < TABLE.len() && !same(TABLE[start].scan_type, SCAN_TYPES[t]) {
+            start += 1;
+        }
+        assert!(start < TABLE.len(), "a scan type has no row");
+        let mut end = start;
+        while end < TABLE.len() && same(TABLE[end].scan_type, SCAN_TYPES[t]) {
+            end += 1;
+        }
+        let mut rest = end;
+        while rest < TABLE.len() {
+            assert!(
+                !same(TABLE[rest].scan_type, SCAN_TYPES[t]),
+                "a scan type's rows are not contiguous"
+            );
+            rest += 1;
+        }
+        out[t] = (start, end);
+        t += 1;
+    }
+    out
+}
+
+/// The `(start, end)` rows of one scan type (case-insensitive) in [`RULES`].
+/// Every row's scan type is one of [`SCAN_TYPES`] (checked by a test), which
+/// differ case-insensitively, so this is the block of the first row whose
+/// scan type matches, without comparing the table's rows.
+fn row_range(scan_type: &str) -> Option<(usize, usize)> {
+    let t = SCAN_TYPES
+        .iter()
+        .position(|t| t.eq_ignore_ascii_case(scan_type))?;
+    ROW_RANGES.get(t).copied()
+}
+
+/// The rows of one scan type (case-insensitive), as a slice of [`RULES`].
+#[cfg(test)]
+fn rows_of(scan_type: &str) -> Option<&'static [Rule]> {
+    let (start, end) = row_range(scan_type)?;
+    RULES.get(start..end)
+}
+
+/// Longest description normalized on the stack; longer ones allocate.
+const STACK_TEXT: usize = 160;
+
+/// [`normalize`] of an ASCII description written into `buf` instead of a new
+/// `String` (every scan is looked up, and the allocation cost more than the
+/// keyword search); `None` when it is not ASCII or does not fit.
+#[cfg(test)]
+fn normalize_ascii<'b>(description: &str, buf: &'b mut [u8; STACK_TEXT]) -> Option<&'b str> {
+    normalize_ascii_pairs(description, buf).and_then(|(text, _)| std::str::from_utf8(text).ok())
+}
+
+/// [`normalize_ascii`] (as bytes: ASCII, so UTF-8 without a check) and the
+/// [`PairSet`] of its result.
+fn normalize_ascii_pairs<'b>(
+    description: &str,
+    buf: &'b mut [u8; STACK_TEXT],
+) -> Option<(&'b [u8], PairSet)> {
+    if !description.is_ascii() {
+        return None;
+    }
+    match single_spaced(description, buf) {
+        Some(set) => Some((buf.get(..description.len())?, set)),
+        None => collapse_ascii(description, buf),
+    }
+}
+
+/// [`normalize_ascii_pairs`] of a description that is already single-spaced
+/// (every real one): a lower-cased copy (vectorized) and one pass over its
+/// pairs that also checks the spacing; `None` when the description has other
+/// whitespace, runs of spaces or spaces at its ends, or does not fit. The
+/// text is `buf[..description.len()]`.
+fn single_spaced(description: &str, buf: &mut [u8; STACK_TEXT]) -> Option<PairSet> {
+    let text = buf.get_mut(..description.len())?;
+    text.copy_from_slice(description.as_bytes());
+    text.make_ascii_lowercase();
+    let mut set = PairSet::default();
+    // Branch-free: whitespace other than a space, or two spaces in a row.
+    let mut messy = false;
+    for w in text.windows(2) {
+        if let [a, b] = *w {
+            set.insert(a, b);
+            messy |= matches!(a, b'\t'..=b'\r') | (a == b' ' && b == b' ');
+        }
+    }
+    let edge = |b: Option<&u8>| b.is_some_and(|b| matches!(b, b'\t'..=b'\r' | b' '));
+    (!messy && !edge(text.first()) && !edge(text.last())).then_some(set)
+}
+
+/// [`normalize_ascii_pairs`] byte by byte, collapsing whitespace, and the
+/// pairs collected in the same pass.
+fn collapse_ascii<'b>(
+    description: &str,
+    buf: &'b mut [u8; STACK_TEXT],
+) -> Option<(&'b [u8], PairSet)> {
+    let mut set = PairSet::default();
+    let mut n = 0;
+    // The last byte written (`None` before the first word) and whether
+    // whitespace came since.
+    let mut prev: Option<u8> = None;
+    let mut gap = false;
+    for &b in description.as_bytes() {
+        // The ASCII whitespace of `char::is_whitespace`, as in `normalize`.
+        if matches!(b, b'\t'..=b'\r' | b' ') {
+            gap = true;
+            continue;
+        }
+        let c = b.to_ascii_lowercase();
+        if let Some(p) = prev {
+            let p = if gap {
+                *buf.get_mut(n)? = b' ';
+                n += 1;
+                set.insert(p, b' ');
+                b' '
+            } else {
+                p
+            };
+            set.insert(p, c);
+        }
+        *buf.get_mut(n)? = c;
+        n += 1;
+        prev = Some(c);
+        gap = false;
+    }
+    Some((buf.get(..n)?, set))
 }
 
 /// The rule for a scan, or `None` when the scan type is not documented.
 pub fn lookup(scan_type: &str, description: &str) -> Option<&'static Rule> {
-    let st = scan_type.trim();
-    let mut rows = RULES
-        .iter()
-        .filter(|r| r.scan_type.eq_ignore_ascii_case(st))
-        .peekable();
     // Undocumented scan type: no row, and no need to normalize the text.
-    rows.peek()?;
-    let text = normalize(description);
-    let set = pairs(&text);
-    rows.find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| has_filtered(&text, set, w)))
+    let (start, end) = row_range(crate::map::trim(scan_type))?;
+    let rows = RULES.get(start..end)?;
+    let filters = FILTERS.get(start..end)?;
+    let mut buf = [0; STACK_TEXT];
+    let owned;
+    let (text, set) = match normalize_ascii_pairs(description, &mut buf) {
+        Some(t) => t,
+        None => {
+            owned = normalize(description);
+            (owned.as_bytes(), pairs(&owned))
+        }
+    };
+    rows.iter()
+        .zip(filters)
+        .find(|(r, keys)| {
+            r.any_of.is_empty()
+                || r.any_of
+                    .iter()
+                    .zip(keys.iter())
+                    .any(|(w, k)| k.may_occur(&set) && has_bytes(text, w.as_bytes()))
+        })
+        .map(|(r, _)| r)
 }
 
 /// `ScanType` from an `xsi:type` such as `DeliveryScan` (used only when the
@@ -401,6 +667,17 @@ mod tests {
         }
 
         #[test]
+        fn stack_normalize_agrees_with_normalize(
+            d in "[ a-zA-Z.\\-\t\n\u{b}\u{c}\ré’]{0,40}|[ a-zA-Z]{150,170}",
+        ) {
+            let mut buf = [0; STACK_TEXT];
+            match normalize_ascii(&d, &mut buf) {
+                Some(t) => prop_assert_eq!(t, normalize(&d)),
+                None => prop_assert!(!d.is_ascii() || normalize(&d).len() > STACK_TEXT),
+            }
+        }
+
+        #[test]
         fn has_agrees_with_str_contains(
             hay in "[ abcé’\\-]{0,12}",
             needle in "[ abcé’\\-]{0,4}",
@@ -450,6 +727,26 @@ mod tests {
                 .find(|r| r.any_of.is_empty() || r.any_of.iter().any(|w| text.contains(w)));
             prop_assert_eq!(lookup(st, &d), reference);
         }
+    }
+
+    #[test]
+    fn rows_of_a_scan_type_are_contiguous() {
+        for st in SCAN_TYPES {
+            let first = RULES.iter().position(|r| r.scan_type == st);
+            let last = RULES.iter().rposition(|r| r.scan_type == st);
+            let (Some(first), Some(last)) = (first, last) else {
+                panic!("{st} has no row");
+            };
+            assert!(
+                RULES[first..=last].iter().all(|r| r.scan_type == st),
+                "{st}"
+            );
+            assert_eq!(
+                rows_of(&st.to_ascii_uppercase()),
+                Some(&RULES[first..=last])
+            );
+        }
+        assert_eq!(rows_of("Bogus"), None);
     }
 
     #[test]

@@ -112,12 +112,19 @@ fn sim_credential(header: Option<&str>) -> Result<SimCredential, SimRequestError
     Ok(SimCredential::Basic { user, password })
 }
 
-/// Canonical form of a PIN for matching Purolator's echo (it upper-cases).
-fn canon(pin: &str) -> String {
+/// Whether two PINs have the same canonical form for matching Purolator's
+/// echo (it upper-cases): their non-whitespace characters, ASCII upper-cased,
+/// are equal. Compared char by char instead of building two canonical
+/// `String`s per comparison.
+fn same_pin(a: &str, b: &str) -> bool {
+    canon_chars(a).eq(canon_chars(b))
+}
+
+/// The characters of a PIN's canonical form (see [`same_pin`]).
+fn canon_chars(pin: &str) -> impl Iterator<Item = char> + '_ {
     pin.chars()
         .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_uppercase()
+        .map(|c| c.to_ascii_uppercase())
 }
 
 /// Builds the SOAP envelope of a `TrackPackagesByPin` call.
@@ -178,9 +185,8 @@ impl Purolator {
         Ok(numbers
             .iter()
             .map(|number| {
-                let want = canon(number);
                 let found = response.infos.iter().enumerate().find(|(i, info)| {
-                    !used.get(*i).copied().unwrap_or(true) && canon(&info.pin) == want
+                    !used.get(*i).copied().unwrap_or(true) && same_pin(&info.pin, number)
                 });
                 let outcome = match found {
                     Some((i, info)) => {
@@ -359,5 +365,31 @@ impl Carrier for Purolator {
 
     fn sim_render_fault(&self, fault: &SimFault) -> HttpResponse {
         render::fault(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The canonical form PINs were matched by, as a `String`.
+    fn canon(pin: &str) -> String {
+        pin.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase()
+    }
+
+    proptest! {
+        #[test]
+        fn same_pin_agrees_with_canonical_strings(
+            a in "[ a-cA-C0-9\t\u{b}\u{a0}éÉß]{0,6}",
+            b in "[ a-cA-C0-9\t\u{b}\u{a0}éÉß]{0,6}",
+        ) {
+            prop_assert_eq!(same_pin(&a, &b), canon(&a) == canon(&b));
+            let upper = a.to_ascii_uppercase();
+            prop_assert!(same_pin(&a, &upper));
+        }
     }
 }

@@ -3,7 +3,6 @@
 use crate::codes;
 use crate::parse::{RawError, RawFault, RawInfo, RawScan};
 use chrono::{NaiveDate, NaiveTime};
-use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, Snapshot, Status, Timestamp,
 };
@@ -11,9 +10,31 @@ use trackd_carrier_sdk::{
 /// Canadian province and territory codes (plus `PQ`, the legacy Quebec code
 /// Purolator still prints in depot names), so a depot suffix implies `CA` only
 /// when it is Canadian.
-const PROVINCES: &[&str] = &[
-    "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "PQ", "QC", "SK", "YT",
+const PROVINCES: &[[u8; 2]] = &[
+    *b"AB", *b"BC", *b"MB", *b"NB", *b"NL", *b"NS", *b"NT", *b"NU", *b"ON", *b"PE", *b"PQ", *b"QC",
+    *b"SK", *b"YT",
 ];
+
+/// `str::trim`, answered without decoding when both ends are ASCII and not
+/// whitespace (every text of a real answer): nothing can be trimmed then, and
+/// `str::trim` costs a UTF-8 decode and a Unicode table test per end. A map
+/// of one answer trims a dozen texts per scan.
+pub(crate) fn trim(s: &str) -> &str {
+    // ASCII and not `char::is_whitespace` (tab to CR, which includes VT
+    // unlike `u8::is_ascii_whitespace`, and space).
+    let solid = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if solid(a) && solid(z) => s,
+        _ => s.trim(),
+    }
+}
+
+/// `trackd_carrier_sdk::model::clean` (trimmed, `None` when blank) with the
+/// [`trim`] fast path.
+fn clean(s: impl AsRef<str>) -> Option<String> {
+    let t = trim(s.as_ref());
+    (!t.is_empty()).then(|| t.to_string())
+}
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() {
@@ -26,7 +47,7 @@ fn digits(b: &[u8]) -> Option<u32> {
 
 /// `ScanDate`: `YYYY-MM-DD` (also `YYYYMMDD`), a local calendar date.
 pub fn scan_date(s: &str) -> Option<NaiveDate> {
-    let b = s.trim().as_bytes();
+    let b = trim(s).as_bytes();
     let (y, m, d) = match b.len() {
         10 if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') => {
             (b.get(..4)?, b.get(5..7)?, b.get(8..10)?)
@@ -40,7 +61,7 @@ pub fn scan_date(s: &str) -> Option<NaiveDate> {
 /// `ScanTime`: `HHMMSS` (Purolator's documented form), tolerating a dropped
 /// leading zero (`83704`), `HHMM`, and `HH:MM[:SS]`.
 pub fn scan_time(s: &str) -> Option<NaiveTime> {
-    let t = s.trim();
+    let t = trim(s);
     let b = t.as_bytes();
     // (hour, minute, second) digit runs; no copy into a padded buffer.
     let (h, m, sec): (&[u8], &[u8], &[u8]) = if t.contains(':') {
@@ -70,31 +91,39 @@ pub fn scan_time(s: &str) -> Option<NaiveTime> {
 /// `CommitedDeliveryDate`: the first 10 characters as `YYYY-MM-DD` (the
 /// element is a plain string in the XSD; other shapes are ignored, not fatal).
 fn committed_date(s: &str) -> Option<NaiveDate> {
-    let t = s.trim();
+    let t = trim(s);
     t.get(..10).and_then(scan_date).or_else(|| scan_date(t))
 }
 
 /// A depot name as a place: `"TORONTO, ON"` → city + region (+ `CA` for a
 /// Canadian province; `PQ` is normalized to `QC`); anything else is the city.
 pub fn depot_location(name: &str) -> Option<Address> {
-    let name = name.trim();
+    let name = trim(name);
     // Electronic events (label created...) carry the company name, not a place.
     if name.eq_ignore_ascii_case("purolator") {
         return None;
     }
-    let (city, region) = match name.rsplit_once(',') {
-        Some((c, r))
-            if r.trim().len() == 2 && r.trim().bytes().all(|b| b.is_ascii_alphabetic()) =>
-        {
-            (c, Some(r.trim().to_ascii_uppercase()))
-        }
-        _ => (name, None),
+    // The two letters after the last comma, upper-cased on the stack: one
+    // `String` for the region instead of an upper-cased copy and a `QC` one.
+    let comma = name.as_bytes().iter().rposition(|&b| b == b',');
+    let split = comma.and_then(|i| Some((name.get(..i)?, name.get(i + 1..)?)));
+    let (city, code) = match split {
+        Some((c, r)) => match trim(r).as_bytes() {
+            &[a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                (c, Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => (name, None),
+        },
+        None => (name, None),
     };
-    let country = region
-        .as_deref()
-        .filter(|r| PROVINCES.contains(r))
+    // Two-byte arrays compare as integers, without `str` comparisons.
+    let country = code
+        .filter(|c| PROVINCES.contains(c))
         .map(|_| "CA".to_string());
-    let region = region.map(|r| if r == "PQ" { "QC".to_string() } else { r });
+    let region = code.map(|c| match c {
+        [b'P', b'Q'] => "QC".to_string(),
+        [a, b] => String::from_iter([char::from(a), char::from(b)]),
+    });
     Address {
         city: clean(city),
         region,
@@ -106,9 +135,9 @@ pub fn depot_location(name: &str) -> Option<Address> {
 
 /// The scan type a scan declares (`ScanType`, else from its `xsi:type`).
 fn scan_type(scan: &RawScan<'_>) -> String {
-    let st = scan.scan_type.trim();
+    let st = trim(&scan.scan_type);
     if st.is_empty() {
-        codes::scan_type_from_xsi(scan.xsi_type.trim())
+        codes::scan_type_from_xsi(trim(&scan.xsi_type))
             .unwrap_or("")
             .to_string()
     } else {
@@ -116,60 +145,108 @@ fn scan_type(scan: &RawScan<'_>) -> String {
     }
 }
 
-/// One scan on its way to a checkpoint.
-struct Step {
-    checkpoint: Checkpoint,
-    rule: String,
-    signature: Option<String>,
+/// What a scan's checkpoint does not keep, for the snapshot. Kept beside the
+/// checkpoints (not around them) so that they move into the snapshot as they
+/// are, without a second `Vec`.
+struct Step<'s> {
+    /// The table row the scan matched (`None`: undocumented scan type).
+    rule: Option<&'static codes::Rule>,
+    /// A delivery scan after the parcel turned back (read as its return).
+    after_return: bool,
+    /// `DeliverySignature`, trimmed, when not blank.
+    signature: Option<&'s str>,
 }
 
-fn to_step(pin: &str, scan: &RawScan<'_>, index: usize) -> Result<Step, CarrierError> {
+impl Step<'_> {
+    /// The `status_rule` of this step; only the newest step's is kept, so it
+    /// is written for that one alone instead of once per scan.
+    fn rule_name(&self, checkpoint: &Checkpoint) -> String {
+        let mut rule = match self.rule {
+            Some(r) if r.any_of.is_empty() => format!("purolator:scantype={}", r.scan_type),
+            Some(r) => format!("purolator:scantype={}+text={}", r.scan_type, r.name),
+            None => format!("purolator:scantype={}:unmapped", checkpoint.code),
+        };
+        if self.after_return {
+            rule.push_str("+after-return");
+        }
+        rule
+    }
+}
+
+/// The last few (scan type, description) → rule lookups of one PIN: a journey
+/// repeats its descriptions ("Arrived at sort facility" at every hub), and the
+/// lookup is pure, so a repeat is answered by comparing two short strings.
+#[derive(Default)]
+struct Lookups<'s> {
+    seen: Vec<(&'s str, &'s str, Option<&'static codes::Rule>)>,
+}
+
+impl<'s> Lookups<'s> {
+    /// Distinct lookups kept; a journey has few distinct descriptions.
+    const KEEP: usize = 16;
+
+    fn get(&mut self, scan_type: &'s str, description: &'s str) -> Option<&'static codes::Rule> {
+        if let Some((.., rule)) = self
+            .seen
+            .iter()
+            .find(|(st, d, _)| *st == scan_type && *d == description)
+        {
+            return *rule;
+        }
+        let rule = codes::lookup(scan_type, description);
+        if self.seen.len() < Self::KEEP {
+            self.seen.push((scan_type, description, rule));
+        }
+        rule
+    }
+}
+
+fn to_step<'s>(
+    pin: &str,
+    scan: &'s RawScan<'_>,
+    index: usize,
+    lookups: &mut Lookups<'s>,
+) -> Result<(Checkpoint, Step<'s>), CarrierError> {
     let bad = |what: &str, value: &str| {
         CarrierError::malformed(format!(
             "purolator: PIN {pin} scan {} ({}): {what} {value:?}",
             index + 1,
-            scan.scan_type.trim()
+            trim(&scan.scan_type)
         ))
     };
     let date =
         scan_date(&scan.date).ok_or_else(|| bad("ScanDate is not YYYY-MM-DD:", &scan.date))?;
     let time = scan_time(&scan.time).ok_or_else(|| bad("ScanTime is not HHMMSS:", &scan.time))?;
     let st = scan_type(scan);
-    let (status, detail, rule) = match codes::lookup(&st, &scan.description) {
-        Some(r) if r.any_of.is_empty() => (
-            r.status,
-            r.detail,
-            format!("purolator:scantype={}", r.scan_type),
-        ),
-        Some(r) => (
-            r.status,
-            r.detail,
-            format!("purolator:scantype={}+text={}", r.scan_type, r.name),
-        ),
-        None => (
-            Status::Unknown,
-            None,
-            format!("purolator:scantype={st}:unmapped"),
-        ),
+    // The scan type as looked up: `ScanType` when given (`st` is its trimmed
+    // copy), else the `'static` name from the `xsi:type`.
+    let st_key: &'s str = match trim(&scan.scan_type) {
+        "" => codes::scan_type_from_xsi(trim(&scan.xsi_type)).unwrap_or(""),
+        given => given,
     };
-    let desc = scan.description.trim();
+    let rule = lookups.get(st_key, &scan.description);
+    let (status, detail) = rule.map_or((Status::Unknown, None), |r| (r.status, r.detail));
+    let desc = trim(&scan.description);
     let description = match clean(&scan.comment) {
         Some(c) if !desc.is_empty() => format!("{desc} ({c})"),
         Some(c) => c,
         None => desc.to_string(),
     };
-    Ok(Step {
-        checkpoint: Checkpoint {
-            occurred_at: Timestamp::naive(date, time),
-            status,
-            status_detail: detail.map(str::to_string),
-            code: st,
-            description,
-            location: depot_location(&scan.depot),
-        },
+    let signature = Some(trim(&scan.signature)).filter(|s| !s.is_empty());
+    let checkpoint = Checkpoint {
+        occurred_at: Timestamp::naive(date, time),
+        status,
+        status_detail: detail.map(str::to_string),
+        code: st,
+        description,
+        location: depot_location(&scan.depot),
+    };
+    let step = Step {
         rule,
-        signature: clean(&scan.signature),
-    })
+        after_return: false,
+        signature,
+    };
+    Ok((checkpoint, step))
 }
 
 /// `code description` of errors, for messages.
@@ -293,7 +370,7 @@ pub fn fault(f: &RawFault<'_>, resp: &HttpResponse) -> CarrierError {
 /// snapshot is not passed through `Snapshot::finish`, whose naive-time heuristic
 /// would re-reverse such a journey.
 pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
-    let pin = info.pin.trim();
+    let pin = trim(&info.pin);
     if info.scans.is_empty() {
         return Err(if info.errors.is_empty() {
             CarrierError::NotFound {
@@ -304,40 +381,41 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
             pin_not_found(&info.errors)
         });
     }
-    let mut steps = info
-        .scans
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, s)| to_step(pin, s, i))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut lookups = Lookups::default();
+    let mut checkpoints = Vec::with_capacity(info.scans.len());
+    let mut steps = Vec::with_capacity(info.scans.len());
+    for (i, scan) in info.scans.iter().enumerate().rev() {
+        let (checkpoint, step) = to_step(pin, scan, i, &mut lookups)?;
+        checkpoints.push(checkpoint);
+        steps.push(step);
+    }
 
     // A delivery scan after the parcel turned back is its return to the shipper.
     let mut returning = false;
-    for step in &mut steps {
-        let cp = &mut step.checkpoint;
+    for (cp, step) in checkpoints.iter_mut().zip(&mut steps) {
         if returning && cp.status == Status::Delivered {
             cp.status = Status::Returned;
             cp.status_detail = None;
-            step.rule.push_str("+after-return");
+            step.after_return = true;
         }
         if cp.status == Status::Returning {
             returning = true;
         }
     }
 
-    let newest = steps.last();
-    let status = newest.map_or(Status::Unknown, |s| s.checkpoint.status);
+    let newest = checkpoints.last();
+    let status = newest.map_or(Status::Unknown, |c| c.status);
     let handed_over = matches!(status, Status::Delivered | Status::Returned);
     let delivered_at = (status == Status::Delivered)
-        .then(|| newest.map(|s| s.checkpoint.occurred_at))
+        .then(|| newest.map(|c| c.occurred_at))
         .flatten();
     let signed_by = if handed_over {
-        steps
+        checkpoints
             .iter()
+            .zip(&steps)
             .rev()
-            .take_while(|s| s.checkpoint.status == status)
-            .find_map(|s| s.signature.clone())
+            .take_while(|(c, _)| c.status == status)
+            .find_map(|(_, s)| s.signature.map(str::to_string))
     } else {
         None
     };
@@ -346,13 +424,17 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         .iter()
         .find_map(|s| committed_date(&s.committed_date))
         .map(|date| Eta::Date { date });
+    let status_rule = match (newest, steps.last()) {
+        (Some(c), Some(s)) => s.rule_name(c),
+        _ => "purolator:no-scans".into(),
+    };
 
     Ok(Snapshot {
         status,
-        status_detail: newest.and_then(|s| s.checkpoint.status_detail.clone()),
-        status_rule: newest.map_or_else(|| "purolator:no-scans".into(), |s| s.rule.clone()),
-        carrier_status_code: newest.map(|s| s.checkpoint.code.clone()),
-        carrier_status_text: newest.and_then(|s| clean(&s.checkpoint.description)),
+        status_detail: newest.and_then(|c| c.status_detail.clone()),
+        status_rule,
+        carrier_status_code: newest.map(|c| c.code.clone()),
+        carrier_status_text: newest.and_then(|c| clean(&c.description)),
         estimated_delivery,
         original_estimated_delivery: None,
         delivered_at,
@@ -360,8 +442,8 @@ pub fn snapshot(info: &RawInfo<'_>) -> Result<Snapshot, CarrierError> {
         service: None,
         origin: None,
         destination: None,
-        updated_at: newest.map(|s| s.checkpoint.occurred_at),
-        checkpoints: steps.into_iter().map(|s| s.checkpoint).collect(),
+        updated_at: newest.map(|c| c.occurred_at),
+        checkpoints,
         fetched_at: None,
         shipment: None,
     })
@@ -401,6 +483,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn trim_agrees_with_str_trim(s in "[ a\t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{3000}é]{0,5}") {
+            prop_assert_eq!(trim(&s), s.trim());
+            prop_assert_eq!(clean(&s), trackd_carrier_sdk::model::clean(&s));
+        }
+
         #[test]
         fn scan_time_agrees_with_reference(s in "[ 0-9:aé]{0,9}") {
             prop_assert_eq!(scan_time(&s), scan_time_reference(&s));

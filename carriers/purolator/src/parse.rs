@@ -155,6 +155,69 @@ fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         .filter(|s| s.as_ptr() == name.as_ptr())
 }
 
+/// The body as one `&str` when it is UTF-8 and holds no `\r`: then a text
+/// event's `xml10_content` is exactly its own bytes (nothing to decode, no line
+/// end to normalize), so texts are sliced from it after one validation of the
+/// whole body instead of being validated and scanned one by one.
+#[derive(Clone, Copy)]
+struct PlainBody<'a> {
+    body: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> PlainBody<'a> {
+    fn new(body: &'a [u8]) -> PlainBody<'a> {
+        // A fold without early exit, so the `\r` test is vectorized.
+        let has_cr = |s: &str| s.bytes().fold(false, |cr, b| cr | (b == b'\r'));
+        let text = std::str::from_utf8(body).ok().filter(|s| !has_cr(s));
+        PlainBody { body, text }
+    }
+
+    /// `raw` (a text event's bytes) as text of the body, when the whole body is
+    /// plain; `None` sends the caller to the decoding path.
+    fn slice(&self, raw: &[u8]) -> Option<&'a str> {
+        let text = self.text?;
+        let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
+        text.get(off..off.checked_add(raw.len())?)
+    }
+}
+
+/// `QName::local_name`: the part after the first `:`, found by [`colon`]
+/// (element names are a few bytes long, and the `memchr` call `QName` makes
+/// costs more than the search on them; it runs for every element).
+fn local_name(qname: &[u8]) -> &[u8] {
+    match colon(qname) {
+        Some(i) => qname.get(i + 1..).unwrap_or_default(),
+        None => qname,
+    }
+}
+
+/// The position of the first `:` in `name`, eight bytes at a time: in
+/// `x = word ^ "::::::::"` a `:` byte is zero, and `(x - 0x01…) & !x & 0x80…`
+/// flags zero bytes; only bytes above the first zero can be falsely flagged
+/// (by its borrow), so the lowest flag (little-endian: the first byte) is
+/// exact. Shorter tails are searched byte by byte.
+fn colon(name: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = name.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let x = word ^ (ONES * u64::from(b':'));
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b':')
+        .map(|i| at + i)
+}
+
 /// The open elements' local names, borrowed from the body.
 struct Names<'a> {
     body: &'a [u8],
@@ -162,11 +225,11 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn push(&mut self, name: &[u8]) -> Result<(), String> {
+    fn push(&mut self, name: &[u8]) -> Result<&'a [u8], String> {
         let name = in_body(self.body, name)
             .ok_or_else(|| "element name outside the document buffer".to_string())?;
         self.names.push(name);
-        Ok(())
+        Ok(name)
     }
     fn pop(&mut self) {
         self.names.pop();
@@ -177,13 +240,14 @@ impl<'a> Names<'a> {
 }
 
 /// Walks the document; returns the root's local name once the root closed.
-fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String> {
+fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], String> {
     let mut reader = Reader::from_reader(body);
+    let plain = PlainBody::new(body);
     let mut path = Names {
         body,
         names: Vec::with_capacity(12),
     };
-    let mut root: Option<Vec<u8>> = None;
+    let mut root: Option<&'a [u8]> = None;
     // The open element's text so far: a borrowed slice of the body unless
     // the XML splits it.
     let mut text: Option<Text<'a>> = None;
@@ -193,28 +257,31 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
             .map_err(|e| format!("invalid XML near byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
-                path.push(e.local_name().as_ref())?;
+                let name = path.push(local_name(e.name().as_ref()))?;
                 if root.is_none() {
-                    root = Some(e.local_name().as_ref().to_vec());
+                    root = Some(name);
                 }
                 v.start(path.path(), &e)?;
                 text = None;
             }
             Event::Empty(e) => {
-                path.push(e.local_name().as_ref())?;
+                let name = path.push(local_name(e.name().as_ref()))?;
                 v.start(path.path(), &e)?;
                 v.end(path.path(), Cow::Borrowed(""));
                 path.pop();
                 text = None;
                 if root.is_none() {
-                    return Ok(e.local_name().as_ref().to_vec());
+                    return Ok(name);
                 }
             }
             Event::Text(t) => {
                 if !path.names.is_empty() {
-                    let piece = t.xml10_content().map_err(|e| {
-                        format!("bad text near byte {}: {e}", reader.buffer_position())
-                    })?;
+                    let piece = match plain.slice(&t) {
+                        Some(s) => Cow::Borrowed(s),
+                        None => t.xml10_content().map_err(|e| {
+                            format!("bad text near byte {}: {e}", reader.buffer_position())
+                        })?,
+                    };
                     append(&mut text, piece);
                 }
             }
@@ -243,7 +310,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
                     None => "empty body or no XML root element".to_string(),
                     Some(r) => format!(
                         "truncated document: <{}> not closed (stopped at byte {})",
-                        String::from_utf8_lossy(&r),
+                        String::from_utf8_lossy(r),
                         reader.buffer_position()
                     ),
                 });
@@ -253,6 +320,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<Vec<u8>, String
     }
 }
 
+#[inline]
 fn check_root(path: &Path<'_>) -> Result<(), String> {
     match path {
         [root] if *root != b"Envelope" => Err(format!(
@@ -269,8 +337,87 @@ enum ErrorTarget {
     Pin,
 }
 
-#[derive(Default)]
+/// The element names the answer reader acts on. Each element's name is
+/// classified once, when it opens, and kept on a stack: the callbacks then
+/// compare small integers along the path instead of names at every open and
+/// close (an answer has hundreds of elements, few of which are read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Other,
+    Envelope,
+    Body,
+    TrackPackagesByPinResponse,
+    Fault,
+    TrackingInformationList,
+    TrackingInformation,
+    Scans,
+    Scan,
+    ResponseInformation,
+    Errors,
+    Error,
+    Pin,
+    Value,
+    ScanType,
+    ScanDate,
+    ScanTime,
+    Description,
+    Comment,
+    SummaryScanIndicator,
+    Depot,
+    Name,
+    ScanDetails,
+    DeliverySignature,
+    /// `CommitedDeliveryDate` (Purolator's spelling) or `CommittedDeliveryDate`.
+    CommittedDeliveryDate,
+    Code,
+    AdditionalInformation,
+    FaultCode,
+    FaultString,
+}
+
+impl Tag {
+    /// The tag of a local name (exact, case-sensitive, as the names were
+    /// compared before).
+    fn of(name: &[u8]) -> Tag {
+        match name {
+            b"Envelope" => Tag::Envelope,
+            b"Body" => Tag::Body,
+            b"TrackPackagesByPinResponse" => Tag::TrackPackagesByPinResponse,
+            b"Fault" => Tag::Fault,
+            b"TrackingInformationList" => Tag::TrackingInformationList,
+            b"TrackingInformation" => Tag::TrackingInformation,
+            b"Scans" => Tag::Scans,
+            b"Scan" => Tag::Scan,
+            b"ResponseInformation" => Tag::ResponseInformation,
+            b"Errors" => Tag::Errors,
+            b"Error" => Tag::Error,
+            b"PIN" => Tag::Pin,
+            b"Value" => Tag::Value,
+            b"ScanType" => Tag::ScanType,
+            b"ScanDate" => Tag::ScanDate,
+            b"ScanTime" => Tag::ScanTime,
+            b"Description" => Tag::Description,
+            b"Comment" => Tag::Comment,
+            b"SummaryScanIndicator" => Tag::SummaryScanIndicator,
+            b"Depot" => Tag::Depot,
+            b"Name" => Tag::Name,
+            b"ScanDetails" => Tag::ScanDetails,
+            b"DeliverySignature" => Tag::DeliverySignature,
+            b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => Tag::CommittedDeliveryDate,
+            b"Code" => Tag::Code,
+            b"AdditionalInformation" => Tag::AdditionalInformation,
+            b"faultcode" => Tag::FaultCode,
+            b"faultstring" => Tag::FaultString,
+            _ => Tag::Other,
+        }
+    }
+}
+
 struct ResponseVisitor<'a> {
+    body: &'a [u8],
+    /// The open elements' tags, outermost first (pushed in `start`, popped
+    /// in `end`, which the walker calls in pairs).
+    tags: Vec<Tag>,
     response: Option<RawResponse<'a>>,
     fault: Option<RawFault<'a>>,
     other_body: Option<String>,
@@ -278,6 +425,23 @@ struct ResponseVisitor<'a> {
 }
 
 impl<'a> ResponseVisitor<'a> {
+    fn new(body: &'a [u8]) -> ResponseVisitor<'a> {
+        ResponseVisitor {
+            body,
+            tags: Vec::with_capacity(12),
+            response: None,
+            fault: None,
+            other_body: None,
+            target: None,
+        }
+    }
+
+    /// The tag `back` elements above the innermost open one (0: itself).
+    fn up(&self, back: usize) -> Option<Tag> {
+        let i = self.tags.len().checked_sub(back + 1)?;
+        self.tags.get(i).copied()
+    }
+
     fn scan(&mut self) -> Option<&mut RawScan<'a>> {
         self.response.as_mut()?.infos.last_mut()?.scans.last_mut()
     }
@@ -291,112 +455,166 @@ impl<'a> ResponseVisitor<'a> {
     }
 }
 
-fn xsi_type_attr(e: &BytesStart<'_>) -> Text<'static> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == b"type")
-        .map(|a| Cow::Owned(String::from_utf8_lossy(&a.value).into_owned()))
+/// The attributes of a start tag when they are none (`Some(None)`) or a
+/// single `name="value"` with a plain name (`Some(Some((name, value)))`);
+/// `None` for any other shape, which goes to quick-xml's attribute iterator.
+/// For these two shapes that iterator yields exactly this (one key cannot be
+/// a duplicate), and skipping it saves its setup and byte-by-byte state
+/// machine on every scan of an answer.
+fn single_attribute(raw: &[u8]) -> Option<Option<(&[u8], &[u8])>> {
+    // quick-xml's whitespace between attributes.
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let Some(start) = raw.iter().position(|b| !ws(b)) else {
+        return Some(None);
+    };
+    let rest = raw.get(start..)?;
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-');
+    let (key, rest) = rest.split_at_checked(rest.iter().position(|b| !plain(b))?)?;
+    if key.is_empty() {
+        return None;
+    }
+    let rest = rest.strip_prefix(b"=\"")?;
+    let (value, tail) = rest.split_at_checked(rest.iter().position(|&b| b == b'"')?)?;
+    let tail = tail.get(1..)?;
+    tail.iter().all(ws).then_some(Some((key, value)))
+}
+
+/// The `xsi:type` attribute's raw value, borrowed from `body` when it lies in it.
+fn xsi_type_attr<'a>(body: &'a [u8], e: &BytesStart<'_>) -> Text<'a> {
+    let found = match single_attribute(e.attributes_raw()) {
+        Some(one) => one
+            .filter(|(key, _)| local_name(key) == b"type")
+            .map(|(_, value)| Cow::Borrowed(value)),
+        None => e
+            .attributes()
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == b"type")
+            .map(|a| a.value),
+    };
+    found
+        .map(|value| match in_body(body, &value) {
+            Some(value) => String::from_utf8_lossy(value),
+            None => Cow::Owned(String::from_utf8_lossy(&value).into_owned()),
+        })
         .unwrap_or_default()
 }
 
 impl<'a> Visitor<'a> for ResponseVisitor<'a> {
     fn start(&mut self, path: &Path<'a>, e: &BytesStart<'_>) -> Result<(), String> {
         check_root(path)?;
-        // Only a few element names open something; the rest skip the suffix
-        // comparisons below, which every branch starts with the last name of.
-        let opens = |last: &[u8]| match path.len() {
-            3 => matches!(last, b"TrackPackagesByPinResponse" | b"Fault" | b"Body"),
-            _ => false,
-        } || matches!(last, b"TrackingInformation" | b"Scan" | b"Error");
-        if !path.last().is_some_and(|last| opens(last)) {
-            return Ok(());
-        }
-        if path.len() == 3 && ends(path, &["Envelope", "Body", "TrackPackagesByPinResponse"]) {
-            self.response.get_or_insert_with(RawResponse::default);
-        } else if path.len() == 3 && ends(path, &["Envelope", "Body", "Fault"]) {
-            self.fault.get_or_insert_with(RawFault::default);
-        } else if path.len() == 3 && ends(path, &["Envelope", "Body"]) {
-            let name = path.last().map(|n| String::from_utf8_lossy(n).into_owned());
-            self.other_body = self.other_body.take().or(name);
-        } else if ends(path, &["TrackingInformationList", "TrackingInformation"]) {
-            if let Some(r) = self.response.as_mut() {
-                r.infos.push(RawInfo::default());
+        let tag = path.last().map_or(Tag::Other, |last| Tag::of(last));
+        self.tags.push(tag);
+        let depth3 = |v: &Self, parents: [Tag; 2]| {
+            v.tags.len() == 3 && v.tags.get(..2) == Some(&parents[..])
+        };
+        match tag {
+            Tag::TrackPackagesByPinResponse if depth3(self, [Tag::Envelope, Tag::Body]) => {
+                self.response.get_or_insert_with(RawResponse::default);
             }
-        } else if ends(path, &["TrackingInformation", "Scans", "Scan"]) {
-            if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
-                info.scans.push(RawScan {
-                    xsi_type: xsi_type_attr(e),
-                    ..RawScan::default()
-                });
+            Tag::Fault if depth3(self, [Tag::Envelope, Tag::Body]) => {
+                self.fault.get_or_insert_with(RawFault::default);
             }
-        } else if ends(path, &["ResponseInformation", "Errors", "Error"]) {
-            let per_pin = path.len() >= 4 && path[path.len() - 4] == b"TrackingInformation";
-            if let Some(r) = self.response.as_mut() {
-                if per_pin {
-                    if let Some(info) = r.infos.last_mut() {
-                        info.errors.push(RawError::default());
-                        self.target = Some(ErrorTarget::Pin);
-                    }
-                } else {
-                    r.errors.push(RawError::default());
-                    self.target = Some(ErrorTarget::Top);
+            // (Any root, then) `Envelope/Body` at depth 3, as matched before.
+            Tag::Body if self.tags.len() == 3 && self.up(1) == Some(Tag::Envelope) => {
+                let name = path.last().map(|n| String::from_utf8_lossy(n).into_owned());
+                self.other_body = self.other_body.take().or(name);
+            }
+            Tag::TrackingInformation if self.up(1) == Some(Tag::TrackingInformationList) => {
+                if let Some(r) = self.response.as_mut() {
+                    r.infos.push(RawInfo::default());
                 }
             }
+            Tag::Scan
+                if self.up(1) == Some(Tag::Scans)
+                    && self.up(2) == Some(Tag::TrackingInformation) =>
+            {
+                let xsi_type = xsi_type_attr(self.body, e);
+                if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
+                    // Room for a long journey at once: growing a Vec of these
+                    // 240-byte records 4 → 8 → 16 cost three copying reallocs.
+                    if info.scans.capacity() == 0 {
+                        info.scans.reserve(16);
+                    }
+                    info.scans.push(RawScan {
+                        xsi_type,
+                        ..RawScan::default()
+                    });
+                }
+            }
+            Tag::Error
+                if self.up(1) == Some(Tag::Errors)
+                    && self.up(2) == Some(Tag::ResponseInformation) =>
+            {
+                let per_pin = self.up(3) == Some(Tag::TrackingInformation);
+                if let Some(r) = self.response.as_mut() {
+                    if per_pin {
+                        if let Some(info) = r.infos.last_mut() {
+                            info.errors.push(RawError::default());
+                            self.target = Some(ErrorTarget::Pin);
+                        }
+                    } else {
+                        r.errors.push(RawError::default());
+                        self.target = Some(ErrorTarget::Top);
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
 
-    fn end(&mut self, path: &Path<'a>, text: Text<'a>) {
-        let Some(&last) = path.last() else { return };
-        let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-        match parent.copied() {
-            Some(b"PIN") if ends(path, &["TrackingInformation", "PIN", "Value"]) => {
+    fn end(&mut self, _path: &Path<'a>, text: Text<'a>) {
+        let (last, parent, grandparent) = (self.up(0), self.up(1), self.up(2));
+        self.tags.pop();
+        let (Some(last), Some(parent)) = (last, parent) else {
+            return;
+        };
+        match parent {
+            Tag::Pin if last == Tag::Value && grandparent == Some(Tag::TrackingInformation) => {
                 if let Some(info) = self.response.as_mut().and_then(|r| r.infos.last_mut()) {
                     info.pin = text;
                 }
             }
-            Some(b"Scan") if ends(&path[..path.len() - 1], &["Scans", "Scan"]) => {
+            Tag::Scan if grandparent == Some(Tag::Scans) => {
                 let Some(scan) = self.scan() else { return };
                 let slot = match last {
-                    b"ScanType" => &mut scan.scan_type,
-                    b"ScanDate" => &mut scan.date,
-                    b"ScanTime" => &mut scan.time,
-                    b"Description" => &mut scan.description,
-                    b"Comment" => &mut scan.comment,
-                    b"SummaryScanIndicator" => &mut scan.summary,
+                    Tag::ScanType => &mut scan.scan_type,
+                    Tag::ScanDate => &mut scan.date,
+                    Tag::ScanTime => &mut scan.time,
+                    Tag::Description => &mut scan.description,
+                    Tag::Comment => &mut scan.comment,
+                    Tag::SummaryScanIndicator => &mut scan.summary,
                     _ => return,
                 };
                 *slot = text;
             }
-            Some(b"Depot") if ends(path, &["Scan", "Depot", "Name"]) => {
+            Tag::Depot if last == Tag::Name && grandparent == Some(Tag::Scan) => {
                 if let Some(scan) = self.scan() {
                     scan.depot = text;
                 }
             }
-            Some(b"ScanDetails") if ends(&path[..path.len() - 1], &["Scan", "ScanDetails"]) => {
+            Tag::ScanDetails if grandparent == Some(Tag::Scan) => {
                 let Some(scan) = self.scan() else { return };
                 match last {
-                    b"DeliverySignature" => scan.signature = text,
-                    b"CommitedDeliveryDate" | b"CommittedDeliveryDate" => {
-                        scan.committed_date = text
-                    }
+                    Tag::DeliverySignature => scan.signature = text,
+                    Tag::CommittedDeliveryDate => scan.committed_date = text,
                     _ => {}
                 }
             }
-            Some(b"Error") if ends(&path[..path.len() - 1], &["Errors", "Error"]) => {
+            Tag::Error if grandparent == Some(Tag::Errors) => {
                 let Some(err) = self.error() else { return };
                 match last {
-                    b"Code" => err.code = text,
-                    b"Description" => err.description = text,
-                    b"AdditionalInformation" => err.additional = text,
+                    Tag::Code => err.code = text,
+                    Tag::Description => err.description = text,
+                    Tag::AdditionalInformation => err.additional = text,
                     _ => {}
                 }
             }
-            Some(b"Fault") => {
+            Tag::Fault => {
                 let Some(f) = self.fault.as_mut() else { return };
                 match last {
-                    b"faultcode" => f.code = text,
-                    b"faultstring" => f.string = text,
+                    Tag::FaultCode => f.code = text,
+                    Tag::FaultString => f.string = text,
                     _ => {}
                 }
             }
@@ -407,12 +625,12 @@ impl<'a> Visitor<'a> for ResponseVisitor<'a> {
 
 /// Parses an answer body (tracking response or SOAP fault).
 pub fn parse(body: &[u8]) -> Result<Document<'_>, String> {
-    let mut v = ResponseVisitor::default();
+    let mut v = ResponseVisitor::new(body);
     let root = walk(body, &mut v)?;
-    if root.as_slice() != b"Envelope" {
+    if root != b"Envelope" {
         return Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
-            String::from_utf8_lossy(&root)
+            String::from_utf8_lossy(root)
         ));
     }
     if let Some(f) = v.fault {
@@ -461,10 +679,10 @@ impl<'a> Visitor<'a> for RequestVisitor {
 pub fn parse_request(body: &[u8]) -> Result<RawRequest, String> {
     let mut v = RequestVisitor::default();
     let root = walk(body, &mut v)?;
-    if root.as_slice() != b"Envelope" {
+    if root != b"Envelope" {
         return Err(format!(
             "unexpected root element <{}> (want a SOAP <Envelope>)",
-            String::from_utf8_lossy(&root)
+            String::from_utf8_lossy(root)
         ));
     }
     Ok(v.req)
@@ -536,6 +754,43 @@ mod tests {
 
     proptest! {
         #[test]
+        fn colon_agrees_with_position(name in "[a:é\u{3a}\u{ba}\u{13a}]{0,20}") {
+            let b = name.as_bytes();
+            prop_assert_eq!(colon(b), b.iter().position(|&c| c == b':'));
+        }
+
+        #[test]
+        fn single_attribute_agrees_with_quick_xml(
+            raw in "[ \t]{0,2}([a-z:]{1,3}[ =]{0,2}[\"']?[a-z<>&]{0,3}[\"']?[ \t/]{0,2}){0,2}",
+        ) {
+            let xml = format!("<Scan{raw}>");
+            let mut reader = Reader::from_reader(xml.as_bytes());
+            let Ok(Event::Start(e)) = reader.read_event() else {
+                return Ok(());
+            };
+            if let Some(fast) = single_attribute(e.attributes_raw()) {
+                let all: Vec<_> = e.attributes().collect();
+                let want: Vec<_> = fast
+                    .into_iter()
+                    .map(|(k, v)| {
+                        Ok(quick_xml::events::attributes::Attribute {
+                            key: quick_xml::name::QName(k),
+                            value: Cow::Borrowed(v),
+                        })
+                    })
+                    .collect();
+                prop_assert_eq!(all, want);
+            }
+        }
+
+        #[test]
+        fn local_name_agrees_with_qname(name in "[a:é]{0,6}") {
+            let q = quick_xml::name::QName(name.as_bytes());
+            let expected = q.local_name();
+            prop_assert_eq!(local_name(name.as_bytes()), expected.as_ref());
+        }
+
+        #[test]
         fn borrowed_paths_match_copied_names(root in node()) {
             let (mut xml, mut expected) = (String::new(), Vec::new());
             render(&root, &mut Vec::new(), &mut xml, &mut expected);
@@ -544,9 +799,21 @@ mod tests {
             let root_name = match &root {
                 Node::Leaf(n, _) | Node::Parent(n, _) => local(n).to_string(),
             };
-            prop_assert_eq!(String::from_utf8_lossy(&name).into_owned(), root_name);
+            prop_assert_eq!(String::from_utf8_lossy(name).into_owned(), root_name);
             prop_assert_eq!(v.0, expected);
         }
+    }
+
+    #[test]
+    fn single_attributes_take_the_fast_path() {
+        assert_eq!(single_attribute(b""), Some(None));
+        assert_eq!(single_attribute(b" \n"), Some(None));
+        let one: Option<Option<(&[u8], &[u8])>> = Some(Some((b"i:type", b"DeliveryScan")));
+        assert_eq!(single_attribute(b" i:type=\"DeliveryScan\""), one);
+        assert_eq!(single_attribute(b" i:type=\"DeliveryScan\" "), one);
+        assert_eq!(single_attribute(b" a=\"1\" b=\"2\""), None);
+        assert_eq!(single_attribute(b" a='1'"), None);
+        assert_eq!(single_attribute(b" a =\"1\""), None);
     }
 
     #[test]
@@ -565,6 +832,20 @@ mod tests {
         assert_eq!(s.description, "xy");
         assert_eq!(s.signature, "ME");
         assert_eq!(s.time, "172300");
+    }
+
+    #[test]
+    fn texts_outside_the_plain_fast_path_are_decoded() {
+        // A `\r` anywhere: every text goes through `xml10_content`.
+        let mut v = Closes::default();
+        walk(b"<r><a>x\r\ny\rz</a><b>\xc3\xa9</b></r>", &mut v).unwrap();
+        assert_eq!(v.0[0], ("r/a".to_string(), "x\ny\nz".to_string()));
+        assert_eq!(v.0[1], ("r/b".to_string(), "é".to_string()));
+        // Not UTF-8: the text is an error, where it is.
+        let err = walk(b"<r><a>ok</a><b>\xff</b></r>", &mut Closes::default()).unwrap_err();
+        assert!(err.starts_with("bad text near byte"), "{err}");
+        assert_eq!(PlainBody::new(b"<r>\xff</r>").text, None);
+        assert_eq!(PlainBody::new(b"<r>\r</r>").text, None);
     }
 
     #[test]
