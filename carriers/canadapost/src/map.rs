@@ -290,13 +290,11 @@ fn delay_detail(reason: &str) -> &'static str {
 pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
     // Canada Post lists the newest event first; walk oldest-first so the (stable)
     // ordering keeps same-second events in the carrier's own order.
-    let mut steps = detail
-        .events
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, ev)| to_step(ev, i))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Sized up front: collecting `Result`s would grow the vector step by step.
+    let mut steps = Vec::with_capacity(detail.events.len());
+    for (i, ev) in detail.events.iter().enumerate().rev() {
+        steps.push(to_step(ev, i)?);
+    }
     sort_chronologically(&mut steps);
 
     // Context: informational events inherit the journey status before them, and

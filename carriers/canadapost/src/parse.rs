@@ -121,6 +121,10 @@ fn is<const N: usize>(name: &[u8], lit: &[u8; N]) -> bool {
 }
 
 /// What an element named `name` is, given its parent (`None`: the root).
+///
+/// Out of line: it runs once per document (the root) or to report an error, and
+/// keeping its formatting out of `classify_qname` lets that one be inlined.
+#[inline(never)]
 fn classify(parent: Option<Ctx>, name: &[u8]) -> Result<Ctx, CarrierError> {
     match parent {
         None => match name {
@@ -223,10 +227,19 @@ impl<'a> Builder<'a> {
     /// Called when an element opens (or is empty): records new list items.
     #[inline]
     fn open(&mut self, ctx: Ctx) {
-        match ctx {
-            Ctx::Occurrence => self.detail.events.push(RawEvent::default()),
-            Ctx::Message => self.messages.push(RawMessage::default()),
-            _ => {}
+        // Tested here so that only list items pay for the (not inlined) push.
+        if matches!(ctx, Ctx::Occurrence | Ctx::Message) {
+            self.push_item(ctx);
+        }
+    }
+
+    /// Starts a new occurrence or message.
+    #[inline(never)]
+    fn push_item(&mut self, ctx: Ctx) {
+        if ctx == Ctx::Occurrence {
+            self.detail.events.push(RawEvent::default());
+        } else {
+            self.messages.push(RawMessage::default());
         }
     }
 
@@ -279,12 +292,20 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Adds a piece of an element's text (a text node, CDATA or a reference).
 #[inline]
 fn append<'a>(acc: &mut Option<Text<'a>>, piece: Cow<'a, str>) {
     match acc {
         None => *acc = Some(piece),
-        Some(existing) => existing.to_mut().push_str(&piece),
+        Some(existing) => extend(existing, &piece),
     }
+}
+
+/// The rare case of `append` (text split by a reference), out of line so that
+/// the common one is inlined.
+#[inline(never)]
+fn extend(text: &mut Text<'_>, piece: &str) {
+    text.to_mut().push_str(piece);
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, CarrierError> {
