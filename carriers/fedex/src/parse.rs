@@ -4,6 +4,7 @@
 use crate::mapping::{Mapped, classify};
 use crate::times;
 use crate::wire::{self, ApiError, CompleteTrackResult, TrackAnswer, TrackResult};
+use std::borrow::Cow;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
@@ -11,7 +12,7 @@ use trackd_carrier_sdk::{
     Snapshot, Status,
 };
 
-fn txt(s: &Option<String>) -> &str {
+fn txt<'a>(s: &'a Option<Cow<'_, str>>) -> &'a str {
     s.as_deref().map(str::trim).unwrap_or("")
 }
 
