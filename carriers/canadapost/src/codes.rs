@@ -275,10 +275,15 @@ pub static RULES: &[Rule] = &[
 /// The numeric value of an identifier (`"0174"` → 174), if it is a number.
 pub fn code_number(identifier: &str) -> Option<u16> {
     let t = identifier.trim();
-    if t.is_empty() || t.len() > 5 || !t.bytes().all(|b| b.is_ascii_digit()) {
+    if t.is_empty() || t.len() > 5 {
         return None;
     }
-    t.parse().ok()
+    // Digits folded by hand (at most 5, so no overflow): `str::parse` costs more
+    // than the table search, and it runs on every event.
+    let n = t.bytes().try_fold(0u32, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })?;
+    u16::try_from(n).ok()
 }
 
 /// The table row for an identifier, if it is documented.
@@ -297,17 +302,43 @@ const RETURN_TEXT_CODES: &[u16] = &[174, 1412, 1479, 2412];
 /// True when the event text says the item goes (or went) back to the sender, in
 /// English or French, as Canada Post words it on reused codes.
 pub fn says_returned_to_sender(description: &str) -> bool {
+    if description.is_ascii() {
+        return says_returned_to_sender_ascii(description.as_bytes());
+    }
     let d = description.to_lowercase();
-    [
-        "returned to sender",
-        "returned to the sender",
-        "return to sender",
-        "renvoyé à l'expéditeur",
-        "renvoyé avec succès à l'expéditeur",
-        "renvoyer article à expéditeur",
-    ]
-    .iter()
-    .any(|needle| d.contains(needle))
+    ENGLISH_RETURN_TEXTS
+        .iter()
+        .chain(FRENCH_RETURN_TEXTS)
+        .any(|needle| d.contains(needle))
+}
+
+/// How Canada Post says "returned to sender" in English (lower case, ASCII).
+const ENGLISH_RETURN_TEXTS: &[&str] = &[
+    "returned to sender",
+    "returned to the sender",
+    "return to sender",
+];
+
+/// How Canada Post says "returned to sender" in French (lower case, not ASCII).
+const FRENCH_RETURN_TEXTS: &[&str] = &[
+    "renvoyé à l'expéditeur",
+    "renvoyé avec succès à l'expéditeur",
+    "renvoyer article à expéditeur",
+];
+
+/// `says_returned_to_sender` of an ASCII text, without lowercasing it into a new
+/// string: ASCII lowercases byte by byte, and the French texts (not ASCII) cannot
+/// occur in it, so only the English ones are compared, at each `r`.
+fn says_returned_to_sender_ascii(d: &[u8]) -> bool {
+    (0..d.len())
+        .filter(|&i| d[i].eq_ignore_ascii_case(&b'r'))
+        .any(|i| {
+            ENGLISH_RETURN_TEXTS.iter().any(|needle| {
+                d[i..]
+                    .get(..needle.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+            })
+        })
 }
 
 /// Whether a code's own text can turn it into a return-leg event.
@@ -356,6 +387,24 @@ mod tests {
     fn table_is_sorted_and_unique() {
         for w in RULES.windows(2) {
             assert!(w[0].code < w[1].code, "{} then {}", w[0].code, w[1].code);
+        }
+    }
+
+    #[test]
+    fn return_texts_match_in_any_case() {
+        for (text, returned) in [
+            ("Item successfully returned to sender", true),
+            ("ITEM RETURNED TO THE SENDER", true),
+            ("Return To Sender requested", true),
+            ("Item successfully delivered", false),
+            ("returned to", false),
+            ("Article renvoyé à l'expéditeur", true),
+            ("ARTICLE RENVOYÉ AVEC SUCCÈS À L'EXPÉDITEUR", true),
+            ("Item returned to sender (renvoyé)", true),
+            ("Livré", false),
+            ("", false),
+        ] {
+            assert_eq!(says_returned_to_sender(text), returned, "{text:?}");
         }
     }
 

@@ -4,7 +4,6 @@ use crate::codes::{self, Kind};
 use crate::parse::{RawDetail, RawEvent, RawMessage};
 use chrono::{NaiveDate, NaiveTime};
 use trackd_carrier_sdk::model::clean;
-use trackd_carrier_sdk::sim::zone_offset;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, Snapshot, Status, Timestamp,
 };
@@ -14,9 +13,36 @@ pub const NO_PIN_HISTORY: &str = "004";
 
 /// Canadian province and territory codes, so `event-province` only implies `CA`
 /// when it really is Canadian (international scans carry foreign regions).
+#[cfg(test)]
 const PROVINCES: &[&str] = &[
     "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT",
 ];
+
+/// True for a code of `PROVINCES`, in any case.
+///
+/// Why a `match`: a case-folding scan of the list ran on every event. The test
+/// `province_match_is_the_list` keeps the two equal.
+fn is_province(region: &str) -> bool {
+    let &[a, b] = region.as_bytes() else {
+        return false;
+    };
+    matches!(
+        &[a.to_ascii_uppercase(), b.to_ascii_uppercase()],
+        b"AB"
+            | b"BC"
+            | b"MB"
+            | b"NB"
+            | b"NL"
+            | b"NS"
+            | b"NT"
+            | b"NU"
+            | b"ON"
+            | b"PE"
+            | b"QC"
+            | b"SK"
+            | b"YT"
+    )
+}
 
 fn malformed(msg: impl std::fmt::Display) -> CarrierError {
     CarrierError::malformed(format!("canadapost: {msg}"))
@@ -29,18 +55,46 @@ fn malformed(msg: impl std::fmt::Display) -> CarrierError {
 /// with an `NO` suffix has that standard time's offset. Anything else (empty,
 /// `ISRAEL`...) is unknown, and the event time stays naive.
 pub fn event_zone_offset(zone: &str) -> Option<i32> {
-    let z = zone.trim();
-    if z.is_empty() {
-        return None;
-    }
-    zone_offset(z).or_else(|| {
-        let upper = z.to_ascii_uppercase();
-        let base = upper.strip_suffix("NO")?;
-        if base.ends_with("ST") {
-            zone_offset(base)
+    let z = zone.trim().as_bytes();
+    // Every known abbreviation is at most 4 letters, so at most 6 with `NO`.
+    let mut upper = [0u8; 6];
+    let upper = upper.get_mut(..z.len())?;
+    upper.copy_from_slice(z);
+    upper.make_ascii_uppercase();
+    abbreviation_offset(upper).or_else(|| {
+        let base = upper.strip_suffix(b"NO")?;
+        if base.ends_with(b"ST") {
+            abbreviation_offset(base)
         } else {
             None
         }
+    })
+}
+
+/// The offset of an upper-case abbreviation of `sdk::sim::ZONE_ABBREVIATIONS`.
+///
+/// Why a `match`: `sdk::sim::zone_offset` trims and case-folds its argument once
+/// per table row, which cost more than the rest of an event's mapping. The test
+/// `zone_match_is_the_sdk_table` keeps the two equal.
+fn abbreviation_offset(upper: &[u8]) -> Option<i32> {
+    Some(match upper {
+        b"NST" => -12_600,
+        b"NDT" => -9_000,
+        b"AST" => -14_400,
+        b"ADT" => -10_800,
+        b"EST" => -18_000,
+        b"EDT" => -14_400,
+        b"CST" => -21_600,
+        b"CDT" => -18_000,
+        b"MST" => -25_200,
+        b"MDT" => -21_600,
+        b"PST" => -28_800,
+        b"PDT" => -25_200,
+        b"AKST" => -32_400,
+        b"AKDT" => -28_800,
+        b"HST" => -36_000,
+        b"UTC" | b"GMT" => 0,
+        _ => return None,
     })
 }
 
@@ -102,7 +156,7 @@ fn event_location(ev: &RawEvent<'_>) -> Option<Address> {
     let region = clean(&ev.province);
     let country = region
         .as_deref()
-        .filter(|r| PROVINCES.iter().any(|p| p.eq_ignore_ascii_case(r)))
+        .filter(|r| is_province(r))
         .map(|_| "CA".to_string());
     Address {
         city: clean(&ev.site),
@@ -236,13 +290,11 @@ fn delay_detail(reason: &str) -> &'static str {
 pub fn snapshot(detail: &RawDetail<'_>) -> Result<Snapshot, CarrierError> {
     // Canada Post lists the newest event first; walk oldest-first so the (stable)
     // ordering keeps same-second events in the carrier's own order.
-    let mut steps = detail
-        .events
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, ev)| to_step(ev, i))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Sized up front: collecting `Result`s would grow the vector step by step.
+    let mut steps = Vec::with_capacity(detail.events.len());
+    for (i, ev) in detail.events.iter().enumerate().rev() {
+        steps.push(to_step(ev, i)?);
+    }
     sort_chronologically(&mut steps);
 
     // Context: informational events inherit the journey status before them, and
@@ -456,6 +508,73 @@ mod tests {
         assert_eq!(event_zone_offset("ISRAEL"), None);
         assert_eq!(event_zone_offset("CDTNO"), None);
         assert_eq!(event_zone_offset("NO"), None);
+    }
+
+    /// The former definition, on the SDK's table.
+    fn event_zone_offset_by_sdk_table(zone: &str) -> Option<i32> {
+        use trackd_carrier_sdk::sim::zone_offset;
+        let z = zone.trim();
+        if z.is_empty() {
+            return None;
+        }
+        zone_offset(z).or_else(|| {
+            let upper = z.to_ascii_uppercase();
+            let base = upper.strip_suffix("NO")?;
+            if base.ends_with("ST") {
+                zone_offset(base)
+            } else {
+                None
+            }
+        })
+    }
+
+    #[test]
+    fn zone_match_is_the_sdk_table() {
+        let mut inputs = vec![
+            String::new(),
+            "NO".into(),
+            "STNO".into(),
+            "ISRAEL".into(),
+            "ESTN".into(),
+            "AKSTNO".into(),
+            "AKDTNO".into(),
+            "ÉST".into(),
+            "ESTNOX".into(),
+        ];
+        for (abbrev, _) in trackd_carrier_sdk::sim::ZONE_ABBREVIATIONS {
+            for z in [abbrev.to_string(), abbrev.to_ascii_lowercase()] {
+                inputs.push(format!(" {z}\t"));
+                inputs.push(format!("{z}NO"));
+                inputs.push(format!("{z}no"));
+                inputs.push(format!("{z}X"));
+                inputs.push(z[1..].to_string());
+                inputs.push(z);
+            }
+        }
+        for z in &inputs {
+            assert_eq!(
+                event_zone_offset(z),
+                event_zone_offset_by_sdk_table(z),
+                "{z:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn province_match_is_the_list() {
+        let mut inputs: Vec<String> = ["", "A", "ABC", "É", "ÉA", " AB"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for a in (b'A'..=b'Z').chain(b'a'..=b'z').chain([b'0', b' ']) {
+            for b in (b'A'..=b'Z').chain(b'a'..=b'z').chain([b'0', b' ']) {
+                inputs.push(String::from_utf8(vec![a, b]).unwrap());
+            }
+        }
+        for r in &inputs {
+            let listed = PROVINCES.iter().any(|p| p.eq_ignore_ascii_case(r));
+            assert_eq!(is_province(r), listed, "{r:?}");
+        }
     }
 
     #[test]

@@ -112,62 +112,108 @@ fn name_str(name: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(name)
 }
 
+/// `name == lit` with the length known at compile time, so that the comparison
+/// is a few word loads instead of a `memcmp` call: classification runs on every
+/// element, and a slice pattern compares through `memcmp`.
+#[inline]
+fn is<const N: usize>(name: &[u8], lit: &[u8; N]) -> bool {
+    <&[u8; N]>::try_from(name).is_ok_and(|a| a == lit)
+}
+
 /// What an element named `name` is, given its parent (`None`: the root).
+///
+/// Out of line: it runs once per document (the root) or to report an error, and
+/// keeping its formatting out of `classify_qname` lets that one be inlined.
+#[inline(never)]
 fn classify(parent: Option<Ctx>, name: &[u8]) -> Result<Ctx, CarrierError> {
-    let ctx = match parent {
+    match parent {
         None => match name {
-            b"tracking-detail" => Ctx::Detail,
-            b"messages" => Ctx::Messages,
-            other => {
-                return Err(malformed(format!(
-                    "unexpected root element <{}> (want <tracking-detail> or <messages>)",
-                    name_str(other)
-                )));
+            b"tracking-detail" => Ok(Ctx::Detail),
+            b"messages" => Ok(Ctx::Messages),
+            other => Err(malformed(format!(
+                "unexpected root element <{}> (want <tracking-detail> or <messages>)",
+                name_str(other)
+            ))),
+        },
+        Some(Ctx::Leaf(f)) => Err(malformed(format!(
+            "element <{}> inside text field {f:?}",
+            name_str(name)
+        ))),
+        Some(parent) => Ok(child(parent, name)),
+    }
+}
+
+/// What a child named `name` of a container element `parent` is.
+#[inline]
+fn child(parent: Ctx, name: &[u8]) -> Ctx {
+    match parent {
+        Ctx::Detail => match name {
+            n if is(n, b"pin") => Ctx::Leaf(Field::Pin),
+            n if is(n, b"changed-expected-date") => Ctx::Leaf(Field::ChangedDate),
+            n if is(n, b"destination-postal-id") => Ctx::Leaf(Field::DestPostal),
+            n if is(n, b"expected-delivery-date") => Ctx::Leaf(Field::ExpectedDate),
+            n if is(n, b"changed-expected-delivery-reason") => Ctx::Leaf(Field::ChangedReason),
+            n if is(n, b"service-name") => Ctx::Leaf(Field::Service),
+            n if is(n, b"significant-events") => Ctx::Events,
+            _ => Ctx::Other,
+        },
+        Ctx::Events => match name {
+            n if is(n, b"occurrence") => Ctx::Occurrence,
+            _ => Ctx::Other,
+        },
+        Ctx::Occurrence => match name {
+            n if is(n, b"event-identifier") => Ctx::Leaf(Field::EvId),
+            n if is(n, b"event-date") => Ctx::Leaf(Field::EvDate),
+            n if is(n, b"event-time") => Ctx::Leaf(Field::EvTime),
+            n if is(n, b"event-time-zone") => Ctx::Leaf(Field::EvZone),
+            n if is(n, b"event-description") => Ctx::Leaf(Field::EvDesc),
+            n if is(n, b"signatory-name") => Ctx::Leaf(Field::EvSignatory),
+            n if is(n, b"event-site") => Ctx::Leaf(Field::EvSite),
+            n if is(n, b"event-province") => Ctx::Leaf(Field::EvProvince),
+            _ => Ctx::Other,
+        },
+        Ctx::Messages => match name {
+            n if is(n, b"message") => Ctx::Message,
+            _ => Ctx::Other,
+        },
+        Ctx::Message => match name {
+            n if is(n, b"code") => Ctx::Leaf(Field::MsgCode),
+            n if is(n, b"description") => Ctx::Leaf(Field::MsgDesc),
+            _ => Ctx::Other,
+        },
+        // Elements we do not read (`classify` turns a leaf parent into an error).
+        Ctx::Other | Ctx::Leaf(_) => Ctx::Other,
+    }
+}
+
+/// `name` without its namespace prefix (all up to the first `:`), as quick-xml's
+/// `local_name` gives it.
+fn local_name(name: &[u8]) -> &[u8] {
+    name.iter()
+        .position(|&b| b == b':')
+        .map_or(name, |i| &name[i + 1..])
+}
+
+/// `classify` of the local part of the qualified name `qname`.
+///
+/// Why this is fast: quick-xml's `local_name` calls `memchr` on every name, which
+/// costs more than classifying it. Children of unread elements need no name at
+/// all, and a name classified as one we read contains no `:` (none of ours does),
+/// so it is its own local part: only names we do not read are searched for a
+/// prefix (with a `fold`, which has no early exit and so compiles to a vector
+/// loop), and classified again without it.
+#[inline]
+fn classify_qname(parent: Option<Ctx>, qname: &[u8]) -> Result<Ctx, CarrierError> {
+    match parent {
+        Some(Ctx::Other) => Ok(Ctx::Other),
+        None | Some(Ctx::Leaf(_)) => classify(parent, local_name(qname)),
+        Some(parent) => Ok(match child(parent, qname) {
+            Ctx::Other if qname.iter().fold(false, |colon, &b| colon | (b == b':')) => {
+                child(parent, local_name(qname))
             }
-        },
-        Some(Ctx::Detail) => match name {
-            b"pin" => Ctx::Leaf(Field::Pin),
-            b"changed-expected-date" => Ctx::Leaf(Field::ChangedDate),
-            b"destination-postal-id" => Ctx::Leaf(Field::DestPostal),
-            b"expected-delivery-date" => Ctx::Leaf(Field::ExpectedDate),
-            b"changed-expected-delivery-reason" => Ctx::Leaf(Field::ChangedReason),
-            b"service-name" => Ctx::Leaf(Field::Service),
-            b"significant-events" => Ctx::Events,
-            _ => Ctx::Other,
-        },
-        Some(Ctx::Events) => match name {
-            b"occurrence" => Ctx::Occurrence,
-            _ => Ctx::Other,
-        },
-        Some(Ctx::Occurrence) => match name {
-            b"event-identifier" => Ctx::Leaf(Field::EvId),
-            b"event-date" => Ctx::Leaf(Field::EvDate),
-            b"event-time" => Ctx::Leaf(Field::EvTime),
-            b"event-time-zone" => Ctx::Leaf(Field::EvZone),
-            b"event-description" => Ctx::Leaf(Field::EvDesc),
-            b"signatory-name" => Ctx::Leaf(Field::EvSignatory),
-            b"event-site" => Ctx::Leaf(Field::EvSite),
-            b"event-province" => Ctx::Leaf(Field::EvProvince),
-            _ => Ctx::Other,
-        },
-        Some(Ctx::Messages) => match name {
-            b"message" => Ctx::Message,
-            _ => Ctx::Other,
-        },
-        Some(Ctx::Message) => match name {
-            b"code" => Ctx::Leaf(Field::MsgCode),
-            b"description" => Ctx::Leaf(Field::MsgDesc),
-            _ => Ctx::Other,
-        },
-        Some(Ctx::Leaf(f)) => {
-            return Err(malformed(format!(
-                "element <{}> inside text field {f:?}",
-                name_str(name)
-            )));
-        }
-        Some(Ctx::Other) => Ctx::Other,
-    };
-    Ok(ctx)
+            ctx => ctx,
+        }),
+    }
 }
 
 /// Accumulates the parsed document while the reader walks it.
@@ -179,14 +225,25 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     /// Called when an element opens (or is empty): records new list items.
+    #[inline]
     fn open(&mut self, ctx: Ctx) {
-        match ctx {
-            Ctx::Occurrence => self.detail.events.push(RawEvent::default()),
-            Ctx::Message => self.messages.push(RawMessage::default()),
-            _ => {}
+        // Tested here so that only list items pay for the (not inlined) push.
+        if matches!(ctx, Ctx::Occurrence | Ctx::Message) {
+            self.push_item(ctx);
         }
     }
 
+    /// Starts a new occurrence or message.
+    #[inline(never)]
+    fn push_item(&mut self, ctx: Ctx) {
+        if ctx == Ctx::Occurrence {
+            self.detail.events.push(RawEvent::default());
+        } else {
+            self.messages.push(RawMessage::default());
+        }
+    }
+
+    #[inline]
     fn set(&mut self, field: Field, value: Text<'a>) {
         let d = &mut self.detail;
         let slot = match field {
@@ -235,11 +292,20 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Adds a piece of an element's text (a text node, CDATA or a reference).
+#[inline]
 fn append<'a>(acc: &mut Option<Text<'a>>, piece: Cow<'a, str>) {
     match acc {
         None => *acc = Some(piece),
-        Some(existing) => existing.to_mut().push_str(&piece),
+        Some(existing) => extend(existing, &piece),
     }
+}
+
+/// The rare case of `append` (text split by a reference), out of line so that
+/// the common one is inlined.
+#[inline(never)]
+fn extend(text: &mut Text<'_>, piece: &str) {
+    text.to_mut().push_str(piece);
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, CarrierError> {
@@ -257,6 +323,18 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, CarrierError> {
         .ok_or_else(|| malformed(format!("unknown entity &{name};")))
 }
 
+/// The text node `t` as a slice of `plain` (the whole body, valid UTF-8 without
+/// `\r`), located by address: the borrowing reader hands out subslices of the
+/// body. `None` if `t` is not such a subslice or does not fall on character
+/// boundaries, and the caller then decodes it the usual way.
+///
+/// Equal to `t.xml10_content()` because quick-xml (without its `encoding`
+/// feature, as in this workspace) decodes text as UTF-8 and only rewrites `\r`.
+fn slice_of<'a>(plain: &'a str, t: &[u8]) -> Option<&'a str> {
+    let start = (t.as_ptr() as usize).checked_sub(plain.as_ptr() as usize)?;
+    plain.get(start..start.checked_add(t.len())?)
+}
+
 /// Parses a tracking answer body into its raw document.
 pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
     let mut reader = Reader::from_reader(body);
@@ -267,6 +345,17 @@ pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
     let mut b = Builder::default();
     // A typical answer has a dozen events: one allocation instead of five.
     b.detail.events.reserve(16);
+    // Why this is fast: one UTF-8 check and one `\r` search over the whole body
+    // (word-at-a-time) instead of a validation and a `memchr` call per text node,
+    // which cost more than quick-xml's own tokenizing. When the body has no `\r`,
+    // XML 1.0 end-of-line normalization never changes a text, so a text node is
+    // exactly its slice of this `str`. Otherwise (or for invalid UTF-8) every
+    // text takes quick-xml's own decoding, errors included.
+    // (The `\r` search is a `fold` without early exit, which compiles to a vector
+    // loop; `contains` walks the body a word at a time, at twice the cost of the
+    // UTF-8 check.)
+    let has_cr = body.iter().fold(false, |cr, &b| cr | (b == b'\r'));
+    let plain = std::str::from_utf8(body).ok().filter(|_| !has_cr);
     let xml_err = |reader: &Reader<&[u8]>, e: &dyn std::fmt::Display| {
         malformed(format!(
             "invalid XML near byte {}: {e}",
@@ -281,7 +370,7 @@ pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
         };
         match event {
             Event::Start(e) => {
-                let ctx = classify(stack.last().copied(), e.local_name().as_ref())?;
+                let ctx = classify_qname(stack.last().copied(), e.name().as_ref())?;
                 if root.is_none() {
                     root = Some(ctx);
                 }
@@ -290,7 +379,7 @@ pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
                 text = None;
             }
             Event::Empty(e) => {
-                let ctx = classify(stack.last().copied(), e.local_name().as_ref())?;
+                let ctx = classify_qname(stack.last().copied(), e.name().as_ref())?;
                 b.open(ctx);
                 if let Ctx::Leaf(f) = ctx {
                     b.set(f, Cow::Borrowed(""));
@@ -303,7 +392,10 @@ pub fn parse(body: &[u8]) -> Result<Document<'_>, CarrierError> {
             }
             Event::Text(t) => {
                 if let Some(Ctx::Leaf(_)) = stack.last() {
-                    let piece = t.xml10_content().map_err(|e| xml_err(&reader, &e))?;
+                    let piece = match plain.and_then(|p| slice_of(p, &t)) {
+                        Some(s) => Cow::Borrowed(s),
+                        None => t.xml10_content().map_err(|e| xml_err(&reader, &e))?,
+                    };
                     append(&mut text, piece);
                 }
             }

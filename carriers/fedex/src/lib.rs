@@ -162,7 +162,7 @@ impl Carrier for Fedex {
                 .iter()
                 .map(|n| wire::TrackingInfo {
                     tracking_number_info: wire::TrackingNumberInfo {
-                        tracking_number: Some(n.trim().to_string()),
+                        tracking_number: Some(n.trim().into()),
                         carrier_code: None,
                         tracking_number_unique_id: None,
                     },

@@ -1,9 +1,10 @@
 //! Track API answers → normalized results: per-number snapshots or errors
 //! inside a 200, typed whole-response errors otherwise.
 
-use crate::mapping::{Mapped, classify};
+use crate::mapping::{Mapped, Rule, classify, classify_lazy};
 use crate::times;
 use crate::wire::{self, ApiError, CompleteTrackResult, TrackAnswer, TrackResult};
+use std::borrow::Cow;
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::shipment;
 use trackd_carrier_sdk::{
@@ -11,7 +12,7 @@ use trackd_carrier_sdk::{
     Snapshot, Status,
 };
 
-fn txt(s: &Option<String>) -> &str {
+fn txt<'a>(s: &'a Option<Cow<'_, str>>) -> &'a str {
     s.as_deref().map(str::trim).unwrap_or("")
 }
 
@@ -131,8 +132,9 @@ fn location_address(l: &Option<wire::LocationDetail>) -> Option<Address> {
 }
 
 /// A scan's checkpoint and the audit rule of its status (the checkpoint holds
-/// the status and detail already).
-fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, String), CarrierError> {
+/// the status and detail already); the rule stays unformatted, as only the
+/// newest scan's may be used.
+fn checkpoint<'a>(ev: &'a wire::ScanEvent<'_>) -> Result<(Checkpoint, Rule<'a>), CarrierError> {
     let raw_date = txt(&ev.date);
     let occurred_at = times::moment(raw_date).ok_or_else(|| {
         CarrierError::malformed(format!(
@@ -140,7 +142,7 @@ fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, String), CarrierError
             txt(&ev.event_type)
         ))
     })?;
-    let mapped = classify(
+    let (status, detail, rule) = classify_lazy(
         ev.event_type.as_deref(),
         ev.derived_status_code.as_deref(),
         ev.exception_code.as_deref(),
@@ -163,20 +165,20 @@ fn checkpoint(ev: &wire::ScanEvent) -> Result<(Checkpoint, String), CarrierError
     };
     let cp = Checkpoint {
         occurred_at,
-        status: mapped.status,
-        status_detail: mapped.detail,
+        status,
+        status_detail: detail.map(str::to_string),
         code,
         description,
         location: ev.scan_location.as_ref().and_then(address),
     };
-    Ok((cp, mapped.rule))
+    Ok((cp, rule))
 }
 
 /// Oldest first, like `model::order_checkpoints`, keeping each scan's rule:
 /// FedEx lists scans newest first, so they are reversed first (equal times
 /// keep their real order); when every time is zoned they are then sorted by
 /// instant; naive times from different zones are never re-sorted.
-fn order_scans(scans: &mut [(Checkpoint, String)]) {
+fn order_scans(scans: &mut [(Checkpoint, Rule<'_>)]) {
     if let (Some(first), Some(last)) = (scans.first(), scans.last())
         && first.0.occurred_at.chrono_cmp(&last.0.occurred_at).is_gt()
     {
@@ -274,7 +276,7 @@ pub fn snapshot(r: &TrackResult) -> Result<Snapshot, CarrierError> {
             Mapped {
                 status: cp.status,
                 detail: cp.status_detail.clone(),
-                rule: rule.clone(),
+                rule: rule.to_string(),
             },
             clean(&cp.code),
             clean(&cp.description),

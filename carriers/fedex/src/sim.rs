@@ -12,6 +12,7 @@ use crate::wire::{
 };
 use crate::{TOKEN_PATH, TRACK_PATH};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
+use std::borrow::Cow;
 use trackd_carrier_sdk::http::percent_decode;
 use trackd_carrier_sdk::model::Fnv;
 use trackd_carrier_sdk::sim::{SimCall, SimCredential, SimFault};
@@ -133,20 +134,31 @@ fn iso(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn s(v: &str) -> Option<String> {
-    Some(v.to_string())
+/// A wire time field.
+fn when(t: &DateTime<FixedOffset>) -> Option<Cow<'static, str>> {
+    Some(Cow::Owned(iso(t)))
 }
 
-fn wire_address(a: &Address) -> WAddress {
+/// A static text (codes, descriptions) for the wire structs, not copied.
+fn s(v: &'static str) -> Option<Cow<'static, str>> {
+    Some(Cow::Borrowed(v))
+}
+
+/// A borrowed text of the parcel for the wire structs, not copied.
+fn b(v: &Option<String>) -> Option<Cow<'_, str>> {
+    v.as_deref().map(Cow::Borrowed)
+}
+
+fn wire_address(a: &Address) -> WAddress<'_> {
     WAddress {
-        city: a.city.clone(),
-        state_or_province_code: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country_code: a.country.clone(),
+        city: b(&a.city),
+        state_or_province_code: b(&a.region),
+        postal_code: b(&a.postal_code),
+        country_code: b(&a.country),
     }
 }
 
-fn delay(kind: Option<&str>) -> Option<DelayDetail> {
+fn delay(kind: Option<&'static str>) -> Option<DelayDetail<'static>> {
     kind.map(|k| DelayDetail {
         kind: s(k),
         sub_type: None,
@@ -154,14 +166,14 @@ fn delay(kind: Option<&str>) -> Option<DelayDetail> {
     })
 }
 
-fn scan(e: &SimEvent) -> ScanEvent {
+fn scan(e: &SimEvent) -> ScanEvent<'_> {
     let w = step_wire(e.step);
     ScanEvent {
-        date: Some(iso(&e.at)),
+        date: when(&e.at),
         derived_status: s(w.derived_status),
         scan_location: Some(wire_address(&e.place)),
         location_type: None,
-        exception_description: w.exception.map(|x| x.1.to_string()),
+        exception_description: w.exception.map(|x| Cow::Borrowed(x.1)),
         event_description: s(w.event_description),
         event_type: s(w.event_type),
         derived_status_code: s(w.derived_code),
@@ -169,12 +181,12 @@ fn scan(e: &SimEvent) -> ScanEvent {
             .exception
             .map(|x| x.0)
             .filter(|c| !c.is_empty())
-            .map(str::to_string),
+            .map(Cow::Borrowed),
         delay_detail: delay(w.delay),
     }
 }
 
-fn latest(e: &SimEvent) -> StatusDetail {
+fn latest(e: &SimEvent) -> StatusDetail<'_> {
     let w = step_wire(e.step);
     StatusDetail {
         scan_location: Some(wire_address(&e.place)),
@@ -195,7 +207,7 @@ fn latest(e: &SimEvent) -> StatusDetail {
     }
 }
 
-fn contact(a: &Address) -> Option<ContactAndAddress> {
+fn contact(a: &Address) -> Option<ContactAndAddress<'_>> {
     Some(ContactAndAddress {
         address: Some(wire_address(a)),
     })
@@ -211,50 +223,50 @@ pub fn unique_id(p: &SimParcel) -> String {
     format!("{day}~{}~FDEG", p.tracking_number)
 }
 
-fn track_result(p: &SimParcel) -> TrackResult {
+fn track_result<'p>(p: &'p SimParcel) -> TrackResult<'p> {
     let current = p.current();
     let delivered = current.filter(|c| c.step == JourneyStep::Delivered);
     let mut dates = Vec::new();
     // The ship date on the label: the day the label was created.
     if let Some(first) = p.events.first() {
         dates.push(DateAndTime {
-            date_time: Some(iso(&first.at)),
+            date_time: when(&first.at),
             kind: s("SHIP"),
         });
     }
     if let Some(pu) = p.events.iter().find(|e| e.step == JourneyStep::PickedUp) {
         dates.push(DateAndTime {
-            date_time: Some(iso(&pu.at)),
+            date_time: when(&pu.at),
             kind: s("ACTUAL_PICKUP"),
         });
     }
     if let Some(d) = delivered {
         dates.push(DateAndTime {
-            date_time: Some(iso(&d.at)),
+            date_time: when(&d.at),
             kind: s("ACTUAL_DELIVERY"),
         });
     } else if let Some((_, end)) = &p.eta {
         dates.push(DateAndTime {
-            date_time: Some(iso(end)),
+            date_time: when(end),
             kind: s("ESTIMATED_DELIVERY"),
         });
     }
     // Delivered shipments carry an empty window, like FedEx's answers.
     let window = match (&p.eta, delivered) {
         (Some((start, end)), None) => TimeRange {
-            begins: Some(iso(start)),
-            ends: Some(iso(end)),
+            begins: when(start),
+            ends: when(end),
         },
         _ => TimeRange::default(),
     };
     TrackResult {
         tracking_number_info: Some(TrackingNumberInfo {
-            tracking_number: Some(p.tracking_number.clone()),
+            tracking_number: Some(Cow::Borrowed(&p.tracking_number)),
             carrier_code: s("FDXE"),
-            tracking_number_unique_id: Some(unique_id(p)),
+            tracking_number_unique_id: Some(Cow::Owned(unique_id(p))),
         }),
         service_detail: Some(ServiceDetail {
-            description: Some(p.service.clone()),
+            description: Some(Cow::Borrowed(&p.service)),
             short_description: None,
             kind: None,
         }),
@@ -265,8 +277,8 @@ fn track_result(p: &SimParcel) -> TrackResult {
         destination_location: None,
         last_updated_destination_address: None,
         delivery_details: delivered.map(|_| DeliveryDetails {
-            received_by_name: p.signed_by.clone(),
-            signed_by_name: p.signed_by.clone(),
+            received_by_name: b(&p.signed_by),
+            signed_by_name: b(&p.signed_by),
         }),
         // FedEx lists scans newest first.
         scan_events: Some(p.events.iter().rev().map(scan).collect()),
@@ -330,17 +342,17 @@ pub fn render_track_recycled(
                 }
                 results.push(track_result(p));
                 CompleteTrackResult {
-                    tracking_number: Some(p.tracking_number.clone()),
+                    tracking_number: Some(Cow::Borrowed(&p.tracking_number)),
                     track_results: Some(results),
                 }
             }
             SimReply::Unknown(n) => {
                 seed.push_str(n);
                 CompleteTrackResult {
-                    tracking_number: Some(n.to_string()),
+                    tracking_number: Some(Cow::Borrowed(n)),
                     track_results: Some(vec![TrackResult {
                         tracking_number_info: Some(TrackingNumberInfo {
-                            tracking_number: Some(n.to_string()),
+                            tracking_number: Some(Cow::Borrowed(n)),
                             carrier_code: s(""),
                             tracking_number_unique_id: s(""),
                         }),
@@ -357,7 +369,7 @@ pub fn render_track_recycled(
     json_response(
         200,
         &TrackAnswer {
-            transaction_id: Some(transaction_id(&seed)),
+            transaction_id: Some(Cow::Owned(transaction_id(&seed))),
             customer_transaction_id: None,
             output: Some(Output {
                 complete_track_results: Some(entries),
@@ -373,21 +385,21 @@ pub fn render_token(token: &str, expires_in_secs: u64) -> HttpResponse {
         200,
         &TokenResponse {
             access_token: Some(token.to_string()),
-            token_type: s("bearer"),
+            token_type: Some("bearer".into()),
             expires_in: Some(NumOrText::Num(expires_in_secs)),
-            scope: s("CXS"),
+            scope: Some("CXS".into()),
         },
     )
 }
 
-fn error_body(code: &str, message: &str) -> TrackAnswer {
+fn error_body<'m>(code: &'m str, message: &'m str) -> TrackAnswer<'m> {
     TrackAnswer {
-        transaction_id: Some(transaction_id(code)),
+        transaction_id: Some(Cow::Owned(transaction_id(code))),
         customer_transaction_id: None,
         output: None,
         errors: Some(vec![ApiError {
-            code: s(code),
-            message: s(message),
+            code: Some(Cow::Borrowed(code)),
+            message: Some(Cow::Borrowed(message)),
         }]),
     }
 }

@@ -121,10 +121,10 @@ fn event(e: &SimEvent) -> Event<'static> {
 fn found(p: &SimParcel) -> Parcel<'static> {
     let current = p.current();
     Parcel {
-        requested: p.tracking_number.clone(),
-        unitno: Some(p.tracking_number.clone()),
-        status: current.map(|e| step_event(e.step).2.to_string()),
-        status_date_time: current.map(|e| e.at.format(TIME_FORMAT).to_string()),
+        requested: p.tracking_number.clone().into(),
+        unitno: Some(p.tracking_number.clone().into()),
+        status: current.map(|e| step_event(e.step).2.to_string().into()),
+        status_date_time: current.map(|e| e.at.format(TIME_FORMAT).to_string().into()),
         // Newest first, as GLS lists them.
         events: Some(p.events.iter().rev().map(event).collect()),
         error_code: None,
@@ -134,7 +134,7 @@ fn found(p: &SimParcel) -> Parcel<'static> {
 
 fn not_found(n: &str) -> Parcel<'static> {
     Parcel {
-        requested: n.to_string(),
+        requested: n.to_string().into(),
         error_code: Some("E_404_01".into()),
         error_message: Some("Resource Not Found".into()),
         ..Parcel::default()

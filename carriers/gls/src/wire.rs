@@ -13,24 +13,40 @@ pub struct ParcelsResponse<'a> {
 }
 
 /// `ParcelDTO`: a found parcel, or `errorCode`/`errorMessage` for that id.
+/// Its texts borrow from the answer too (unless escaped).
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Parcel<'a> {
-    #[serde(default)]
-    pub requested: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unitno: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_date_time: Option<String>,
+    #[serde(default, borrow)]
+    pub requested: Cow<'a, str>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unitno: Option<Cow<'a, str>>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<Cow<'a, str>>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_date_time: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Event<'a>>>,
     /// Present as `null` in GLS answers; never skipped when rendering.
-    #[serde(default)]
-    pub error_code: Option<String>,
-    #[serde(default)]
-    pub error_message: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub error_message: Option<Cow<'a, str>>,
 }
 
 /// `EventDTO`: `eventDateTime` is ISO 8601 with a colon-less offset (`+0200`).

@@ -238,11 +238,12 @@ fn checkpoint(ev: &Event<'_>) -> Result<Option<Checkpoint>, CarrierError> {
             "Royal Mail event {code:?} has an unreadable eventDateTime {raw_time:?}"
         ))
     })?;
-    let m = codes::map_code(&code);
+    // `map_code` without its rule text, which a checkpoint does not keep.
+    let (status, detail) = codes::lookup(&code).unwrap_or((Status::Unknown, None));
     Ok(Some(Checkpoint {
         occurred_at,
-        status: m.status,
-        status_detail: m.detail.map(str::to_string),
+        status,
+        status_detail: detail.map(str::to_string),
         code,
         description: ctxt(&ev.event_name).to_string(),
         location: clean(ctxt(&ev.location_name)).map(|city| Address {

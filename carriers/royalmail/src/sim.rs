@@ -77,21 +77,21 @@ fn parcel_body(p: &SimParcel) -> Envelope<'static> {
             }
         })
         .collect();
-    let alpha3 = |c: &Option<String>| c.as_deref().and_then(country::alpha3).map(str::to_string);
+    let alpha3 = |c: &Option<String>| c.as_deref().and_then(country::alpha3).map(Into::into);
     Envelope {
         mail_pieces: Some(MailPieces {
-            mail_piece_id: Some(p.tracking_number.clone()),
+            mail_piece_id: Some(p.tracking_number.clone().into()),
             carrier_short_name: Some("RM".into()),
             carrier_full_name: Some("Royal Mail Group Ltd".into()),
             summary: Some(Summary {
-                one_d_barcode: Some(p.tracking_number.clone()),
-                product_name: Some(p.service.clone()),
+                one_d_barcode: Some(p.tracking_number.clone().into()),
+                product_name: Some(p.service.clone().into()),
                 origin_country_code: alpha3(&p.origin.country),
                 destination_country_code: alpha3(&p.destination.country),
                 last_event_code: Some(code.into()),
                 last_event_name: Some(name.into()),
-                last_event_date_time: newest.map(|e| iso(&e.at)),
-                last_event_location_name: newest.and_then(|e| e.place.city.clone()),
+                last_event_date_time: newest.map(|e| iso(&e.at).into()),
+                last_event_location_name: newest.and_then(|e| e.place.city.clone().map(Into::into)),
                 status_description: Some(name.into()),
                 status_category: Some(category.into()),
                 ..Summary::default()
@@ -101,13 +101,13 @@ fn parcel_body(p: &SimParcel) -> Envelope<'static> {
                 .clone()
                 .filter(|_| delivered)
                 .map(|name| Signature {
-                    recipient_name: Some(name),
-                    signature_date_time: newest.map(|e| iso(&e.at)),
+                    recipient_name: Some(name.into()),
+                    signature_date_time: newest.map(|e| iso(&e.at).into()),
                 }),
             estimated_delivery: p.eta.map(|(start, end)| EstimatedDelivery {
-                date: Some(start.format("%Y-%m-%d").to_string()),
-                start_of_estimated_window: Some(start.format("%H:%M:%S%:z").to_string()),
-                end_of_estimated_window: Some(end.format("%H:%M:%S%:z").to_string()),
+                date: Some(start.format("%Y-%m-%d").to_string().into()),
+                start_of_estimated_window: Some(start.format("%H:%M:%S%:z").to_string().into()),
+                end_of_estimated_window: Some(end.format("%H:%M:%S%:z").to_string().into()),
             }),
             events: Some(events),
             error: None,

@@ -121,34 +121,38 @@ pub struct WireError {
     pub error_resolution: Option<String>,
 }
 
-/// `mailPieces` of the events operation (one item).
+/// `mailPieces` of the events operation (one item). Its texts, like the
+/// events', borrow from the body when they can.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MailPieces<'a> {
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub mail_piece_id: Option<String>,
+    pub mail_piece_id: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub carrier_short_name: Option<String>,
+    pub carrier_short_name: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub carrier_full_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<Summary>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<Signature>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub estimated_delivery: Option<EstimatedDelivery>,
+    pub carrier_full_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub estimated_delivery: Option<EstimatedDelivery<'a>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Event<'a>>>,
     /// Per-item error (the summary operation's shape), read if present.
@@ -159,128 +163,146 @@ pub struct MailPieces<'a> {
 /// `mailPieces.summary`: Royal Mail's current view of the item.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub struct Summary<'a> {
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub unique_item_id: Option<String>,
+    pub unique_item_id: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub one_d_barcode: Option<String>,
+    pub one_d_barcode: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub product_id: Option<String>,
+    pub product_id: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub product_name: Option<String>,
+    pub product_name: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub destination_country_code: Option<String>,
+    pub destination_country_code: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub origin_country_code: Option<String>,
+    pub origin_country_code: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_event_code: Option<String>,
+    pub last_event_code: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_event_name: Option<String>,
+    pub last_event_name: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_event_date_time: Option<String>,
+    pub last_event_date_time: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_event_location_name: Option<String>,
+    pub last_event_location_name: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub status_description: Option<String>,
+    pub status_description: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub status_category: Option<String>,
+    pub status_category: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub summary_line: Option<String>,
+    pub summary_line: Option<Cow<'a, str>>,
 }
 
 /// `mailPieces.signature`: proof-of-delivery metadata.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Signature {
+pub struct Signature<'a> {
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub recipient_name: Option<String>,
+    pub recipient_name: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub signature_date_time: Option<String>,
+    pub signature_date_time: Option<Cow<'a, str>>,
 }
 
 /// `mailPieces.estimatedDelivery`: a date and an optional window of times with
 /// offsets (`"08:00:00+01:00"`).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EstimatedDelivery {
+pub struct EstimatedDelivery<'a> {
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub date: Option<String>,
+    pub date: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub start_of_estimated_window: Option<String>,
+    pub start_of_estimated_window: Option<Cow<'a, str>>,
     #[serde(
         default,
-        deserialize_with = "lenient",
+        borrow,
+        deserialize_with = "lenient_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub end_of_estimated_window: Option<String>,
+    pub end_of_estimated_window: Option<Cow<'a, str>>,
 }
 
 /// One entry of `mailPieces.events[]`.
@@ -297,9 +319,9 @@ pub struct Event<'a> {
     pub location_name: Option<Cow<'a, str>>,
 }
 
-/// The text of an optional field, trimmed ("" when absent).
-pub fn txt(s: &Option<String>) -> &str {
-    s.as_deref().map_or("", str::trim)
+/// The text of an optional field (owned or borrowed), trimmed ("" when absent).
+pub fn txt<S: AsRef<str>>(s: &Option<S>) -> &str {
+    s.as_ref().map_or("", |v| v.as_ref().trim())
 }
 
 /// `txt` for a borrowed event field.
