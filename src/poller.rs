@@ -15,6 +15,7 @@ use rand::Rng;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -112,12 +113,25 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
         .iter()
         .map(|e| &*e.subject.tracking_number)
         .collect();
+    // The answer tells how things stood when the request went out (after any wait
+    // for quota or backoff), not when it came back: deadlines are judged at that
+    // instant, so a slow answer never makes an on-time delivery look missed.
+    let asked_at = AtomicI64::new(core.clock.now().timestamp_millis());
+    let sending = || {
+        asked_at.store(core.clock.now().timestamp_millis(), Ordering::Relaxed);
+    };
     let fetched = if fences.is_empty() {
-        rt.client.fetch(&numbers).await
+        rt.client
+            .fetch_while(&numbers, || {
+                sending();
+                true
+            })
+            .await
     } else {
         // Fleet mode: every lease is checked again right before each request.
         rt.client
             .fetch_while(&numbers, || {
+                sending();
                 entries.iter().all(|e| {
                     core.ownership
                         .fence(&e.subject.carrier, &e.subject.tracking_number)
@@ -128,7 +142,8 @@ pub async fn poll_batch(core: &Arc<Core>, rt: &Arc<CarrierRuntime>, ids: Vec<u64
             })
             .await
     };
-    let now = core.clock.now();
+    let now = DateTime::from_timestamp_millis(asked_at.load(Ordering::Relaxed))
+        .unwrap_or_else(|| core.clock.now());
     let resp = match fetched {
         Ok(resp) => resp,
         Err(FetchError::QuotaSpent(refused)) => {

@@ -186,8 +186,9 @@ async fn journeys_match(opts: Options) {
                 continue;
             }
             // The later ETA is on the wire from the delay on until delivery; a
-            // slip is owed only if some poll saw that state (on a loaded machine
-            // the daemon may first see the parcel delivered).
+            // slip is owed only if some poll saw the first ETA and a later poll
+            // that state (on a loaded machine the daemon's first look may come
+            // after the delay, or at the delivered parcel).
             if !saw_state_between(&journey, evs) {
                 continue;
             }
@@ -532,7 +533,10 @@ fn saw_state_between(journey: &trackd_simulator::Journey, evs: &[&Received]) -> 
             .map(|e| e.data["emitted_at"].clone())
     };
     let last = journey.events.len() - 1;
-    (moved..last).any(|i| at(i).is_some_and(|seen| Some(seen) != at(last)))
+    // Some poll saw the first ETA (a checkpoint before the delay came in another
+    // commit than the delay's), and some poll saw the later one before delivery.
+    let first_seen = (0..moved).any(|j| at(j).is_some_and(|seen| Some(seen) != at(moved)));
+    first_seen && (moved..last).any(|i| at(i).is_some_and(|seen| Some(seen) != at(last)))
 }
 
 fn carries_eta(plugins: &[std::sync::Arc<dyn Carrier>], h: &Harness, number: &str) -> bool {
