@@ -176,6 +176,16 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A string that borrows from the body when it can.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `deserialize_with` for `Option<Cow<str>>` fields, which serde's own impl always copies.
+#[inline]
+pub fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
