@@ -3,6 +3,7 @@
 use crate::codes::{lookup_event, lookup_status};
 use crate::wire::{TrackAnswer, WireError, WireEvent, WireItem, WireResult};
 use chrono::{DateTime, NaiveDateTime};
+use trackd_carrier_sdk::json::read_json;
 use trackd_carrier_sdk::time::fixed_rfc3339;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
@@ -384,17 +385,6 @@ fn top_level(
     }
 }
 
-/// `serde_json::from_slice`, faster: a body that is valid UTF-8 as a whole
-/// (checked in one pass) is read as `&str`, so serde_json does not validate
-/// every string on its own. Any other body goes through `from_slice`, for the
-/// same result and the same error.
-fn read_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
-}
-
 /// Parses a Track Items answer for `numbers` (all results when empty).
 pub fn parse_answer(
     numbers: &[&str],
@@ -532,16 +522,6 @@ mod tests {
                 prop_assert_eq!(Some(fast), DateTime::parse_from_rfc3339(&s).ok(), "{}", s);
             }
             prop_assert_eq!(parse_time(&s), parse_time_ref(&s), "{}", s);
-        }
-
-        #[test]
-        fn read_json_agrees_with_from_slice(
-            body in prop::collection::vec(prop::sample::select(
-                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
-        ) {
-            let fast = read_json::<serde_json::Value>(&body).map_err(|e| e.to_string());
-            let slow = serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| e.to_string());
-            prop_assert_eq!(fast, slow);
         }
     }
 
