@@ -4,6 +4,7 @@ use crate::codes::{lookup_event, lookup_status};
 use crate::wire::{TrackAnswer, WireError, WireEvent, WireItem, WireResult};
 use chrono::{DateTime, NaiveDateTime};
 use trackd_carrier_sdk::json::read_json;
+use trackd_carrier_sdk::model::{clean, trim};
 use trackd_carrier_sdk::time::fixed_rfc3339;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
@@ -17,25 +18,6 @@ fn is_au_state(s: &str) -> bool {
         s,
         "NSW" | "VIC" | "QLD" | "SA" | "WA" | "TAS" | "NT" | "ACT"
     )
-}
-
-/// `str::trim`, without its Unicode whitespace walk from both ends when the
-/// text starts and ends with visible ASCII (every real answer): such a byte is
-/// never whitespace, so there is nothing to trim.
-fn trim(s: &str) -> &str {
-    let visible = |b: &u8| (0x21..0x7f).contains(b);
-    match s.as_bytes() {
-        [first, .., last] if visible(first) && visible(last) => s,
-        [only] if visible(only) => s,
-        _ => s.trim(),
-    }
-}
-
-/// `trackd_carrier_sdk::model::clean` (trimmed, `None` when empty) with the
-/// fast `trim` above.
-fn clean(s: &str) -> Option<String> {
-    let t = trim(s);
-    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// An event time: Australia Post prints ISO 8601 with an offset
@@ -503,12 +485,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn trim_agrees_with_str_trim(s in "[ a-zA-Z\t\n\u{b}\u{c}\r\u{85}\u{a0}\u{3000}é!~\u{7f}]{0,6}") {
-            prop_assert_eq!(trim(&s), s.trim());
-            prop_assert_eq!(clean(&s), trackd_carrier_sdk::model::clean(&s));
-        }
-
         #[test]
         fn locations_split_as_before(raw in "[ A-Za-z()é]{0,10}( \\((US|NZ|U|USA|us|N\\)|)\\)?)?( (NSW|VIC|SA))? ?") {
             prop_assert_eq!(parse_location(&raw), parse_location_ref(&raw));
