@@ -2,7 +2,10 @@
 
 use crate::codes::{lookup_event, lookup_status};
 use crate::wire::{TrackAnswer, WireError, WireEvent, WireItem, WireResult};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, NaiveDateTime};
+use trackd_carrier_sdk::json::read_json;
+use trackd_carrier_sdk::model::{clean, trim};
+use trackd_carrier_sdk::time::fixed_rfc3339;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
 };
@@ -15,25 +18,6 @@ fn is_au_state(s: &str) -> bool {
         s,
         "NSW" | "VIC" | "QLD" | "SA" | "WA" | "TAS" | "NT" | "ACT"
     )
-}
-
-/// `str::trim`, without its Unicode whitespace walk from both ends when the
-/// text starts and ends with visible ASCII (every real answer): such a byte is
-/// never whitespace, so there is nothing to trim.
-fn trim(s: &str) -> &str {
-    let visible = |b: &u8| (0x21..0x7f).contains(b);
-    match s.as_bytes() {
-        [first, .., last] if visible(first) && visible(last) => s,
-        [only] if visible(only) => s,
-        _ => s.trim(),
-    }
-}
-
-/// `trackd_carrier_sdk::model::clean` (trimmed, `None` when empty) with the
-/// fast `trim` above.
-fn clean(s: &str) -> Option<String> {
-    let t = trim(s);
-    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// An event time: Australia Post prints ISO 8601 with an offset
@@ -58,76 +42,6 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         }
     }
     None
-}
-
-/// Australia Post's one layout, `YYYY-MM-DDTHH:MM:SS+HH:MM` (or `Z`), read
-/// without chrono's RFC 3339 parser: the same value `parse_from_rfc3339`
-/// gives, in a fraction of its time. `None` for anything else (fractions, a
-/// leap second, a space or lowercase separator, an offset of 24 hours or
-/// more): chrono reads those.
-fn fixed_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
-    // One slice pattern checks the length and every separator at once; the
-    // digits are then checked together, not one branch per pair.
-    let (digits, sign, offset) = match s.as_bytes() {
-        [
-            y0,
-            y1,
-            y2,
-            y3,
-            b'-',
-            mo0,
-            mo1,
-            b'-',
-            d0,
-            d1,
-            b'T',
-            h0,
-            h1,
-            b':',
-            mi0,
-            mi1,
-            b':',
-            s0,
-            s1,
-            tail @ ..,
-        ] => {
-            let fields = [
-                *y0, *y1, *y2, *y3, *mo0, *mo1, *d0, *d1, *h0, *h1, *mi0, *mi1, *s0, *s1,
-            ];
-            match tail {
-                [b'Z'] => (fields, 1, [b'0'; 4]),
-                [sign @ (b'+' | b'-'), oh0, oh1, b':', om0, om1] => (
-                    fields,
-                    if *sign == b'-' { -1 } else { 1 },
-                    [*oh0, *oh1, *om0, *om1],
-                ),
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    let mut d = [0u8; 18];
-    for (out, c) in d.iter_mut().zip(digits.iter().chain(&offset)) {
-        *out = c.wrapping_sub(b'0');
-    }
-    if d.iter().any(|&v| v > 9) {
-        return None;
-    }
-    let pair = |i: usize| u32::from(d[i]) * 10 + u32::from(d[i + 1]);
-    let (h, m) = (pair(14), pair(16));
-    if h > 23 || m > 59 {
-        return None;
-    }
-    let offset = sign * i32::try_from(h * 3600 + m * 60).ok()?;
-    let year = i32::try_from(pair(0) * 100 + pair(2)).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, pair(4), pair(6))?;
-    // `from_hms_opt` refuses second 60: a leap second is left to chrono.
-    let time = NaiveTime::from_hms_opt(pair(8), pair(10), pair(12))?;
-    let offset = FixedOffset::east_opt(offset)?;
-    // What `offset.from_local_datetime(..).single()` does for a fixed offset,
-    // without its `LocalResult` wrapping and unwrapping.
-    let utc = date.and_time(time).checked_sub_offset(offset)?;
-    Some(DateTime::from_naive_utc_and_offset(utc, offset))
 }
 
 /// Splits Australia Post's one-line location: `SUBURB STATE` (domestic),
@@ -453,17 +367,6 @@ fn top_level(
     }
 }
 
-/// `serde_json::from_slice`, faster: a body that is valid UTF-8 as a whole
-/// (checked in one pass) is read as `&str`, so serde_json does not validate
-/// every string on its own. Any other body goes through `from_slice`, for the
-/// same result and the same error.
-fn read_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
-}
-
 /// Parses a Track Items answer for `numbers` (all results when empty).
 pub fn parse_answer(
     numbers: &[&str],
@@ -583,12 +486,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn trim_agrees_with_str_trim(s in "[ a-zA-Z\t\n\u{b}\u{c}\r\u{85}\u{a0}\u{3000}é!~\u{7f}]{0,6}") {
-            prop_assert_eq!(trim(&s), s.trim());
-            prop_assert_eq!(clean(&s), trackd_carrier_sdk::model::clean(&s));
-        }
-
-        #[test]
         fn locations_split_as_before(raw in "[ A-Za-z()é]{0,10}( \\((US|NZ|U|USA|us|N\\)|)\\)?)?( (NSW|VIC|SA))? ?") {
             prop_assert_eq!(parse_location(&raw), parse_location_ref(&raw));
         }
@@ -601,28 +498,6 @@ mod tests {
                 prop_assert_eq!(Some(fast), DateTime::parse_from_rfc3339(&s).ok(), "{}", s);
             }
             prop_assert_eq!(parse_time(&s), parse_time_ref(&s), "{}", s);
-        }
-
-        #[test]
-        fn fixed_layout_times_agree_with_chrono(
-            s in "[0-9]{4}-(0[0-9]|1[0-3])-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](Z|[+-][0-2][0-9]:[0-6][0-9])"
-        ) {
-            let chrono = DateTime::parse_from_rfc3339(&s).ok();
-            match fixed_rfc3339(&s) {
-                Some(fast) => prop_assert_eq!(Some(fast), chrono, "{}", s),
-                // Only a leap second is left to chrono in this layout.
-                None => prop_assert!(chrono.is_none() || &s[17..19] == "60", "{}", s),
-            }
-        }
-
-        #[test]
-        fn read_json_agrees_with_from_slice(
-            body in prop::collection::vec(prop::sample::select(
-                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
-        ) {
-            let fast = read_json::<serde_json::Value>(&body).map_err(|e| e.to_string());
-            let slow = serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| e.to_string());
-            prop_assert_eq!(fast, slow);
         }
     }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
+use trackd_carrier_sdk::json::opt_text;
 
 /// `GET /shipping/v1/track` answer (and the top-level error envelope).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -98,15 +99,6 @@ pub struct WireEvent<'a> {
     pub description: Cow<'a, str>,
     #[serde(default, borrow)]
     pub date: Cow<'a, str>,
-}
-
-/// A string that borrows from the body when it can.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns).
-fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Australia Post's error entries come in several shapes (`code`/`name`,

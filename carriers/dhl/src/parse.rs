@@ -4,6 +4,7 @@
 use crate::mapping::{Mapped, apply_return_flag, map_status, map_status_only};
 use crate::wire::{Event, Person, Place, Problem, Shipment, Shipments, WireId};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use trackd_carrier_sdk::json::read_json;
 use trackd_carrier_sdk::model::{clean, order_checkpoints};
 use trackd_carrier_sdk::shipment::{self, ShipmentRef};
 use trackd_carrier_sdk::{
@@ -376,17 +377,6 @@ fn id_matches(s: &Shipment, number: &str) -> bool {
     }
 }
 
-/// `serde_json::from_slice`, faster: a body that is valid UTF-8 as a whole
-/// (checked in one pass) is read as `&str`, so serde_json does not validate
-/// every string on its own (that was a tenth of the parse). Any other body goes
-/// through `from_slice`, for the same result and the same error.
-fn read_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
-}
-
 /// Parses a track answer (see the crate docs for the error mapping).
 pub fn parse_answer(
     numbers: &[&str],
@@ -460,33 +450,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn both(
-        body: &[u8],
-    ) -> (
-        Result<serde_json::Value, String>,
-        Result<serde_json::Value, String>,
-    ) {
-        (
-            read_json::<serde_json::Value>(body).map_err(|e| e.to_string()),
-            serde_json::from_slice::<serde_json::Value>(body).map_err(|e| e.to_string()),
-        )
-    }
-
-    #[test]
-    fn read_json_is_from_slice() {
-        for body in [
-            &br#"{"a":"x\u00e9\"","b":[1,2.5,null]}"#[..],
-            br#"{"a":"\ud800"}"#,
-            b"{\"a\":\"\xff\"}",
-            b"{\"unknown\":\"\xff\",\"b\":1}",
-            b"",
-            b"[1,",
-        ] {
-            let (fast, slow) = both(body);
-            assert_eq!(fast, slow, "{body:?}");
-        }
-    }
-
     /// The id normalization before the allocation-free comparison.
     fn norm(s: &str) -> String {
         s.chars()
@@ -530,15 +493,6 @@ mod tests {
             let (mut fast, mut slow) = (cps.clone(), cps);
             order(&mut fast);
             order_checkpoints(&mut slow);
-            prop_assert_eq!(fast, slow);
-        }
-
-        #[test]
-        fn read_json_agrees_with_from_slice(
-            body in prop::collection::vec(prop::sample::select(
-                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
-        ) {
-            let (fast, slow) = both(&body);
             prop_assert_eq!(fast, slow);
         }
     }

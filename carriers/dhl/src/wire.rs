@@ -4,17 +4,9 @@
 //! from the answer (unless escaped): an owned `String` per field was most of
 //! the parse time.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-
-/// A string that borrows from the body when it can.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns).
-fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
-}
+use trackd_carrier_sdk::json::opt_text;
 
 /// `GET /track/shipments` answer.
 #[derive(Debug, Default, Serialize, Deserialize)]

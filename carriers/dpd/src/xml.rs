@@ -6,6 +6,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};
 use std::borrow::Cow;
 use trackd_carrier_sdk::CarrierError;
+use trackd_carrier_sdk::xml::{PlainBody, in_body, local_name};
 
 /// Receives what the walker sees, in document order.
 pub trait Sink<'a> {
@@ -42,57 +43,6 @@ fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
     }
 }
 
-/// An element's local name as a slice of `body` itself: events of a `&[u8]`
-/// reader borrow the input, so the path can hold `&'a str`s instead of a copy
-/// of every name. `None` only if `name` does not lie in `body`.
-fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let off = (name.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-    body.get(off..off.checked_add(name.len())?)
-        .filter(|s| s.as_ptr() == name.as_ptr())
-}
-
-/// `QName::local_name`: the part after the first `:`. A plain byte loop, as
-/// element names are a few bytes long and the `memchr` call `QName` makes
-/// costs more than the search on them (it ran for every element).
-fn local_name(qname: &[u8]) -> &[u8] {
-    match qname.iter().position(|&b| b == b':') {
-        Some(i) => qname.get(i + 1..).unwrap_or_default(),
-        None => qname,
-    }
-}
-
-/// The body validated once as UTF-8 (`None` if it is not), and whether it
-/// holds no `\r`. Names and texts are then slices of it: a name needs no
-/// UTF-8 check of its own, and a text event's `xml10_content` is exactly its
-/// bytes when there is no line end to normalize, so neither is decoded one
-/// by one.
-struct Plain<'a> {
-    body: &'a [u8],
-    utf8: Option<&'a str>,
-    no_cr: bool,
-}
-
-impl<'a> Plain<'a> {
-    fn new(body: &'a [u8]) -> Plain<'a> {
-        let utf8 = std::str::from_utf8(body).ok();
-        // A fold without early exit, so the `\r` test is vectorized.
-        let no_cr = utf8.is_some() && !body.iter().fold(false, |cr, &b| cr | (b == b'\r'));
-        Plain { body, utf8, no_cr }
-    }
-
-    /// `raw` (bytes of an event of this body) as a slice of the UTF-8 body.
-    fn str(&self, raw: &[u8]) -> Option<&'a str> {
-        let utf8 = self.utf8?;
-        let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
-        utf8.get(off..off.checked_add(raw.len())?)
-    }
-
-    /// A text event's content when it needs no decoding (see the type).
-    fn text(&self, raw: &[u8]) -> Option<&'a str> {
-        if self.no_cr { self.str(raw) } else { None }
-    }
-}
-
 /// The open elements' local names, borrowed from the body.
 struct Path<'a> {
     body: &'a [u8],
@@ -101,7 +51,7 @@ struct Path<'a> {
 
 impl<'a> Path<'a> {
     /// Opens `name`; returns it as borrowed from the body.
-    fn push(&mut self, plain: &Plain<'a>, name: &[u8]) -> Result<&'a str, CarrierError> {
+    fn push(&mut self, plain: &PlainBody<'a>, name: &[u8]) -> Result<&'a str, CarrierError> {
         let name = match plain.str(name) {
             Some(name) => name,
             None => {
@@ -140,7 +90,7 @@ fn root_name(name: &[u8]) -> String {
 /// Walks `body` once; returns the root element's local name.
 pub fn walk<'a>(body: &'a [u8], sink: &mut impl Sink<'a>) -> Result<String, CarrierError> {
     let mut reader = Reader::from_reader(body);
-    let plain = Plain::new(body);
+    let plain = PlainBody::new(body);
     let mut path = Path {
         body,
         names: Vec::with_capacity(16),

@@ -5,8 +5,9 @@
 //! escaped), so parsing copies only what a snapshot keeps; the renderer fills
 //! them with owned or static strings.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use trackd_carrier_sdk::json::opt_text;
 
 /// `POST /track/v1/trackingnumbers` body (`Full_Schema_Tracking_Numbers`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -501,16 +502,6 @@ pub struct ApiError<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub message: Option<Cow<'a, str>>,
-}
-
-/// A string that borrows from the body when it can.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns):
-/// the parser then copies only the few texts it keeps.
-fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// `POST /oauth/token` answer.

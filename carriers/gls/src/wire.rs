@@ -1,9 +1,10 @@
 //! Serde shapes of the Track And Trace V1 answer and GLS's error envelopes,
 //! shared by the parser and the simulator renderer.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
+use trackd_carrier_sdk::json::opt_text;
 
 /// `ParcelsResponseDTO`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -66,15 +67,6 @@ pub struct Event<'a> {
     pub description: Cow<'a, str>,
     #[serde(default, borrow)]
     pub event_date_time: Cow<'a, str>,
-}
-
-/// A string that borrows from the body when it can.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-/// `Option<Cow<str>>` that borrows (serde's own `Option<Cow>` always owns).
-fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Every documented error envelope in one: `ErrorResponseDTO` (problem JSON:

@@ -7,7 +7,7 @@
 
 use crate::codes::{self, Map};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
-use trackd_carrier_sdk::json::Node;
+use trackd_carrier_sdk::json::{Node, read_json};
 use trackd_carrier_sdk::model::clean;
 use trackd_carrier_sdk::{
     Address, CarrierError, Checkpoint, Eta, HttpResponse, NumberResult, Snapshot, Status, Timestamp,
@@ -156,17 +156,6 @@ fn error_summary(root: Option<&Node<'_>>, resp: &HttpResponse) -> String {
     root.and_then(|r| fault(r).or_else(|| first_error(r)))
         .map(|(c, m)| if c.is_empty() { m } else { format!("{c}: {m}") })
         .unwrap_or_else(|| resp.body_excerpt())
-}
-
-/// `serde_json::from_slice`, faster: a body that is valid UTF-8 as a whole
-/// (checked in one pass) is read as `&str`, so serde_json does not validate
-/// every string on its own. Any other body goes through `from_slice`, for the
-/// same result.
-fn read_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
 }
 
 /// Parses one status answer for the numbers that were asked (one per call).
@@ -488,18 +477,6 @@ pub fn snapshot(s: &Node<'_>) -> Result<Snapshot, CarrierError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn read_json_agrees_with_from_slice(
-            body in prop::collection::vec(prop::sample::select(
-                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
-        ) {
-            let fast = read_json::<Node<'_>>(&body).map_err(|e| e.to_string());
-            let slow = serde_json::from_slice::<Node<'_>>(&body).map_err(|e| e.to_string());
-            prop_assert_eq!(fast, slow);
-        }
-    }
 
     fn agrees(s: &str) {
         let fast = event_time(s).map(|t| format!("{t:?}"));

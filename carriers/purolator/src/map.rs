@@ -15,26 +15,7 @@ const PROVINCES: &[[u8; 2]] = &[
     *b"SK", *b"YT",
 ];
 
-/// `str::trim`, answered without decoding when both ends are ASCII and not
-/// whitespace (every text of a real answer): nothing can be trimmed then, and
-/// `str::trim` costs a UTF-8 decode and a Unicode table test per end. A map
-/// of one answer trims a dozen texts per scan.
-pub(crate) fn trim(s: &str) -> &str {
-    // ASCII and not `char::is_whitespace` (tab to CR, which includes VT
-    // unlike `u8::is_ascii_whitespace`, and space).
-    let solid = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(z)) if solid(a) && solid(z) => s,
-        _ => s.trim(),
-    }
-}
-
-/// `trackd_carrier_sdk::model::clean` (trimmed, `None` when blank) with the
-/// [`trim`] fast path.
-fn clean(s: impl AsRef<str>) -> Option<String> {
-    let t = trim(s.as_ref());
-    (!t.is_empty()).then(|| t.to_string())
-}
+pub(crate) use trackd_carrier_sdk::model::{clean, trim};
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() {
@@ -483,12 +464,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn trim_agrees_with_str_trim(s in "[ a\t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{3000}é]{0,5}") {
-            prop_assert_eq!(trim(&s), s.trim());
-            prop_assert_eq!(clean(&s), trackd_carrier_sdk::model::clean(&s));
-        }
-
         #[test]
         fn scan_time_agrees_with_reference(s in "[ 0-9:aé]{0,9}") {
             prop_assert_eq!(scan_time(&s), scan_time_reference(&s));

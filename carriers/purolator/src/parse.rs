@@ -10,6 +10,7 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use std::borrow::Cow;
+use trackd_carrier_sdk::xml::{PlainBody, in_body, local_name};
 
 /// Text of one element, borrowed from the body unless the XML split it
 /// (entity or character references, CDATA, line-end normalization).
@@ -146,78 +147,6 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
         .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
-/// An element's local name as a slice of `body` itself: events of a `&[u8]`
-/// reader borrow the input, so the path holds slices instead of a copy of
-/// every name. `None` only if `name` does not lie in `body`.
-fn in_body<'a>(body: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let off = (name.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-    body.get(off..off.checked_add(name.len())?)
-        .filter(|s| s.as_ptr() == name.as_ptr())
-}
-
-/// The body as one `&str` when it is UTF-8 and holds no `\r`: then a text
-/// event's `xml10_content` is exactly its own bytes (nothing to decode, no line
-/// end to normalize), so texts are sliced from it after one validation of the
-/// whole body instead of being validated and scanned one by one.
-#[derive(Clone, Copy)]
-struct PlainBody<'a> {
-    body: &'a [u8],
-    text: Option<&'a str>,
-}
-
-impl<'a> PlainBody<'a> {
-    fn new(body: &'a [u8]) -> PlainBody<'a> {
-        // A fold without early exit, so the `\r` test is vectorized.
-        let has_cr = |s: &str| s.bytes().fold(false, |cr, b| cr | (b == b'\r'));
-        let text = std::str::from_utf8(body).ok().filter(|s| !has_cr(s));
-        PlainBody { body, text }
-    }
-
-    /// `raw` (a text event's bytes) as text of the body, when the whole body is
-    /// plain; `None` sends the caller to the decoding path.
-    fn slice(&self, raw: &[u8]) -> Option<&'a str> {
-        let text = self.text?;
-        let off = (raw.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
-        text.get(off..off.checked_add(raw.len())?)
-    }
-}
-
-/// `QName::local_name`: the part after the first `:`, found by [`colon`]
-/// (element names are a few bytes long, and the `memchr` call `QName` makes
-/// costs more than the search on them; it runs for every element).
-fn local_name(qname: &[u8]) -> &[u8] {
-    match colon(qname) {
-        Some(i) => qname.get(i + 1..).unwrap_or_default(),
-        None => qname,
-    }
-}
-
-/// The position of the first `:` in `name`, eight bytes at a time: in
-/// `x = word ^ "::::::::"` a `:` byte is zero, and `(x - 0x01…) & !x & 0x80…`
-/// flags zero bytes; only bytes above the first zero can be falsely flagged
-/// (by its borrow), so the lowest flag (little-endian: the first byte) is
-/// exact. Shorter tails are searched byte by byte.
-fn colon(name: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = name.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-        let x = word ^ (ONES * u64::from(b':'));
-        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
-        if flags != 0 {
-            return Some(at + (flags.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b':')
-        .map(|i| at + i)
-}
-
 /// The open elements' local names, borrowed from the body.
 struct Names<'a> {
     body: &'a [u8],
@@ -276,7 +205,7 @@ fn walk<'a, V: Visitor<'a>>(body: &'a [u8], v: &mut V) -> Result<&'a [u8], Strin
             }
             Event::Text(t) => {
                 if !path.names.is_empty() {
-                    let piece = match plain.slice(&t) {
+                    let piece = match plain.text(&t) {
                         Some(s) => Cow::Borrowed(s),
                         None => t.xml10_content().map_err(|e| {
                             format!("bad text near byte {}: {e}", reader.buffer_position())
@@ -754,12 +683,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn colon_agrees_with_position(name in "[a:é\u{3a}\u{ba}\u{13a}]{0,20}") {
-            let b = name.as_bytes();
-            prop_assert_eq!(colon(b), b.iter().position(|&c| c == b':'));
-        }
-
-        #[test]
         fn single_attribute_agrees_with_quick_xml(
             raw in "[ \t]{0,2}([a-z:]{1,3}[ =]{0,2}[\"']?[a-z<>&]{0,3}[\"']?[ \t/]{0,2}){0,2}",
         ) {
@@ -844,8 +767,9 @@ mod tests {
         // Not UTF-8: the text is an error, where it is.
         let err = walk(b"<r><a>ok</a><b>\xff</b></r>", &mut Closes::default()).unwrap_err();
         assert!(err.starts_with("bad text near byte"), "{err}");
-        assert_eq!(PlainBody::new(b"<r>\xff</r>").text, None);
-        assert_eq!(PlainBody::new(b"<r>\r</r>").text, None);
+        let (bad, cr) = (b"<r>\xff</r>", b"<r>\r</r>");
+        assert_eq!(PlainBody::new(bad).text(&bad[3..4]), None);
+        assert_eq!(PlainBody::new(cr).text(&cr[3..4]), None);
     }
 
     #[test]

@@ -176,6 +176,27 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A string that borrows from the body when it can.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `deserialize_with` for `Option<Cow<str>>` fields, which serde's own impl always copies.
+#[inline]
+pub fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
+}
+
+/// `serde_json::from_slice` with UTF-8 checked once for the whole body, so serde_json skips its per-string check.
+#[inline]
+pub fn read_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    // Any other body goes through `from_slice`, for the same result and the
+    // same error.
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +254,44 @@ mod tests {
         })
     }
 
+    fn both<'a, T: Deserialize<'a> + fmt::Debug + PartialEq>(
+        body: &'a [u8],
+    ) -> (Result<T, String>, Result<T, String>) {
+        (
+            read_json::<T>(body).map_err(|e| e.to_string()),
+            serde_json::from_slice::<T>(body).map_err(|e| e.to_string()),
+        )
+    }
+
+    #[test]
+    fn read_json_is_from_slice() {
+        for body in [
+            &br#"{"a":"x\u00e9\"","b":[1,2.5,null]}"#[..],
+            br#"{"a":"\ud800"}"#,
+            b"{\"a\":\"\xff\"}",
+            b"{\"unknown\":\"\xff\",\"b\":1}",
+            b"",
+            b"[1,",
+        ] {
+            let (fast, slow) = both::<Value>(body);
+            assert_eq!(fast, slow, "{body:?}");
+            let (fast, slow) = both::<Node>(body);
+            assert_eq!(fast, slow, "{body:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn read_json_agrees_with_from_slice(
+            body in prop::collection::vec(prop::sample::select(
+                b"{}[]\":,\\u0aZ \n\xc3\xa9\xff\x80".to_vec()), 0..40)
+        ) {
+            let (fast, slow) = both::<Value>(&body);
+            prop_assert_eq!(fast, slow);
+            let (fast, slow) = both::<Node>(&body);
+            prop_assert_eq!(fast, slow);
+        }
+
         #[test]
         fn trees_agree_with_value(v in arb_json()) {
             same(&serde_json::to_string(&v).unwrap());

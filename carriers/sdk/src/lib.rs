@@ -17,6 +17,7 @@ pub mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;
+pub mod xml;
 
 pub use carrier::{
     AccessToken, AuthKind, Carrier, CarrierDescriptor, Credentials, Detection, NumberResult, Quota,

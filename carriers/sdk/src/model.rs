@@ -36,9 +36,22 @@ impl Address {
     }
 }
 
+/// `str::trim` without its UTF-8 decode and Unicode table test per end when both ends are visible ASCII (every real text).
+#[inline]
+pub fn trim(s: &str) -> &str {
+    // ASCII and not `char::is_whitespace` (tab to CR, which includes VT
+    // unlike `u8::is_ascii_whitespace`, and space): nothing to trim then.
+    let solid = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if solid(a) && solid(z) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Normalizes a carrier text field: trims, and turns "" into `None`.
+#[inline]
 pub fn clean(s: impl AsRef<str>) -> Option<String> {
-    let t = s.as_ref().trim();
+    let t = trim(s.as_ref());
     (!t.is_empty()).then(|| t.to_string())
 }
 
@@ -270,6 +283,18 @@ impl Default for Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn trim_agrees_with_str_trim(
+            s in "[ a-zA-Z\t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{3000}é!~\u{7f}]{0,6}"
+        ) {
+            prop_assert_eq!(trim(&s), s.trim());
+            let t = s.trim();
+            prop_assert_eq!(clean(&s), (!t.is_empty()).then(|| t.to_string()));
+        }
+    }
 
     #[test]
     fn eta_date_serializes_as_date() {

@@ -128,6 +128,76 @@ impl Timestamp {
     }
 }
 
+/// Carriers' usual `YYYY-MM-DDTHH:MM:SS±HH:MM` (or `Z`) read by position, as chrono's RFC 3339 parser costs several times more.
+#[inline]
+pub fn fixed_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
+    // `None` for anything else (fractions, a leap second, a space or
+    // lowercase separator, an offset of 24 hours or more): the caller asks
+    // chrono then, whose value this is whenever it is `Some`. One slice
+    // pattern checks the length and every separator at once; the digits are
+    // then checked together, not one branch per pair.
+    let (digits, sign, offset) = match s.as_bytes() {
+        [
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            mo0,
+            mo1,
+            b'-',
+            d0,
+            d1,
+            b'T',
+            h0,
+            h1,
+            b':',
+            mi0,
+            mi1,
+            b':',
+            s0,
+            s1,
+            tail @ ..,
+        ] => {
+            let fields = [
+                *y0, *y1, *y2, *y3, *mo0, *mo1, *d0, *d1, *h0, *h1, *mi0, *mi1, *s0, *s1,
+            ];
+            match tail {
+                [b'Z'] => (fields, 1, [b'0'; 4]),
+                [sign @ (b'+' | b'-'), oh0, oh1, b':', om0, om1] => (
+                    fields,
+                    if *sign == b'-' { -1 } else { 1 },
+                    [*oh0, *oh1, *om0, *om1],
+                ),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let mut d = [0u8; 18];
+    for (out, c) in d.iter_mut().zip(digits.iter().chain(&offset)) {
+        *out = c.wrapping_sub(b'0');
+    }
+    if d.iter().any(|&v| v > 9) {
+        return None;
+    }
+    let pair = |i: usize| u32::from(d[i]) * 10 + u32::from(d[i + 1]);
+    let (h, m) = (pair(14), pair(16));
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let offset = sign * i32::try_from(h * 3600 + m * 60).ok()?;
+    let year = i32::try_from(pair(0) * 100 + pair(2)).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, pair(4), pair(6))?;
+    // `from_hms_opt` refuses second 60: a leap second is left to chrono.
+    let time = NaiveTime::from_hms_opt(pair(8), pair(10), pair(12))?;
+    let offset = FixedOffset::east_opt(offset)?;
+    // What `offset.from_local_datetime(..).single()` does for a fixed offset,
+    // without its `LocalResult` wrapping and unwrapping.
+    let utc = date.and_time(time).checked_sub_offset(offset)?;
+    Some(DateTime::from_naive_utc_and_offset(utc, offset))
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_wire())
@@ -268,5 +338,73 @@ mod tests {
             ts.earliest_instant().to_rfc3339(),
             "2022-01-25T22:00:00+00:00"
         );
+    }
+    #[test]
+    fn the_fixed_reader_agrees_with_chrono() {
+        let mut cases = vec![
+            "2018-02-02T12:01:00-07:00".to_string(),
+            "2026-03-06T05:50:00+05:30".into(),
+            "2024-02-29T23:59:59+00:00".into(),
+            "2023-02-29T10:00:00+00:00".into(),
+            "2018-02-02T12:01:60-07:00".into(),
+            "2018-02-02T24:00:00-07:00".into(),
+            "2018-02-02T12:01:00-00:00".into(),
+            "2018-02-02T12:01:00+24:00".into(),
+            "2018-02-02T12:01:00+23:59".into(),
+            "2018-02-02T12:01:00-07:60".into(),
+            "2018-02-02t12:01:00-07:00".into(),
+            "2018-02-02 12:01:00-07:00".into(),
+            "2018-02-02T12:01:00.5-07:00".into(),
+            "2018-02-02T12:01:00Z".into(),
+            "2018-02-02T12:01:00z".into(),
+            "0000-01-01T00:00:00+01:00".into(),
+            "9999-12-31T23:59:59-01:00".into(),
+            "2018-13-02T12:01:00-07:00".into(),
+            "2018-00-02T12:01:00-07:00".into(),
+            "2018-02-00T12:01:00-07:00".into(),
+            "2018-02-02T12:01:0a-07:00".into(),
+            "+018-02-02T12:01:00-07:00".into(),
+            "2018-02-02T12:01:00*07:00".into(),
+        ];
+        for (i, c) in "0123456789-T:+Z ".chars().enumerate() {
+            for pos in 0..25 {
+                let mut v: Vec<char> = "2018-02-02T12:01:00-07:00".chars().collect();
+                v[(pos + i) % 25] = c;
+                cases.push(v.into_iter().collect());
+            }
+        }
+        for c in &cases {
+            if let Some(dt) = fixed_rfc3339(c) {
+                let slow = DateTime::parse_from_rfc3339(c).ok();
+                assert_eq!(Some(dt), slow, "{c}");
+                assert_eq!(dt.offset(), slow.unwrap().offset(), "{c}");
+            }
+        }
+        assert!(fixed_rfc3339("2018-02-02T12:01:00-07:00").is_some());
+        assert!(fixed_rfc3339("2018-02-02T12:01:00Z").is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_layout_times_agree_with_chrono(
+            s in "[0-9]{4}-(0[0-9]|1[0-3])-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](Z|[+-][0-2][0-9]:[0-6][0-9])"
+        ) {
+            let chrono = DateTime::parse_from_rfc3339(&s).ok();
+            match fixed_rfc3339(&s) {
+                Some(fast) => {
+                    proptest::prop_assert_eq!(Some(fast), chrono, "{}", s);
+                    proptest::prop_assert_eq!(*fast.offset(), chrono.map(|c| *c.offset()).unwrap_or(*fast.offset()), "{}", s);
+                }
+                // Only a leap second is left to chrono in this layout.
+                None => proptest::prop_assert!(chrono.is_none() || &s[17..19] == "60", "{}", s),
+            }
+        }
+
+        #[test]
+        fn fixed_reader_never_panics(s in "\\PC{0,30}") {
+            if let Some(fast) = fixed_rfc3339(&s) {
+                proptest::prop_assert_eq!(Some(fast), DateTime::parse_from_rfc3339(&s).ok());
+            }
+        }
     }
 }
