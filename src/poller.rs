@@ -349,7 +349,7 @@ async fn after_unchanged(
         if let Some(r) = &risk {
             remember_risk(core, entry, r);
         }
-        reschedule(core, rt, entry, entry.status, now);
+        reschedule(core, rt, entry, entry.status);
         return;
     }
     let unit = CommitUnit {
@@ -553,7 +553,7 @@ async fn ingest(
         if let Some(r) = &risk {
             remember_risk(core, entry, r);
         }
-        reschedule(core, rt, entry, current.status, now);
+        reschedule(core, rt, entry, current.status);
         return;
     }
     let unit = CommitUnit {
@@ -757,7 +757,7 @@ async fn commit_and_update(
             if state.is_polled() {
                 let mut updated = entry.clone();
                 updated.eta_deadline = eta_deadline;
-                reschedule(core, rt, &updated, status, core.clock.now());
+                reschedule(core, rt, &updated, status);
             } else {
                 rt.queue.remove(id);
                 rt.last_ok
@@ -781,8 +781,10 @@ async fn commit_and_update(
     }
 }
 
-/// Next poll: the status interval with jitter, earlier when the ETA is about to pass.
-fn reschedule(core: &Core, rt: &CarrierRuntime, entry: &Entry, status: Status, now: DateTime<Utc>) {
+/// Next poll: the status interval with jitter, earlier when the ETA is about to
+/// pass (judged on the clock now, not at the answer's instant: the delay starts now).
+fn reschedule(core: &Core, rt: &CarrierRuntime, entry: &Entry, status: Status) {
+    let now = core.clock.now();
     let base = interval_for(&core.config.poll.intervals, status);
     let jitter = core.config.poll.jitter;
     let factor = if jitter > 0.0 {
